@@ -1,0 +1,143 @@
+"""Append-only, hash-chained audit log.
+
+Each event's hash is SHA-256 over the previous hash and the event's canonical content
+(seq, time, actor, action, object, before, after). The head (last hash, count) is kept
+in its own table, so deleting the last event is detected too.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .db import utcnow
+from .models import AuditEvent, AuditHead, User
+
+GENESIS = "0" * 64
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def canonical(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default)
+
+
+def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    content = json.dumps(
+        [
+            event.seq,
+            event.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            event.actor_id,
+            event.actor,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.demand_id,
+            event.before,
+            event.after,
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: User | str | None,
+    action: str,
+    object_type: str,
+    object_id: int | None,
+    before: Any = None,
+    after: Any = None,
+    demand_id: int | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event; the caller's transaction commits it with the change it records."""
+    head = _locked_head(session)
+    if isinstance(actor, User):
+        actor_id, actor_label = actor.id, actor.email
+    else:
+        actor_id, actor_label = None, actor or "system"
+    at = at or utcnow()
+    event = AuditEvent(
+        seq=head.count + 1,
+        at=at,
+        actor_id=actor_id,
+        actor=actor_label,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        demand_id=demand_id if demand_id is not None else (object_id if object_type == "demand" else None),
+        before=canonical(before),
+        after=canonical(after),
+        prev_hash=head.last_hash,
+    )
+    event.hash = event_hash(head.last_hash, event)
+    head.last_hash = event.hash
+    head.count = event.seq
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _locked_head(session: Session) -> AuditHead:
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, last_hash=GENESIS, count=0)
+        session.add(head)
+        session.flush()
+    return head
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    count: int
+    problem: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in order; name the first altered, inserted or missing event."""
+    head = session.get(AuditHead, 1)
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    for event in session.scalars(stmt):
+        if event.seq != expected_seq:
+            if event.seq > expected_seq:
+                return VerifyResult(False, checked, f"event #{expected_seq} is missing (next is #{event.seq})")
+            return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was inserted out of order")
+        if event.prev_hash != prev_hash:
+            return VerifyResult(
+                False, checked, f"event #{event.seq} (id {event.id}) does not follow the event before it"
+            )
+        if event_hash(prev_hash, event) != event.hash:
+            return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was altered")
+        prev_hash = event.hash
+        expected_seq += 1
+        checked += 1
+    head_count = head.count if head else 0
+    head_hash = head.last_hash if head else GENESIS
+    if head_count != checked:
+        if head_count > checked:
+            return VerifyResult(False, checked, f"event #{checked + 1} is missing (the head counts {head_count})")
+        return VerifyResult(False, checked, f"event #{head_count + 1} is not in the head (inserted after it)")
+    if head_hash != prev_hash:
+        return VerifyResult(False, checked, f"event #{checked} does not match the chain's head")
+    return VerifyResult(True, checked)
+
+
+def events_for_demand(session: Session, demand_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.demand_id == demand_id).order_by(AuditEvent.seq))
+    )

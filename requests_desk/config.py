@@ -1,0 +1,68 @@
+"""Configuration: defaults, then ``DESK_*`` environment overrides (SPEC §6)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENV_KEYS = (
+    "DESK_DATABASE_URL",
+    "DESK_SECRET_KEY",
+    "DESK_SMTP_URL",
+    "DESK_MAIL_FROM",
+    "DESK_UPLOAD_DIR",
+    "DESK_BASE_URL",
+    "DESK_SECURE_COOKIES",
+    "DESK_REPORT_MIN_COUNTRY",
+)
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, environ: dict[str, str] | None = None) -> dict:
+    """Build the app's config dict. Reads the secret key file but writes it only if absent."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    config: dict = {
+        "DESK_DATABASE_URL": f"sqlite:///{instance / 'desk.sqlite'}",
+        "DESK_SMTP_URL": None,
+        "DESK_MAIL_FROM": "Requests Desk <legal-notices@localhost>",
+        "DESK_UPLOAD_DIR": str(instance / "uploads"),
+        "DESK_OUTBOX_DIR": str(instance / "outbox"),
+        "DESK_BASE_URL": "http://127.0.0.1:5000",
+        "DESK_SECURE_COOKIES": False,
+        "DESK_REPORT_MIN_COUNTRY": 0,
+        "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    for key in ENV_KEYS:
+        if key in env and env[key] != "":
+            config[key] = env[key]
+    config["DESK_SECURE_COOKIES"] = (
+        _truthy(config["DESK_SECURE_COOKIES"])
+        if isinstance(config["DESK_SECURE_COOKIES"], str)
+        else bool(config["DESK_SECURE_COOKIES"])
+    )
+    config["SESSION_COOKIE_SECURE"] = config["DESK_SECURE_COOKIES"]
+    config["DESK_REPORT_MIN_COUNTRY"] = int(config["DESK_REPORT_MIN_COUNTRY"])
+    config["DESK_BASE_URL"] = str(config["DESK_BASE_URL"]).rstrip("/")
+    secret = config.pop("DESK_SECRET_KEY", None)
+    config["SECRET_KEY"] = secret or _instance_secret(instance)
+    return config
+
+
+def _instance_secret(instance: Path) -> str:
+    """The generated secret kept in the instance folder (created on first use)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,80 @@
+"""Legal-process documents: PDFs checked by content, stored under random names
+outside any web-served folder, with SHA-256 and size recorded."""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..errors import ValidationError
+from ..models import Demand, Document, User
+
+MAX_BYTES = 20 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def upload_dir() -> Path:
+    from flask import current_app
+
+    return Path(current_app.config["DESK_UPLOAD_DIR"])
+
+
+def looks_like_pdf(head: bytes, tail: bytes) -> bool:
+    """A PDF starts with ``%PDF-`` (within the first KiB) and ends with ``%%EOF``."""
+    return b"%PDF-" in head[:1024] and b"%%EOF" in tail[-2048:]
+
+
+def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
+                   stream: BinaryIO, *, directory: Path | None = None) -> Document:
+    directory = directory or upload_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16)
+    path = directory / stored_name
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    tail = b""
+    try:
+        with open(path, "xb") as out:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise ValidationError({"file": ["is larger than 20 MiB"]})
+                if len(head) < 1024:
+                    head += chunk[: 1024 - len(head)]
+                tail = (tail + chunk)[-2048:]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ValidationError({"file": ["is empty"]})
+        if not looks_like_pdf(head, tail):
+            raise ValidationError({"file": ["is not a PDF (checked by its content, not its name)"]})
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    name = os.path.basename(filename.replace("\\", "/")).strip() or "document.pdf"
+    doc = Document(
+        demand_id=demand.id,
+        filename=name[:255],
+        stored_name=stored_name,
+        sha256=digest.hexdigest(),
+        bytes=size,
+        uploaded_by_id=actor.id if actor else None,
+    )
+    session.add(doc)
+    session.flush()
+    audit.record(session, actor, "document.upload", "document", doc.id, None,
+                 {"name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes}, demand_id=demand.id)
+    return doc
+
+
+def document_path(doc: Document) -> Path:
+    return upload_dir() / doc.stored_name

@@ -1,0 +1,152 @@
+"""Gag orders (non-disclosure orders) and emergency notice deferrals (SPEC §4)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..db import utcnow
+from ..errors import Conflict, FieldErrors, ValidationError
+from ..models import Demand, Gag, GagEvent, NoticeDeferral, User
+from . import parsing
+
+LONG_GAG_DAYS = 365
+
+
+def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
+    prefix = f"{path}." if path else ""
+    raw = parsing.mapping(errors, raw, path or "body")
+    if not raw:
+        return {}
+    order_ref = parsing.text(errors, raw, "order_ref", f"{prefix}order_ref")
+    issued_by = parsing.text(errors, raw, "issued_by", f"{prefix}issued_by")
+    issued_at = parsing.date_value(errors, raw.get("issued_at"), f"{prefix}issued_at", required=False)
+    if "expires_at" not in raw:
+        errors.add(f"{prefix}expires_at", "is required (null when the order has no end date)")
+        expires_at = None
+    else:
+        expires_at = parsing.datetime_value(errors, raw.get("expires_at"), f"{prefix}expires_at", required=False)
+    if issued_at and expires_at and expires_at.date() < issued_at:
+        errors.add(f"{prefix}expires_at", "must not be before the order's issue date")
+    return {"order_ref": order_ref, "issued_by": issued_by, "issued_at": issued_at, "expires_at": expires_at}
+
+
+def gag_snapshot(gag: Gag) -> dict:
+    return {
+        "order_ref": gag.order_ref,
+        "issued_by": gag.issued_by,
+        "issued_at": gag.issued_at,
+        "expires_at": gag.expires_at,
+        "lifted_at": gag.lifted_at,
+        "lift_reason": gag.lift_reason,
+    }
+
+
+def active_gag(demand: Demand, now: datetime) -> Gag | None:
+    return next((g for g in demand.gags if g.active_at(now)), None)
+
+
+def set_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
+            now: datetime | None = None, parsed: bool = False) -> Gag:
+    """Record a gag; notices of the demand not yet sent are held from now on.
+
+    ``data`` is the raw body, or (``parsed=True``) the dict ``parse_gag`` returned."""
+    from ..notices.outbox import hold_for_gag
+
+    now = now or utcnow()
+    if parsed:
+        clean = data
+    else:
+        errors = FieldErrors()
+        clean = parse_gag(errors, data)
+        errors.raise_if_any()
+    if active_gag(demand, now) is not None:
+        raise Conflict(f"{demand.reference} already has an active gag; extend or lift it instead.")
+    gag = Gag(
+        order_ref=clean["order_ref"],
+        issued_by=clean["issued_by"],
+        issued_at=clean["issued_at"],
+        expires_at=clean["expires_at"],
+        set_at=now,
+    )
+    gag.events.append(GagEvent(kind="set", expires_at=gag.expires_at, actor_id=actor.id if actor else None, at=now))
+    demand.gags.append(gag)
+    session.flush()
+    audit.record(session, actor, "gag.set", "demand", demand.id, None, gag_snapshot(gag), at=now)
+    if gag.active_at(now):
+        hold_for_gag(session, demand, now)
+    return gag
+
+
+def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
+               now: datetime | None = None) -> Gag:
+    now = now or utcnow()
+    errors = FieldErrors()
+    data = parsing.mapping(errors, data, "body")
+    errors.raise_if_any()
+    if "expires_at" not in data:
+        raise ValidationError({"expires_at": ["is required (null when the order has no end date)"]})
+    expires_at = parsing.datetime_value(errors, data.get("expires_at"), "expires_at", required=False)
+    errors.raise_if_any()
+    gag = active_gag(demand, now)
+    if gag is None:
+        raise Conflict(f"{demand.reference} has no active gag to extend.")
+    if gag.expires_at is None and expires_at is not None:
+        raise ValidationError({"expires_at": ["the gag has no end date; an end date would shorten it"]})
+    if gag.expires_at is not None and expires_at is not None and expires_at <= gag.expires_at:
+        raise ValidationError({"expires_at": ["must be later than the gag's current end; an extension cannot shorten it"]})
+    before = gag_snapshot(gag)
+    gag.expires_at = expires_at
+    gag.events.append(GagEvent(kind="extend", expires_at=expires_at, actor_id=actor.id if actor else None, at=now))
+    session.flush()
+    audit.record(session, actor, "gag.extend", "demand", demand.id, before, gag_snapshot(gag), at=now)
+    return gag
+
+
+def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
+             now: datetime | None = None) -> Gag:
+    from ..notices.outbox import release_held_notices
+
+    now = now or utcnow()
+    errors = FieldErrors()
+    data = parsing.mapping(errors, data, "body")
+    reason = parsing.text(errors, data, "reason", "reason", max_len=5000) if data else None
+    errors.raise_if_any()
+    gag = active_gag(demand, now)
+    if gag is None:
+        raise Conflict(f"{demand.reference} has no active gag to lift.")
+    before = gag_snapshot(gag)
+    gag.lifted_at = now
+    gag.lift_reason = reason
+    gag.events.append(GagEvent(kind="lift", reason=reason, actor_id=actor.id if actor else None, at=now))
+    session.flush()
+    audit.record(session, actor, "gag.lift", "demand", demand.id, before, gag_snapshot(gag), at=now)
+    release_held_notices(session, now, demand_id=demand.id)
+    return gag
+
+
+def defer_notices(session: Session, actor: User | None, demand: Demand, data: Any, *,
+                  now: datetime | None = None) -> NoticeDeferral:
+    """Counsel defers an emergency demand's notices until a date, with a reason."""
+    from ..notices.outbox import hold_for_deferral
+
+    now = now or utcnow()
+    errors = FieldErrors()
+    data = parsing.mapping(errors, data, "body")
+    until = parsing.datetime_value(errors, data.get("until"), "until") if data else None
+    reason = parsing.text(errors, data, "reason", "reason", max_len=5000) if data else None
+    if until and until <= now:
+        errors.add("until", "must be in the future")
+    errors.raise_if_any()
+    if not demand.emergency:
+        raise ValidationError({"": ["only an emergency demand's notices can be deferred"]})
+    deferral = NoticeDeferral(demand_id=demand.id, until=until, reason=reason,
+                              actor_id=actor.id if actor else None, at=now)
+    session.add(deferral)
+    session.flush()
+    audit.record(session, actor, "notices.defer", "demand", demand.id, None,
+                 {"until": until, "reason": reason}, at=now)
+    hold_for_deferral(session, demand, now)
+    return deferral

@@ -1,0 +1,9 @@
+"""The legal team's desk (``/desk/``)."""
+from flask import Blueprint
+
+from ..auth import guard_staff
+
+bp = Blueprint("staff", __name__)
+bp.before_request(guard_staff)
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,413 @@
+"""The workflow: SPEC §3's transition table as data, and the one function that applies it.
+
+``apply_action`` checks, in SPEC's order, that the action exists (404), that the
+actor's role may take it (403), that the demand's state allows it (409) and that the
+rule holds (422); then it changes the demand, writes the audit event and makes any
+notice due — all inside the caller's transaction, so a refusal changes nothing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .db import utcnow
+from .errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationError
+from .models import (
+    OPEN_STATES,
+    Assignment,
+    DataSet,
+    Demand,
+    DemandItem,
+    DueDateChange,
+    PreservationHold,
+    ProcessRule,
+    ProductionFile,
+    User,
+)
+from .rules import needs_basis, tier_within
+from .services import parsing
+from .services.demands import snapshot
+from .services.items import Item, from_row, parse_items, within_any
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Context:
+    session: Session
+    actor: User
+    demand: Demand
+    body: dict
+    now: datetime
+    rule: ProcessRule
+    errors: FieldErrors = field(default_factory=FieldErrors)
+    outcome: str | None = None  # set by rules that derive the outcome
+    extra: dict = field(default_factory=dict)  # recorded in the audit event
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    outcome: str | None = None
+    rule: Callable[[Context], None] | None = None
+    label: str = ""
+    explain: str = ""
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _text(ctx: Context, key: str, message: str) -> str:
+    value = ctx.body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        ctx.errors.add(key, message)
+        return ""
+    return value.strip()
+
+
+def rule_redirect_note(ctx: Context) -> None:
+    note = ctx.body.get("note") or ctx.body.get("reason")
+    if not isinstance(note, str) or not note.strip():
+        ctx.errors.add("note", "say how the requester was told to go to the customer")
+        return
+    ctx.extra["note"] = note.strip()
+
+
+def rule_start_review(ctx: Context) -> None:
+    d = ctx.demand
+    exempt = (
+        not d.concerns_enterprise
+        or d.emergency
+        or ctx.rule.preservation
+        or d.process_type == "national_security"
+    )
+    reason = ctx.body.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        ctx.extra["reason"] = reason.strip()
+    elif not exempt:
+        ctx.errors.add(
+            "reason",
+            "this demand concerns an enterprise customer: redirect the requester to the customer "
+            "first, or give a written reason for reviewing it directly",
+        )
+
+
+def rule_optional_note(ctx: Context) -> None:
+    note = ctx.body.get("note") or ctx.body.get("reason")
+    if note is not None and not isinstance(note, str):
+        ctx.errors.add("note", "must be text")
+    elif note and note.strip():
+        ctx.extra["note"] = note.strip()
+
+
+def rule_reason_required(ctx: Context) -> None:
+    ctx.extra["reason"] = _text(ctx, "reason", "give the reason")
+
+
+def _data_sets(ctx: Context) -> dict[str, DataSet]:
+    return {d.code: d for d in ctx.session.scalars(select(DataSet))}
+
+
+def _items(ctx: Context, key: str = "items") -> list[Item]:
+    return parse_items(
+        ctx.errors,
+        ctx.body.get(key),
+        key,
+        targets=[t.identifier for t in ctx.demand.targets],
+        data_sets=_data_sets(ctx),
+    )
+
+
+def rule_propose_scope(ctx: Context) -> None:
+    d, rule = ctx.demand, ctx.rule
+    if not rule.discloses:
+        ctx.errors.add("", f"a {d.process_type} demand never discloses data: use preserve")
+        return
+    if d.emergency and not (d.justification or "").strip():
+        ctx.errors.add("", "an emergency demand needs its written justification before any scope")
+    items = _items(ctx)
+    requested = [from_row(i) for i in d.items_of("requested")]
+    tiers = {code: ds.tier for code, ds in _data_sets(ctx).items()}
+    for index, item in enumerate(items):
+        if not within_any(item, requested):
+            ctx.errors.add(
+                f"items[{index}]",
+                "goes beyond what was requested (same account and data set, dates inside the request)",
+            )
+        if needs_basis(rule):
+            if not item.basis:
+                ctx.errors.add(f"items[{index}].basis", f"a {d.process_type} demand needs counsel's written legal basis")
+        elif not tier_within(tiers[item.data_set], rule.max_tier):
+            ctx.errors.add(
+                f"items[{index}].data_set",
+                f"{item.data_set} is {tiers[item.data_set].replace('_', '-')} data; a {d.process_type.replace('_', ' ')} "
+                f"reaches {rule.max_tier.replace('_', '-')} data at most",
+            )
+    if ctx.errors:
+        return
+    for row in d.items_of("scope"):
+        d.items.remove(row)
+    d.items.extend(_rows("scope", items))
+    d.proposed_by_id = ctx.actor.id
+    d.approved_by_id = None
+
+
+def rule_approve(ctx: Context) -> None:
+    if ctx.demand.proposed_by_id == ctx.actor.id:
+        ctx.errors.add("", "you proposed this scope; a second person must approve it")
+        return
+    ctx.demand.approved_by_id = ctx.actor.id
+
+
+def rule_return(ctx: Context) -> None:
+    rule_reason_required(ctx)
+    if not ctx.errors:
+        ctx.demand.approved_by_id = None
+
+
+def rule_record_production(ctx: Context) -> None:
+    d = ctx.demand
+    items = _items(ctx)
+    approved = [from_row(i) for i in d.items_of("scope")]
+    for index, item in enumerate(items):
+        if not within_any(item, approved):
+            ctx.errors.add(f"items[{index}]", "goes beyond the approved scope")
+    files = ctx.body.get("files")
+    parsed_files: list[dict] = []
+    if not isinstance(files, list) or not files:
+        ctx.errors.add("files", "list the files produced (name, SHA-256, size)")
+    else:
+        for index, raw in enumerate(files):
+            at = f"files[{index}]"
+            if not isinstance(raw, dict):
+                ctx.errors.add(at, "must be an object with name, sha256 and bytes")
+                continue
+            name = raw.get("name")
+            sha = raw.get("sha256")
+            size = raw.get("bytes")
+            if not isinstance(name, str) or not name.strip():
+                ctx.errors.add(f"{at}.name", "is required")
+            elif len(name.strip()) > 255:
+                ctx.errors.add(f"{at}.name", "must be at most 255 characters")
+            if not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
+                ctx.errors.add(f"{at}.sha256", "must be a SHA-256 digest: 64 hexadecimal characters")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                ctx.errors.add(f"{at}.bytes", "must be a whole number of bytes")
+            if not ctx.errors:
+                parsed_files.append({"name": name.strip(), "sha256": sha.lower(), "bytes": size,
+                                     "stored_name": raw.get("stored_name")})
+    if ctx.errors:
+        return
+    tiers = {code: ds.tier for code, ds in _data_sets(ctx).items()}
+    d.items.extend(_rows("production", items))
+    d.production_files.extend(
+        ProductionFile(name=f["name"], sha256=f["sha256"], bytes=f["bytes"], stored_name=f["stored_name"])
+        for f in parsed_files
+    )
+    ctx.outcome = (
+        "content_disclosed" if any(tiers[i.data_set] == "content" for i in items) else "non_content_disclosed"
+    )
+
+
+def rule_preserve(ctx: Context) -> None:
+    d, rule = ctx.demand, ctx.rule
+    if not rule.preservation:
+        ctx.errors.add("", "only a preservation request or order can be closed as preserved")
+        return
+    items = _items(ctx)
+    requested = [from_row(i) for i in d.items_of("requested")]
+    for index, item in enumerate(items):
+        if not within_any(item, requested):
+            ctx.errors.add(f"items[{index}]", "goes beyond what was requested")
+    if ctx.errors:
+        return
+    d.items.extend(_rows("preserved", items))
+    ends = ctx.now + timedelta(days=rule.hold_days or 90)
+    ctx.session.add(PreservationHold(demand_id=d.id, starts_at=ctx.now, ends_at=ends))
+    ctx.extra["hold_ends_at"] = ends
+
+
+def rule_extend_preservation(ctx: Context) -> None:
+    hold = ctx.session.scalar(select(PreservationHold).where(PreservationHold.demand_id == ctx.demand.id))
+    if hold is None:
+        raise Conflict(f"{ctx.demand.reference} has no preservation hold.")
+    if hold.extended_at is not None:
+        raise Conflict(f"The hold on {ctx.demand.reference} was extended once already; it cannot be extended again.")
+    if hold.ends_at <= ctx.now:
+        raise Conflict(f"The hold on {ctx.demand.reference} ended on {hold.ends_at:%Y-%m-%d}; it cannot be extended.")
+    before = hold.ends_at
+    hold.ends_at = hold.ends_at + timedelta(days=ctx.rule.hold_extension_days or 90)
+    hold.extended_at = ctx.now
+    ctx.extra["hold_ends_at"] = {"before": before, "after": hold.ends_at}
+
+
+def _rows(kind: str, items: list[Item]) -> list[DemandItem]:
+    return [
+        DemandItem(kind=kind, target=i.target, data_set=i.data_set, date_from=i.date_from,
+                   date_to=i.date_to, basis=i.basis)
+        for i in items
+    ]
+
+
+# ---------------------------------------------------------------- the table (SPEC §3)
+
+IC = ("intake", "counsel")
+C = ("counsel",)
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("attempt-redirect", ("received",), "redirecting", IC, rule=rule_redirect_note,
+               label="Redirect to the customer",
+               explain="Record how the requester was told to seek the data from the customer."),
+    Transition("start-review", ("received",), "in_review", C, rule=rule_start_review,
+               label="Start legal review",
+               explain="Enterprise customers are redirected first, unless emergency, preservation "
+                       "or national security, or a written reason is given."),
+    Transition("requester-insists", ("redirecting",), "in_review", IC, rule=rule_optional_note,
+               label="Requester insists", explain="The requester will not go to the customer."),
+    Transition("redirected", ("redirecting",), "closed", IC, outcome="redirected", rule=rule_optional_note,
+               label="Obtained from the customer", explain="The requester got the data from the customer."),
+    Transition("reject", ("in_review",), "closed", C, outcome="rejected", rule=rule_reason_required,
+               label="Reject", explain="Refuse the demand, with the reason."),
+    Transition("propose-scope", ("in_review",), "scoped", C, rule=rule_propose_scope,
+               label="Propose scope",
+               explain="Each item within a requested item and the process type's highest tier."),
+    Transition("approve", ("scoped",), "approved", ("approver",), rule=rule_approve,
+               label="Approve scope", explain="A second person approves; never the proposer."),
+    Transition("return", ("scoped",), "in_review", ("approver",), rule=rule_return,
+               label="Return for changes", explain="Send the scope back to counsel, with the reason."),
+    Transition("record-production", ("approved",), "closed", C, rule=rule_record_production,
+               label="Record production",
+               explain="Produced items within the approved scope, with a file manifest."),
+    Transition("no-data", ("approved",), "closed", C, outcome="no_data_found", rule=rule_optional_note,
+               label="No data found", explain="Nothing matched the approved scope."),
+    Transition("preserve", ("in_review",), "closed", C, outcome="preserved", rule=rule_preserve,
+               label="Preserve", explain="Preservation only: hold the requested data, disclose nothing."),
+    Transition("extend-preservation", ("closed",), "closed", C, outcome="preserved",
+               rule=rule_extend_preservation, label="Extend the hold", explain="Once."),
+    Transition("withdraw", OPEN_STATES, "closed", IC, outcome="withdrawn", rule=rule_optional_note,
+               label="Withdrawn", explain="The requester withdrew the demand."),
+)
+BY_ACTION = {t.action: t for t in TRANSITIONS}
+
+# Changes on open demands that are not state transitions (kept as history rows).
+SIDE_ACTIONS = {"assign": ("counsel", "admin"), "set-due": ("counsel",)}
+ACTIONS = tuple(BY_ACTION) + tuple(SIDE_ACTIONS)
+
+
+def allowed_actions(actor: User, demand: Demand) -> list[str]:
+    """What this user may do to this demand now (for the case page's buttons)."""
+    out = []
+    for t in TRANSITIONS:
+        if not actor.has_role(*t.roles) or demand.status not in t.sources:
+            continue
+        if t.action == "extend-preservation" and demand.outcome != "preserved":
+            continue
+        if t.action == "approve" and demand.proposed_by_id == actor.id:
+            continue
+        out.append(t.action)
+    if demand.is_open:
+        out.extend(a for a, roles in SIDE_ACTIONS.items() if actor.has_role(*roles))
+    return out
+
+
+def apply_action(session: Session, actor: User, demand: Demand, action: str, body: Any = None,
+                 *, now: datetime | None = None) -> Demand:
+    """Apply one action to a demand, or raise (404 unknown action, 403, 409, 422)."""
+    from .notices.outbox import make_notices_due
+
+    now = now or utcnow()
+    if action in SIDE_ACTIONS:
+        return _side_action(session, actor, demand, action, body, now)
+    transition = BY_ACTION.get(action)
+    if transition is None:
+        raise NotFound(f"There is no action called {action}.")
+    if not actor.has_role(*transition.roles):
+        raise Forbidden(f"Only {' or '.join(transition.roles)} users may {transition.label.lower()}.")
+    if demand.status not in transition.sources or (
+        action == "extend-preservation" and demand.outcome != "preserved"
+    ):
+        raise Conflict(_state_message(demand, transition))
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ValidationError({"": ["the body must be a JSON object"]})
+    ctx = Context(session, actor, demand, body, now, session.get(ProcessRule, demand.process_type))
+    before = snapshot(demand)
+    if transition.rule:
+        transition.rule(ctx)
+    ctx.errors.raise_if_any()
+    was_open = demand.is_open
+    demand.status = transition.target
+    if transition.target == "closed":
+        demand.outcome = ctx.outcome or transition.outcome
+        if was_open:
+            demand.closed_at = now
+    session.flush()
+    after = snapshot(demand)
+    after.update({k: v for k, v in ctx.extra.items() if v})
+    audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
+    if was_open and not demand.is_open:
+        make_notices_due(session, demand, "outcome", now=now)
+    return demand
+
+
+def _state_message(demand: Demand, transition: Transition) -> str:
+    if demand.status == "closed" and transition.action != "extend-preservation":
+        return f"{demand.reference} is closed ({demand.outcome}); a closed demand is final."
+    if transition.action == "extend-preservation":
+        return f"Only a closed, preserved demand's hold can be extended; {demand.reference} is {demand.status}."
+    allowed = ", ".join(s.replace("_", " ") for s in transition.sources)
+    return (f"{transition.label} is possible only when the demand is {allowed}; "
+            f"{demand.reference} is {demand.status.replace('_', ' ')}.")
+
+
+def _side_action(session: Session, actor: User, demand: Demand, action: str, body: Any,
+                 now: datetime) -> Demand:
+    from .services.users import counsel_users
+
+    roles = SIDE_ACTIONS[action]
+    if not actor.has_role(*roles):
+        raise Forbidden(f"Only {' or '.join(roles)} users may {action.replace('-', ' ')}.")
+    if not demand.is_open:
+        raise Conflict(f"{demand.reference} is closed; a closed demand is final.")
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ValidationError({"": ["the body must be a JSON object"]})
+    errors = FieldErrors()
+    reason = parsing.text(errors, body, "reason", "reason", max_len=5000)
+    before = snapshot(demand)
+    if action == "assign":
+        email = body.get("assignee")
+        assignee = None
+        if not isinstance(email, str) or not email.strip():
+            errors.add("assignee", "is required: a counsel user's e-mail")
+        else:
+            assignee = next((u for u in counsel_users(session) if u.email == email.strip().lower()), None)
+            if assignee is None:
+                errors.add("assignee", "is not an active counsel user")
+        errors.raise_if_any()
+        demand.assignee_id = assignee.id
+        demand.assignee = assignee
+        session.add(Assignment(demand_id=demand.id, assignee_id=assignee.id, reason=reason,
+                               actor_id=actor.id, at=now))
+    else:
+        due_at = parsing.datetime_value(errors, body.get("due_at"), "due_at")
+        errors.raise_if_any()
+        session.add(DueDateChange(demand_id=demand.id, old_due_at=demand.due_at, new_due_at=due_at,
+                                  reason=reason, actor_id=actor.id, at=now))
+        demand.due_at = due_at
+    session.flush()
+    after = snapshot(demand)
+    after["reason"] = reason
+    audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
+    return demand
