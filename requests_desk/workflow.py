@@ -35,7 +35,9 @@ from .services import parsing
 from .services.demands import snapshot
 from .services.items import Item, from_row, parse_items, within_any
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+STORED_NAME_RE = re.compile(r"[0-9a-f]{32}")
+MAX_FILE_BYTES = 2**63 - 1  # what the manifest's BIGINT column holds
 
 
 @dataclass
@@ -198,13 +200,17 @@ def rule_record_production(ctx: Context) -> None:
                 ctx.errors.add(f"{at}.name", "is required")
             elif len(name.strip()) > 255:
                 ctx.errors.add(f"{at}.name", "must be at most 255 characters")
-            if not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
+            if not isinstance(sha, str) or not SHA256_RE.fullmatch(sha.lower()):
                 ctx.errors.add(f"{at}.sha256", "must be a SHA-256 digest: 64 hexadecimal characters")
-            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_FILE_BYTES:
                 ctx.errors.add(f"{at}.bytes", "must be a whole number of bytes")
+            # A kept copy is named by the server (documents.store_document); never a path.
+            stored = raw.get("stored_name")
+            if stored is not None and (not isinstance(stored, str) or not STORED_NAME_RE.fullmatch(stored)):
+                ctx.errors.add(f"{at}.stored_name", "is not a file kept by the desk")
             if not ctx.errors:
                 parsed_files.append({"name": name.strip(), "sha256": sha.lower(), "bytes": size,
-                                     "stored_name": raw.get("stored_name")})
+                                     "stored_name": stored})
     if ctx.errors:
         return
     tiers = {code: ds.tier for code, ds in _data_sets(ctx).items()}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from .. import audit
 from ..db import utcnow
@@ -20,6 +20,7 @@ from ..models import (
     DemandItem,
     DemandTarget,
     Gag,
+    PreservationHold,
     ProcessRule,
     ReferenceCounter,
     Requester,
@@ -257,6 +258,14 @@ def flags(demand: Demand, now: datetime) -> tuple[bool, bool]:
     return overdue, (not overdue and demand.due_at <= now + DUE_SOON)
 
 
+def preservation_hold(demand: Demand) -> PreservationHold | None:
+    """The hold a ``preserve`` recorded (only preserved demands have one)."""
+    session = object_session(demand)
+    if demand.outcome != "preserved" or session is None:
+        return None
+    return session.scalar(select(PreservationHold).where(PreservationHold.demand_id == demand.id))
+
+
 def snapshot(demand: Demand) -> dict:
     """What the audit log keeps of a demand (before/after)."""
     return {
@@ -282,6 +291,7 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
     now = now or utcnow()
     overdue, due_soon = flags(demand, now)
     gag = latest_gag(demand, now)
+    hold = preservation_hold(demand)
     production = None
     if demand.items_of("production") or demand.production_files:
         production = {
@@ -314,6 +324,11 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
         "scope": [i.as_dict() for i in demand.items_of("scope")],
         "production": production,
         "preserved": [i.as_dict() for i in demand.items_of("preserved")],
+        "hold": None if hold is None else {
+            "starts_at": iso(hold.starts_at),
+            "ends_at": iso(hold.ends_at),
+            "extended_at": iso(hold.extended_at),
+        },
         "documents": [{"id": d.id, "name": d.filename, "sha256": d.sha256, "bytes": d.bytes}
                       for d in demand.documents],
         "gag": None if gag is None else {

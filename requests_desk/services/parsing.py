@@ -93,7 +93,10 @@ def parse_datetime_value(value: Any) -> datetime:
         raise ValueError("not a date and time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 lies past the last representable day
+        raise ValueError("out of range") from None
 
 
 def datetime_value(errors: FieldErrors, value: Any, path: str, *, required: bool = True) -> datetime | None:
