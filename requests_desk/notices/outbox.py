@@ -1,44 +1,84 @@
-"""The notice outbox: notices are written in the same transaction as the change that
-makes them due, ``held`` at once while a gag (or an emergency deferral) is active."""
+"""The notice outbox (SPEC §4).
+
+A notice is written in the same transaction as the change that makes it due, so none
+is ever lost: ``held`` at once while a gag or an emergency deferral is in force,
+otherwise ``pending`` (due from that moment). The dispatcher sends pending notices;
+``release_held_notices`` turns held notices into pending ones when what held them
+has ended (a gag's end makes them *delayed* notices).
+
+Whether a gag is active is one SQL expression (``gag_active_clause``) used by the
+outbox, the dispatcher and the portal alike, so every reader judges it the same way.
+"""
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
-from ..models import Demand, Gag, Notice, NoticeDeferral
+from .. import audit
+from ..errors import Conflict
+from ..models import Demand, Gag, Notice, NoticeDeferral, User
+
+# A notice is given up (``failed``) after this many attempts; staff can retry it.
+MAX_ATTEMPTS = 8
+# Exponential backoff between attempts: 5 min, 10, 20 … capped at 6 hours.
+BACKOFF_BASE_SECONDS = 300
+BACKOFF_CAP_SECONDS = 6 * 3600
 
 
-def _gag_active(session: Session, demand_id: int, now: datetime) -> bool:
-    return session.scalar(
-        select(Gag.id)
-        .where(Gag.demand_id == demand_id, Gag.lifted_at.is_(None),
-               (Gag.expires_at.is_(None)) | (Gag.expires_at > now))
-        .limit(1)
-    ) is not None
+def gag_active_clause(demand_id, now: datetime) -> ColumnElement[bool]:
+    """SQL: the demand ``demand_id`` (a column or a value) has a gag active at ``now``:
+    not lifted, and no end date or an end date in the future."""
+    return exists().where(
+        Gag.demand_id == demand_id,
+        Gag.lifted_at.is_(None),
+        or_(Gag.expires_at.is_(None), Gag.expires_at > now),
+    )
 
 
-def _deferred(session: Session, demand_id: int, now: datetime) -> bool:
-    return session.scalar(
-        select(NoticeDeferral.id).where(NoticeDeferral.demand_id == demand_id, NoticeDeferral.until > now).limit(1)
-    ) is not None
+def deferral_active_clause(demand_id, now: datetime) -> ColumnElement[bool]:
+    """SQL: counsel's latest deferral of the demand's notices runs past ``now``.
+
+    The latest deferral decides: counsel may move the date either way."""
+    later = aliased(NoticeDeferral)
+    return exists().where(
+        NoticeDeferral.demand_id == demand_id,
+        NoticeDeferral.until > now,
+        ~exists().where(later.demand_id == NoticeDeferral.demand_id, later.id > NoticeDeferral.id),
+    )
+
+
+def gag_active(session: Session, demand_id: int, now: datetime) -> bool:
+    return bool(session.scalar(select(gag_active_clause(demand_id, now))))
+
+
+def deferral_active(session: Session, demand_id: int, now: datetime) -> bool:
+    return bool(session.scalar(select(deferral_active_clause(demand_id, now))))
 
 
 def new_message_id() -> str:
+    """The notice's Message-ID, fixed when it is written: every attempt reuses it."""
     return f"<notice.{secrets.token_hex(16)}@requests-desk>"
 
 
+def backoff_seconds(attempts: int, base: int = BACKOFF_BASE_SECONDS, cap: int = BACKOFF_CAP_SECONDS) -> int:
+    """Wait before the next attempt after ``attempts`` failed ones (1 → base, 2 → 2×base …)."""
+    return min(base * 2 ** max(attempts - 1, 0), cap)
+
+
 def make_notices_due(session: Session, demand: Demand, kind: str, *, now: datetime) -> list[Notice]:
-    """One notice of ``kind`` per customer concerned (none if one exists already)."""
+    """One notice of ``kind`` ('demand' or 'outcome') per customer concerned (none where
+    one exists already), ``held`` at once while a gag or a deferral is in force."""
     from ..services.demands import customers_of
 
     customers = customers_of(demand)
     if not customers:
         return []
-    gagged = _gag_active(session, demand.id, now)
-    deferred = not gagged and _deferred(session, demand.id, now)
+    gagged = gag_active(session, demand.id, now)
+    deferred = not gagged and deferral_active(session, demand.id, now)
+    held = gagged or deferred
     existing = set(
         session.scalars(select(Notice.customer_id).where(Notice.demand_id == demand.id, Notice.kind == kind))
     )
@@ -50,12 +90,14 @@ def make_notices_due(session: Session, demand: Demand, kind: str, *, now: dateti
             demand_id=demand.id,
             customer_id=customer.id,
             kind=kind,
-            state="held" if (gagged or deferred) else "pending",
+            state="held" if held else "pending",
             held_by="gag" if gagged else ("deferral" if deferred else None),
             gag_held=gagged,
+            delayed=False,
             due_at=now,
             created_at=now,
-            next_attempt_at=None if (gagged or deferred) else now,
+            attempts=0,
+            next_attempt_at=None if held else now,
             message_id=new_message_id(),
         )
         session.add(notice)
@@ -64,48 +106,82 @@ def make_notices_due(session: Session, demand: Demand, kind: str, *, now: dateti
     return made
 
 
-def hold_for_gag(session: Session, demand: Demand, now: datetime) -> None:
-    """A gag was set: every notice of the demand not yet sent waits as held."""
-    session.execute(
+def hold_for_gag(session: Session, demand: Demand, now: datetime) -> int:
+    """A gag was set: every notice of the demand not yet sent waits as held (a failed one
+    too: it must not be retried under the gag). Sent notices stay sent; the portal hides
+    them while the gag is active. On PostgreSQL this waits for a dispatcher that is
+    sending one of these notices right now, so the gag and the send never overlap."""
+    result = session.execute(
         update(Notice)
         .where(Notice.demand_id == demand.id, Notice.state.in_(("pending", "failed", "held")))
-        .values(state="held", held_by="gag", gag_held=True, next_attempt_at=None)
+        .values(state="held", held_by="gag", gag_held=True, next_attempt_at=None, claimed_until=None)
     )
+    return result.rowcount or 0
 
 
-def hold_for_deferral(session: Session, demand: Demand, now: datetime) -> None:
-    session.execute(
+def hold_for_deferral(session: Session, demand: Demand, now: datetime) -> int:
+    """An emergency deferral: notices not yet sent wait as held until its date."""
+    result = session.execute(
         update(Notice)
         .where(Notice.demand_id == demand.id, Notice.state.in_(("pending", "failed")))
-        .values(state="held", held_by="deferral", next_attempt_at=None)
+        .values(state="held", held_by="deferral", next_attempt_at=None, claimed_until=None)
     )
+    return result.rowcount or 0
 
 
 def release_held_notices(session: Session, now: datetime, demand_id: int | None = None) -> int:
-    """Release held notices whose gag has ended (as delayed notices) or whose deferral has
-    passed; returns how many became pending."""
-    stmt = select(Notice).where(Notice.state == "held")
+    """Held notices whose gag has ended and whose deferral has passed become pending
+    (a notice a gag held becomes a *delayed* notice); returns how many were released.
+
+    A notice still held by a deferral after its gag ended is relabelled accordingly."""
+    gagged = gag_active_clause(Notice.demand_id, now)
+    deferred = deferral_active_clause(Notice.demand_id, now)
+    scope = [Notice.state == "held", ~gagged]
     if demand_id is not None:
-        stmt = stmt.where(Notice.demand_id == demand_id)
-    released = 0
-    cache: dict[int, tuple[bool, bool]] = {}
-    for notice in session.scalars(stmt.order_by(Notice.id).with_for_update(skip_locked=True)):
-        if notice.demand_id not in cache:
-            cache[notice.demand_id] = (
-                _gag_active(session, notice.demand_id, now),
-                _deferred(session, notice.demand_id, now),
-            )
-        gagged, deferred = cache[notice.demand_id]
-        if gagged:
-            if notice.held_by != "gag":
-                notice.held_by, notice.gag_held = "gag", True
-            continue
-        if deferred:
-            continue
+        scope.append(Notice.demand_id == demand_id)
+    session.execute(
+        update(Notice)
+        .where(*scope, Notice.held_by == "gag", deferred)
+        .values(held_by="deferral")
+        .execution_options(synchronize_session="fetch")
+    )
+    rows = session.scalars(
+        select(Notice).where(*scope, ~deferred).order_by(Notice.id).with_for_update(skip_locked=True)
+    ).all()
+    for notice in rows:
         notice.state = "pending"
         notice.delayed = notice.delayed or notice.gag_held
         notice.held_by = None
+        notice.attempts = 0
+        notice.last_error = None
+        notice.claimed_until = None
         notice.next_attempt_at = now
-        released += 1
     session.flush()
-    return released
+    return len(rows)
+
+
+def retry_notice(session: Session, actor: User, notice: Notice, *, now: datetime) -> Notice:
+    """Staff retry a notice given up as ``failed``: it becomes pending again with its
+    attempts reset (or held, should a gag or deferral be in force now); audited."""
+    if notice.state != "failed":
+        raise Conflict(f"Only a failed notice can be retried; this one is {notice.state}.")
+    before = {"state": notice.state, "attempts": notice.attempts, "last_error": notice.last_error}
+    if gag_active(session, notice.demand_id, now):
+        notice.state, notice.held_by, notice.gag_held = "held", "gag", True
+        notice.next_attempt_at = None
+    elif deferral_active(session, notice.demand_id, now):
+        notice.state, notice.held_by = "held", "deferral"
+        notice.next_attempt_at = None
+    else:
+        notice.state = "pending"
+        notice.next_attempt_at = now
+    notice.attempts = 0
+    notice.claimed_until = None
+    session.flush()
+    audit.record(
+        session, actor, "notice.retry", "notice", notice.id, before,
+        {"state": notice.state, "attempts": 0, "kind": notice.kind, "customer_id": notice.customer_id},
+        demand_id=notice.demand_id, at=now,
+    )
+    return notice
+

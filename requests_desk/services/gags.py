@@ -1,10 +1,11 @@
 """Gag orders (non-disclosure orders) and emergency notice deferrals (SPEC §4)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
 from ..db import utcnow
@@ -16,9 +17,10 @@ LONG_GAG_DAYS = 365
 
 
 def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
+    """``{order_ref, issued_by, issued_at?, expires_at}`` (expires_at null: no end date)."""
     prefix = f"{path}." if path else ""
-    raw = parsing.mapping(errors, raw, path or "body")
-    if not raw:
+    if not isinstance(raw, dict):
+        errors.add(path or "body", "must be an object")
         return {}
     order_ref = parsing.text(errors, raw, "order_ref", f"{prefix}order_ref")
     issued_by = parsing.text(errors, raw, "issued_by", f"{prefix}issued_by")
@@ -56,14 +58,14 @@ def set_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
     from ..notices.outbox import hold_for_gag
 
     now = now or utcnow()
+    if active_gag(demand, now) is not None:
+        raise Conflict(f"{demand.reference} already has an active gag; extend or lift it instead.")
     if parsed:
         clean = data
     else:
         errors = FieldErrors()
         clean = parse_gag(errors, data)
         errors.raise_if_any()
-    if active_gag(demand, now) is not None:
-        raise Conflict(f"{demand.reference} already has an active gag; extend or lift it instead.")
     gag = Gag(
         order_ref=clean["order_ref"],
         issued_by=clean["issued_by"],
@@ -82,7 +84,11 @@ def set_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
 
 def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
                now: datetime | None = None) -> Gag:
+    """Move the active gag's end later (or to no end). An extension never shortens it."""
     now = now or utcnow()
+    gag = active_gag(demand, now)
+    if gag is None:
+        raise Conflict(f"{demand.reference} has no active gag to extend; set a new one instead.")
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
     errors.raise_if_any()
@@ -90,13 +96,12 @@ def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, 
         raise ValidationError({"expires_at": ["is required (null when the order has no end date)"]})
     expires_at = parsing.datetime_value(errors, data.get("expires_at"), "expires_at", required=False)
     errors.raise_if_any()
-    gag = active_gag(demand, now)
-    if gag is None:
-        raise Conflict(f"{demand.reference} has no active gag to extend.")
     if gag.expires_at is None and expires_at is not None:
         raise ValidationError({"expires_at": ["the gag has no end date; an end date would shorten it"]})
     if gag.expires_at is not None and expires_at is not None and expires_at <= gag.expires_at:
-        raise ValidationError({"expires_at": ["must be later than the gag's current end; an extension cannot shorten it"]})
+        raise ValidationError(
+            {"expires_at": ["must be later than the gag's current end; an extension cannot shorten it"]}
+        )
     before = gag_snapshot(gag)
     gag.expires_at = expires_at
     gag.events.append(GagEvent(kind="extend", expires_at=expires_at, actor_id=actor.id if actor else None, at=now))
@@ -107,16 +112,19 @@ def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, 
 
 def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
              now: datetime | None = None) -> Gag:
+    """Lift the active gag, with a reason; its held notices are released at once and go
+    out as delayed notices on the dispatcher's next run."""
     from ..notices.outbox import release_held_notices
 
     now = now or utcnow()
-    errors = FieldErrors()
-    data = parsing.mapping(errors, data, "body")
-    reason = parsing.text(errors, data, "reason", "reason", max_len=5000) if data else None
-    errors.raise_if_any()
     gag = active_gag(demand, now)
     if gag is None:
         raise Conflict(f"{demand.reference} has no active gag to lift.")
+    errors = FieldErrors()
+    data = parsing.mapping(errors, data, "body")
+    errors.raise_if_any()
+    reason = parsing.text(errors, data, "reason", "reason", max_len=5000)
+    errors.raise_if_any()
     before = gag_snapshot(gag)
     gag.lifted_at = now
     gag.lift_reason = reason
@@ -129,19 +137,21 @@ def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
 
 def defer_notices(session: Session, actor: User | None, demand: Demand, data: Any, *,
                   now: datetime | None = None) -> NoticeDeferral:
-    """Counsel defers an emergency demand's notices until a date, with a reason."""
-    from ..notices.outbox import hold_for_deferral
+    """Counsel defers an emergency demand's notices until a date, with a reason. The
+    latest deferral decides; notices due meanwhile wait as held and go after the date."""
+    from ..notices.outbox import hold_for_deferral, release_held_notices
 
     now = now or utcnow()
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
-    until = parsing.datetime_value(errors, data.get("until"), "until") if data else None
-    reason = parsing.text(errors, data, "reason", "reason", max_len=5000) if data else None
+    errors.raise_if_any()
+    until = parsing.datetime_value(errors, data.get("until"), "until")
+    reason = parsing.text(errors, data, "reason", "reason", max_len=5000)
     if until and until <= now:
         errors.add("until", "must be in the future")
-    errors.raise_if_any()
     if not demand.emergency:
-        raise ValidationError({"": ["only an emergency demand's notices can be deferred"]})
+        errors.add("", "only an emergency demand's notices can be deferred")
+    errors.raise_if_any()
     deferral = NoticeDeferral(demand_id=demand.id, until=until, reason=reason,
                               actor_id=actor.id if actor else None, at=now)
     session.add(deferral)
@@ -149,4 +159,45 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
     audit.record(session, actor, "notices.defer", "demand", demand.id, None,
                  {"until": until, "reason": reason}, at=now)
     hold_for_deferral(session, demand, now)
+    # A later deferral may shorten an earlier one: anything it no longer holds is due.
+    release_held_notices(session, now, demand_id=demand.id)
     return deferral
+
+
+# ---------------------------------------------------------------- lists for the desk
+
+
+def active_gags(session: Session, now: datetime) -> list[Gag]:
+    """Gags active at ``now`` (the same rule as ``Gag.active_at``), soonest end first."""
+    rows = session.scalars(
+        select(Gag)
+        .where(Gag.lifted_at.is_(None), or_(Gag.expires_at.is_(None), Gag.expires_at > now))
+        .options(selectinload(Gag.demand))
+        .order_by(Gag.expires_at.is_(None), Gag.expires_at, Gag.id)
+    ).all()
+    return list(rows)
+
+
+def gag_start(gag: Gag) -> datetime:
+    """When the order took effect: its issue date, else when it was recorded."""
+    if gag.issued_at is not None:
+        return datetime.combine(gag.issued_at, time.min, tzinfo=timezone.utc)
+    return gag.set_at
+
+
+def gags_expiring_soon(session: Session, now: datetime, days: int = 30) -> list[Gag]:
+    """Active gags that end within ``days`` (soonest first): their notices will go out."""
+    horizon = now + timedelta(days=days)
+    return [g for g in active_gags(session, now) if g.expires_at is not None and g.expires_at <= horizon]
+
+
+def gags_for_review(session: Session, now: datetime) -> list[Gag]:
+    """Active gags with no end date, or in force longer than a year (to review for a
+    challenge): the period from the order's start to its end, or to now, exceeds 365 days."""
+    limit = timedelta(days=LONG_GAG_DAYS)
+    out = []
+    for gag in active_gags(session, now):
+        start = gag_start(gag)
+        if gag.expires_at is None or gag.expires_at - start > limit or now - start > limit:
+            out.append(gag)
+    return out
