@@ -1,11 +1,92 @@
-"""Portal pages."""
+"""Portal pages: a customer's notices, one notice, and the documents' copies.
+
+Every query goes through ``scope.portal_notices`` (the user's organisation, not held,
+no active gag at the real clock); anything else answers 404.
+"""
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template, request, send_file
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
+from ..auth import current_user
+from ..db import utcnow
+from ..db_session import get_session
+from ..errors import NotFound
+from ..models import Demand, Notice
+from ..notices.compose import OUTCOME_LABELS, notice_content
+from ..services.documents import document_path
 from . import bp
+from .scope import portal_document, portal_notice, portal_notices
+
+PER_PAGE = 50
+MAX_ID = 2**31 - 1
+
+
+def _id(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+        raise NotFound("There is no such page.")
+    return int(value)
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
 
 
 @bp.get("/")
 def index():
-    return render_template("portal/index.html", notices=[])
+    session, user, now = get_session(), current_user(), utcnow()
+    visible = portal_notices(session, user, now)
+    total = session.scalar(select(func.count()).select_from(visible.subquery())) or 0
+    page = _page()
+    rows = session.scalars(
+        visible.join(Demand, Demand.id == Notice.demand_id)
+        .options(joinedload(Notice.demand).joinedload(Demand.requester))
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE)
+    ).all()
+    # Outcomes are shown once the notice of outcome itself is visible.
+    outcome_known = set(session.scalars(
+        visible.where(Notice.kind == "outcome").with_only_columns(Notice.demand_id)
+    ))
+    return render_template(
+        "portal/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
+        outcome_known=outcome_known, outcome_labels=OUTCOME_LABELS,
+    )
+
+
+@bp.get("/notices/<notice_id>")
+def notice(notice_id):
+    session, user, now = get_session(), current_user(), utcnow()
+    found = portal_notice(session, user, _id(notice_id), now)
+    related = session.scalars(
+        portal_notices(session, user, now).where(Notice.demand_id == found.demand_id, Notice.id != found.id)
+        .order_by(Notice.id)
+    ).all()
+    show_outcome = found.kind == "outcome" or any(n.kind == "outcome" for n in related)
+    content = notice_content(session, found, now=now, base_url=current_app.config["DESK_BASE_URL"],
+                             show_outcome=show_outcome)
+    return render_template("portal/notice.html", notice=found, c=content, related=related)
+
+
+@bp.get("/documents/<document_id>")
+def document(document_id):
+    session, user, now = get_session(), current_user(), utcnow()
+    doc = portal_document(session, user, _id(document_id), now)
+    path = document_path(doc)
+    if not path.is_file():
+        raise NotFound("This document is not available right now; please contact us quoting the reference.")
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.filename,
+                         max_age=0, etag=False, conditional=False)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.app_template_filter("gag_periods")
+def gag_periods_filter(periods) -> str:
+    from ..notices.compose import describe_gag_periods
+
+    return describe_gag_periods(periods)
