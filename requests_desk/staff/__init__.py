@@ -7,3 +7,4 @@ bp = Blueprint("staff", __name__)
 bp.before_request(guard_staff)
 
 from . import views  # noqa: E402,F401
+from . import notices  # noqa

@@ -1,0 +1,90 @@
+"""Staff: notices that have not gone out (``/desk/notices``), with a retry for failed ones."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ..auth import current_user, require_roles
+from ..db import utcnow
+from ..db_session import get_session
+from ..errors import NotFound
+from ..models import Demand, Gag, Notice, NoticeDeferral
+from ..notices.outbox import retry_notice
+from . import bp
+
+LIMIT = 200
+RETRY_ROLES = ("counsel", "admin")
+
+
+class RetryForm(FlaskForm):
+    """A button: CSRF token only."""
+
+
+def _rows(session, state: str):
+    return session.scalars(
+        select(Notice)
+        .where(Notice.state == state)
+        .options(joinedload(Notice.demand), joinedload(Notice.customer))
+        .order_by(Notice.next_attempt_at.is_(None), Notice.next_attempt_at, Notice.id.desc())
+        .limit(LIMIT)
+    ).all()
+
+
+def _hold_reasons(session, notices, now) -> dict[int, str]:
+    """Why each held notice waits: the gag in force (until when), or the deferral."""
+    demand_ids = {n.demand_id for n in notices}
+    if not demand_ids:
+        return {}
+    gags: dict[int, Gag] = {}
+    for gag in session.scalars(select(Gag).where(Gag.demand_id.in_(demand_ids)).order_by(Gag.id)):
+        if gag.active_at(now):
+            gags[gag.demand_id] = gag
+    deferrals: dict[int, NoticeDeferral] = {}
+    for d in session.scalars(select(NoticeDeferral).where(NoticeDeferral.demand_id.in_(demand_ids))
+                             .order_by(NoticeDeferral.id)):
+        deferrals[d.demand_id] = d  # the latest decides
+    reasons = {}
+    for n in notices:
+        gag, deferral = gags.get(n.demand_id), deferrals.get(n.demand_id)
+        if gag is not None:
+            until = gag.expires_at.strftime("%Y-%m-%d %H:%M UTC") if gag.expires_at else "no end date"
+            reasons[n.id] = f"Gag {gag.order_ref} ({gag.issued_by}) in force; ends: {until}"
+        elif deferral is not None and deferral.until > now:
+            reasons[n.id] = f"Deferred until {deferral.until:%Y-%m-%d %H:%M UTC}: {deferral.reason}"
+        else:
+            reasons[n.id] = "Its hold has ended; released on the dispatcher's next run"
+    return reasons
+
+
+@bp.get("/notices")
+def notices():
+    session, now = get_session(), utcnow()
+    counts = dict(session.execute(select(Notice.state, func.count()).group_by(Notice.state)).all())
+    failed, held, pending = _rows(session, "failed"), _rows(session, "held"), _rows(session, "pending")
+    user = current_user()
+    return render_template(
+        "staff/notices.html",
+        counts=counts, failed=failed, held=held, pending=pending, limit=LIMIT,
+        reasons=_hold_reasons(session, held, now), form=RetryForm(),
+        can_retry=user.has_role(*RETRY_ROLES),
+    )
+
+
+@bp.post("/notices/<notice_id>/retry")
+@require_roles(*RETRY_ROLES)
+def retry(notice_id):
+    session = get_session()
+    notice = session.get(Notice, int(notice_id)) if notice_id.isdigit() and int(notice_id) < 2**31 else None
+    if notice is None:
+        raise NotFound("There is no such notice.")
+    RetryForm()  # CSRF is checked for every POST by CSRFProtect
+    reference = session.get(Demand, notice.demand_id).reference
+    retry_notice(session, current_user(), notice, now=utcnow())
+    session.commit()
+    if notice.state == "pending":
+        flash(f"The notice for {reference} will be sent on the dispatcher's next run.", "success")
+    else:
+        flash(f"The notice for {reference} is held: a gag or deferral is in force now.", "success")
+    return redirect(url_for("staff.notices"))
