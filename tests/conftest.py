@@ -150,3 +150,40 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if re.search(r"browser", str(item.fspath)):
             item.add_marker(pytest.mark.browser)
+
+
+# ---------------------------------------------------------------- notices (SMTP, dispatcher)
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server (aiosmtpd) on a free port; the app sends its notices there."""
+    from .smtp import SmtpServer
+
+    server = SmtpServer().start()
+    app.config["DESK_SMTP_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run_dispatch(app):
+    """``run_dispatch(now=None, *more_args)`` runs ``flask desk dispatch [--now ISO]`` through
+    the real CLI; returns click's result (``exit_code``, ``output``)."""
+
+    def run(now=None, *more: str):
+        args = ["desk", "dispatch"]
+        if now is not None:
+            args += ["--now", now if isinstance(now, str) else now.isoformat()]
+        args += list(more)
+        return app.test_cli_runner().invoke(args=args)
+
+    return run
+
+
+@pytest.fixture
+def desk(session, api):
+    """Staff users with tokens and demand steps through the API (tests/factories.py NoticeDesk)."""
+    from .factories import NoticeDesk
+
+    return NoticeDesk(session, api)

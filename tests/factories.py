@@ -122,3 +122,73 @@ class Api:
         if json is not None:
             kwargs["json"] = json
         return self.client.post(path, headers=self.headers, **kwargs)
+
+
+# ---------------------------------------------------------------- notices and the portal
+
+
+def make_customer_user(session, customer, *, email: str | None = None, password: str = PASSWORD):
+    """A portal user of ``customer``."""
+    return make_user(session, "customer", email=email, customer_id=customer.id, password=password)
+
+
+def upload_pdf(api_client, demand_id: int, name: str = "warrant.pdf", content: bytes = MINIMAL_PDF):
+    """Upload a legal-process PDF through the API (as intake would); returns the JSON answer."""
+    import io
+
+    r = api_client.post(f"/api/v1/demands/{demand_id}/documents",
+                        data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def pdf_with_text(text: str) -> bytes:
+    """A small valid PDF whose bytes carry ``text`` (to tell documents apart)."""
+    return MINIMAL_PDF.replace(b"trailer", f"% {text}\ntrailer".encode())
+
+
+class NoticeDesk:
+    """Staff users with API tokens, and the demand steps the notice tests need, all
+    through the real API (``desk = NoticeDesk(session, api)``)."""
+
+    def __init__(self, session, api):
+        self.session = session
+        self.intake = make_user(session, "intake")
+        self.counsel = make_user(session, "counsel")
+        self.counsel2 = make_user(session, "counsel")
+        self.approver = make_user(session, "approver")
+        self.as_intake = api(make_token(session, self.intake))
+        self.as_counsel = api(make_token(session, self.counsel))
+        self.as_counsel2 = api(make_token(session, self.counsel2))
+        self.as_approver = api(make_token(session, self.approver))
+
+    def log(self, targets, requested=None, **overrides) -> dict:
+        if requested is None:
+            requested = [{"target": t, "data_set": "email_content", "from": "2026-01-01", "to": "2026-03-31"}
+                         for t in targets]
+        r = self.as_intake.post("/api/v1/demands", json=demand_payload(targets=targets, requested=requested,
+                                                                       **overrides))
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    def act(self, demand_id: int, action: str, body: dict | None = None, who: str = "counsel"):
+        client = getattr(self, f"as_{who}")
+        return client.post(f"/api/v1/demands/{demand_id}/{action}", json=body or {})
+
+    def must(self, demand_id: int, action: str, body: dict | None = None, who: str = "counsel") -> dict:
+        r = self.act(demand_id, action, body, who)
+        assert r.status_code == 200, (action, r.get_json())
+        return r.get_json()
+
+    def close_with_production(self, demand_id: int, items: list[dict]) -> dict:
+        self.must(demand_id, "start-review", {"reason": "urgent, reviewed directly"})
+        self.must(demand_id, "propose-scope", {"items": items})
+        self.must(demand_id, "approve", who="approver")
+        return self.must(demand_id, "record-production", {
+            "items": items, "files": [{"name": "export.zip", "sha256": "a" * 64, "bytes": 1234}],
+        })
+
+    def notices(self, demand_id: int) -> list[dict]:
+        r = self.as_counsel.get(f"/api/v1/demands/{demand_id}/notices")
+        assert r.status_code == 200
+        return r.get_json()
