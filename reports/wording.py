@@ -1,0 +1,188 @@
+"""Words shared by the HTML page and the PDF: labels, number formats, the methodology."""
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from .periods import Period
+from .schema import OTHER, TOTAL, Report
+
+PROCESS_LABELS = {
+    "subpoena": "Subpoena (criminal or administrative)",
+    "court_order": "Court order for records",
+    "search_warrant": "Search warrant",
+    "emergency": "Emergency disclosure request",
+    "preservation": "Preservation request",
+    "civil_subpoena": "Civil subpoena",
+    "mlat": "Mutual legal assistance request",
+    "eu_production_order": "EU production order (EPOC)",
+    "eu_preservation_order": "EU preservation order (EPOC-PR)",
+    "national_security": "National security process",
+    "other": "Other legal process",
+}
+
+OUTCOME_LABELS = {
+    "content_disclosed": "Content disclosed",
+    "non_content_disclosed": "Non-content disclosed",
+    "no_data_found": "No data found",
+    "rejected": "Rejected",
+    "redirected": "Redirected to customer",
+    "withdrawn": "Withdrawn",
+    "preserved": "Preserved",
+    "pending": "Pending",
+}
+
+OUTCOME_DEFINITIONS = {
+    "content_disclosed": "we produced content (such as e-mail, stored files, chat messages, contacts or "
+                         "calendar entries) for at least one account.",
+    "non_content_disclosed": "we produced only subscriber information or non-content records (such as "
+                             "billing records, sign-in logs or message metadata).",
+    "no_data_found": "we accepted the request within the scope we approved but held no matching data.",
+    "rejected": "we refused the request, for example because the legal process did not support it.",
+    "redirected": "the requester obtained the data from our customer, to whom we sent the requester first.",
+    "withdrawn": "the requester withdrew the request.",
+    "pending": "the request was still open when the figures were compiled.",
+}
+
+OUTCOME_SHORT = {
+    "content_disclosed": "Content",
+    "non_content_disclosed": "Non-content",
+    "no_data_found": "No data",
+    "rejected": "Rejected",
+    "redirected": "Redirected",
+    "withdrawn": "Withdrawn",
+    "preserved": "Preserved",
+    "pending": "Pending",
+}
+
+
+def process_label(code: str) -> str:
+    return PROCESS_LABELS.get(code) or code.replace("_", " ").capitalize()
+
+
+COUNTRY_NAMES = {  # short forms where ISO's name reads awkwardly in a table
+    "KR": "South Korea", "KP": "North Korea", "RU": "Russia", "IR": "Iran", "SY": "Syria", "VN": "Vietnam",
+    "TW": "Taiwan", "BO": "Bolivia", "VE": "Venezuela", "TZ": "Tanzania", "MD": "Moldova", "LA": "Laos",
+    "CD": "DR Congo", "CG": "Congo", "GB": "United Kingdom", "US": "United States", "CZ": "Czechia",
+    "FM": "Micronesia", "PS": "Palestine", "VA": "Vatican City", "BN": "Brunei", "MK": "North Macedonia",
+}
+
+
+@lru_cache(maxsize=512)
+def country_name(code: str) -> str:
+    """``DE`` → ``Germany``; ``Other`` and unknown codes as they are."""
+    if code in COUNTRY_NAMES:
+        return COUNTRY_NAMES[code]
+    if code in (OTHER, TOTAL):
+        return "Other countries" if code == OTHER else TOTAL
+    try:
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=code)
+    except (ImportError, LookupError, KeyError):
+        country = None
+    if country is None:
+        return code
+    name = getattr(country, "common_name", None) or country.name
+    return name.split(",")[0] if "," in name else name
+
+
+def number(value: int) -> str:
+    return f"{int(value):,}"
+
+
+def pct(value: Decimal) -> str:
+    """``12.50 %`` with a no-break space, so the sign never wraps apart from the number."""
+    return f"{value}\u00a0%"
+
+
+def day(moment) -> str:
+    """``3 July 2026``."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def day_time(moment) -> str:
+    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+
+
+def version_line(report: Report) -> str:
+    if report.status != "published":
+        return f"Draft compiled {day_time(report.compiled_at)} – not published"
+    return (f"Version {report.version} · published {day(report.published_at)} · "
+            f"figures as of {day_time(report.compiled_at)}")
+
+
+def summary_sentences(report: Report) -> list[str]:
+    t = report.totals
+    period = Period.parse(report.period)
+    lines = [
+        f"From {period.label.replace(' – ', ' to ')} we received {number(t.requests)} "
+        f"{'request' if t.requests == 1 else 'requests'} for customer data from law enforcement, other "
+        f"government bodies, courts and civil litigants, naming {number(t.accounts_specified)} "
+        f"{'account' if t.accounts_specified == 1 else 'accounts'}.",
+    ]
+    if t.requests:
+        lines.append(
+            f"We disclosed content in {pct(t.pct_content_disclosed)} of them and only non-content data "
+            f"(subscriber or transactional records) in {pct(t.pct_non_content_disclosed)}; we found no data in "
+            f"{pct(t.pct_no_data_found)} and rejected {pct(t.pct_rejected)}."
+        )
+    if report.enterprise.requests:
+        lines.append(
+            f"{number(report.enterprise.requests)} requests concerned enterprise customers; "
+            f"{number(report.enterprise.redirected)} of them were redirected to the customer."
+        )
+    if t.pending:
+        lines.append(f"{number(t.pending)} were still under review when the figures were compiled.")
+    return lines
+
+
+def methodology(report: Report) -> list[tuple[str, list[str]]]:
+    """``[(heading, paragraphs)]``: what counts, when, exclusions, rounding, banding."""
+    period = Period.parse(report.period)
+    return [
+        ("What counts", [
+            "A request is one legal demand for customer data: a subpoena, court order, warrant, emergency "
+            "request, mutual legal assistance request, EU production order, civil subpoena or other legal "
+            "process. A request counts once however many accounts it names.",
+            "Accounts specified are the distinct account identifiers named in the requests of a row: an "
+            "account named in two requests counts once. Identifiers are compared after trimming, and e-mail "
+            "addresses in lower case.",
+            "Each request is counted under one outcome; the definitions follow below.",
+            "Countries are those of the requesting authority (ISO 3166-1 codes). "
+            + ("Countries with few requests are grouped in the row “Other”. "
+               if any(r.country == OTHER for r in report.by_country) else "")
+            + "Enterprise requests concern at least one account of a business customer; “customer notified” "
+            "counts requests for which at least one notice had been sent to the customer when the figures "
+            "were compiled, and “notice delayed by a gag” those for which a court order or other "
+            "non-disclosure order held back at least one notice (whether it has been sent since or not). "
+            "An emergency deferral of a notice is not a gag.",
+        ]),
+        ("When", [
+            f"This report covers requests received from {day(period.start)} 00:00:00 to "
+            f"{day(period.last_day)} 23:59:59 UTC inclusive, by the time we received them.",
+            f"Each request is shown with its outcome at the time the figures were compiled "
+            f"({day_time(report.compiled_at)}); a request still open then is shown as pending.",
+            "Corrections are published as a new version with a note; earlier versions stay available at "
+            "their own address. Charts and the requests-over-time table reflect the reports published when "
+            "this version was published.",
+        ]),
+        ("Exclusions", [
+            "Preservation requests and EU preservation orders ask us to keep data, not to disclose it; they "
+            "appear only in their own section.",
+            "National security process (national security letters, FISA orders) appears only in its own "
+            "section and is left out of every other figure in this report, so that no exact number can be "
+            "derived by subtraction.",
+        ]),
+        ("Rounding", [
+            "Percentages are shares of the requests in the same row, rounded half-up to two decimals "
+            "(12.345 % is shown as 12.35 %). Rounded shares need not add up to 100 %. A row with no requests "
+            "shows 0.00 %.",
+        ]),
+        ("Banding", [
+            "National security figures are given only in bands of 500 (0–499, 500–999, …), as the law "
+            "permits, and only once 180 days have passed since the end of the period. Until then the section "
+            "reads “not yet reportable”.",
+        ]),
+    ]
+
