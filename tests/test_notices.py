@@ -122,7 +122,7 @@ def test_notice_of_outcome_states_what_was_disclosed(desk, contoso, smtp_server,
     result = run_dispatch()
     assert result.exit_code == 0 and "sent 1" in result.output
 
-    outcome_mails = [m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"]]
+    outcome_mails = [m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"].lower()]
     assert len(outcome_mails) == 1
     mail = outcome_mails[0]
     assert attachments(mail) == []  # the copy of the demand went with the notice of demand
@@ -154,7 +154,7 @@ def test_notice_of_outcome_for_closings_without_disclosure(desk, contoso, smtp_s
     assert run_dispatch().exit_code == 0
     mails = smtp_server.for_reference(demand["reference"])
     assert len(mails) == 2
-    outcome = next(m for m in mails if "outcome" in m["Subject"])
+    outcome = next(m for m in mails if "outcome" in m["Subject"].lower())
     text = text_part(outcome)
     assert phrase in text
     assert f"OUTCOME: {label}" in text
@@ -168,7 +168,7 @@ def test_no_data_found_outcome(desk, contoso, smtp_server, run_dispatch):
     desk.must(demand["id"], "approve", who="approver")
     desk.must(demand["id"], "no-data")
     assert run_dispatch().exit_code == 0
-    outcome = next(m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"])
+    outcome = next(m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"].lower())
     assert "found none. Nothing was disclosed." in text_part(outcome)
 
 
@@ -181,7 +181,7 @@ def test_preserved_outcome_lists_what_is_preserved(desk, contoso, smtp_server, r
         {"target": "bob@contoso.com", "data_set": "stored_files", "from": "2026-01-01", "to": "2026-02-28"},
     ]})
     assert run_dispatch().exit_code == 0
-    outcome = next(m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"])
+    outcome = next(m for m in smtp_server.for_reference(demand["reference"]) if "outcome" in m["Subject"].lower())
     text = text_part(outcome)
     assert "Data preserved, not disclosed" in text
     assert "Stored files of bob@contoso.com, 1 January 2026 to 28 February 2026" in text

@@ -288,10 +288,13 @@ def sender_name(mail_from: str) -> str:
 
 
 def subject_for(content: NoticeContent) -> str:
-    delayed = "Delayed notice" if content.delayed else "Notice"
+    """Short enough (under 70 characters) never to be folded: the reference leads."""
+    ref = f"[{content.reference}]"
     if content.kind == "demand":
-        return f"[{content.reference}] {delayed} of a legal demand for data of {content.customer_name}"
-    return f"[{content.reference}] {delayed} of the outcome of a legal demand for data of {content.customer_name}"
+        return f"{ref} {'Delayed notice' if content.delayed else 'Notice'} of a legal demand for your data"
+    if content.delayed:
+        return f"{ref} Delayed notice: outcome of a legal demand"
+    return f"{ref} Outcome of a legal demand for your data"
 
 
 def compose_email(content: NoticeContent, *, message_id: str, recipients: list[tuple[str, str]],
