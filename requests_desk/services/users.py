@@ -83,11 +83,14 @@ def create_user(
 def set_roles(session: Session, actor: User | None, user: User, roles: list[str], active: bool) -> User:
     before = snapshot(user)
     if user.has_role("customer"):
-        raise ValidationError({"roles": ["a customer user's role cannot be changed"]})
-    bad = [r for r in roles if r not in STAFF_ROLES]
-    if bad or not roles:
-        raise ValidationError({"roles": ["choose one or more staff roles"]})
-    user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
+        # Only activation changes for a customer user (admins manage them too).
+        if set(roles) != {"customer"}:
+            raise ValidationError({"roles": ["a customer user's role cannot be changed"]})
+    else:
+        bad = [r for r in roles if r not in STAFF_ROLES]
+        if bad or not roles:
+            raise ValidationError({"roles": ["choose one or more staff roles"]})
+        user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
     user.active = active
     session.flush()
     audit.record(session, actor, "user.update", "user", user.id, before, snapshot(user))
