@@ -192,3 +192,136 @@ class NoticeDesk:
         r = self.as_counsel.get(f"/api/v1/demands/{demand_id}/notices")
         assert r.status_code == 200
         return r.get_json()
+
+
+# ---------------------------------------------------------------- staff desk pages (forms as a browser sends them)
+
+from html.parser import HTMLParser as _HTMLParser  # noqa: E402
+
+
+class _FormReader(_HTMLParser):
+    """Collects what a browser would show: form values by name, visible text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.values: dict[str, list[str]] = {}
+        self.text: list[str] = []
+        self._select: str | None = None
+        self._select_first: str | None = None
+        self._select_chosen = False
+        self._textarea: str | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "style", "template", "datalist"):
+            self._skip += 1
+        elif tag == "input" and a.get("name"):
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.values.setdefault(a["name"], []).append(a.get("value", "y"))
+            elif kind not in ("submit", "button", "file"):
+                self.values.setdefault(a["name"], []).append(a.get("value", ""))
+        elif tag == "select":
+            self._select, self._select_first, self._select_chosen = a.get("name"), None, False
+        elif tag == "option" and self._select:
+            if self._select_first is None:
+                self._select_first = a.get("value", "")
+            if "selected" in a:
+                self._select_chosen = True
+                self.values.setdefault(self._select, []).append(a.get("value", ""))
+        elif tag == "textarea":
+            self._textarea = a.get("name")
+            self.values.setdefault(self._textarea, []).append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "template", "datalist"):
+            self._skip = max(0, self._skip - 1)
+        elif tag == "select":
+            if self._select and not self._select_chosen and self._select_first is not None:
+                self.values.setdefault(self._select, []).append(self._select_first)  # what a browser sends
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea][-1] += data
+        elif not self._skip and self._select is None:
+            self.text.append(data)
+
+
+def read_page(html: str) -> _FormReader:
+    reader = _FormReader()
+    reader.feed(html)
+    for name, vals in reader.values.items():  # a textarea's first newline is not its value
+        reader.values[name] = [v[2:] if v.startswith("\r\n") else v[1:] if v.startswith("\n") else v
+                               for v in vals]
+    return reader
+
+
+def page_text(response_or_html) -> str:
+    """The page's visible text with whitespace collapsed (what a user reads)."""
+    html = response_or_html if isinstance(response_or_html, str) else response_or_html.get_data(as_text=True)
+    return " ".join(" ".join(read_page(html).text).split())
+
+
+def form_value(html: str, name: str) -> str | None:
+    vals = read_page(html).values.get(name)
+    return vals[0] if vals else None
+
+
+def field_error(html: str, field_id: str) -> str:
+    """The error shown next to a field (its ``<id>-error`` element), or ''."""
+    match = re.search(rf'id="{re.escape(field_id)}-error"[^>]*>(.*?)</small>', html, re.S)
+    import html as _html
+
+    return " ".join(_html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).split()) if match else ""
+
+
+def post_form(client, page_path: str, data: dict, post_path: str | None = None):
+    """GET the page for its CSRF token, then POST the form as multipart, like a browser."""
+    page = client.get(page_path)
+    assert page.status_code == 200, page.status_code
+    body = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    body.update(data)
+    return client.post(post_path or page_path, data=body, content_type="multipart/form-data")
+
+
+def demand_form(**overrides: Any) -> dict:
+    """The "Log a demand" form filled in: two targets, two requested items."""
+    received = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    data = {
+        "requester_agency": "Metropolitan Police",
+        "requester_name": "Det. Jane Roe",
+        "requester_email": "jane.roe@police.example",
+        "requester_phone": "+1 555 0100",
+        "requester_type": "law_enforcement",
+        "country": "US",
+        "process_type": "search_warrant",
+        "legal_reference": f"CASE-{next(_counter)}",
+        "issuing_authority": "District Court",
+        "received_at": received,
+        "channel": "email",
+        "justification": "",
+        "due_at": "",
+        "notes": "",
+        "targets-0": "alice@contoso.com",
+        "targets-1": "bob@example.org",
+        "requested-0-target": "alice@contoso.com",
+        "requested-0-data_set": "email_content",
+        "requested-0-date_from": "2026-01-01",
+        "requested-0-date_to": "2026-01-31",
+        "requested-1-target": "bob@example.org",
+        "requested-1-data_set": "subscriber_info",
+        "requested-1-date_from": "2025-06-01",
+        "requested-1-date_to": "2025-12-31",
+        "gag_order_ref": "",
+        "gag_issued_by": "",
+        "gag_issued_at": "",
+        "gag_expires_at": "",
+        "save": "1",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

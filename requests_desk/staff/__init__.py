@@ -7,4 +7,6 @@ bp = Blueprint("staff", __name__)
 bp.before_request(guard_staff)
 
 from . import views  # noqa: E402,F401
+from . import intake, actions, admin  # noqa: E402,F401
 from . import notices  # noqa
+from . import reports  # noqa: E402,F401  (transparency reports: /desk/reports)

@@ -1,0 +1,230 @@
+"""The staff home's queue: what needs the signed-in user's attention, counted in SQL.
+
+Each list is a bounded query (``limit``) plus its total from the same conditions, so
+the home page costs a fixed number of queries however many demands there are. The
+same conditions filter the case list when a user follows a list's "see all" link
+(``/desk/demands?queue=overdue&scope=mine``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..db import utcnow
+from ..errors import FieldErrors
+from ..models import OPEN_STATES, Demand, DemandTarget, Gag, PreservationHold, User
+from .demands import DUE_SOON, SORTS, DemandFilters, filtered_query
+
+HOLD_LAPSE = timedelta(days=14)
+GAG_EXPIRY = timedelta(days=30)
+LONG_GAG_DAYS = 365
+SCOPES = ("mine", "all")
+
+QUEUE_TITLES = {
+    "emergency": "Emergencies",
+    "overdue": "Overdue",
+    "due_soon": "Due within 48 hours",
+    "approval": "Awaiting my approval",
+    "holds": "Preservation holds lapsing within 14 days",
+    "gags_expiring": "Gags expiring within 30 days",
+    "gags_review": "Gags to review for challenge (no end, or over 365 days)",
+}
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def _mine(user: User) -> ColumnElement[bool]:
+    """Assigned to me, or to nobody yet (so nothing falls between chairs)."""
+    return or_(Demand.assignee_id == user.id, Demand.assignee_id.is_(None))
+
+
+def _open() -> ColumnElement[bool]:
+    return Demand.status.in_(OPEN_STATES)
+
+
+def _active_gag(now: datetime) -> ColumnElement[bool]:
+    return and_(Gag.lifted_at.is_(None), or_(Gag.expires_at.is_(None), Gag.expires_at > now))
+
+
+def _longer_than(session: Session, start, end, days: int) -> ColumnElement[bool]:
+    """``end - start > days`` on either backend."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.julianday(end) - func.julianday(start) > days
+    return end - start > timedelta(days=days)
+
+
+def queue_conditions(session: Session, name: str, user: User, now: datetime) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of one queue list, over ``Demand`` (and what it joins by EXISTS)."""
+    if name == "emergency":
+        return [_open(), Demand.emergency.is_(True)]
+    if name == "overdue":
+        return [_open(), Demand.emergency.is_(False), Demand.due_at < now]
+    if name == "due_soon":
+        return [_open(), Demand.emergency.is_(False), Demand.due_at >= now, Demand.due_at <= now + DUE_SOON]
+    if name == "approval":
+        return [
+            Demand.status == "scoped",
+            or_(Demand.proposed_by_id.is_(None), Demand.proposed_by_id != user.id),
+        ]
+    if name == "holds":
+        return [exists().where(
+            PreservationHold.demand_id == Demand.id,
+            PreservationHold.ends_at > now,
+            PreservationHold.ends_at <= now + HOLD_LAPSE,
+        )]
+    if name == "gags_expiring":
+        return [exists().where(
+            Gag.demand_id == Demand.id, Gag.lifted_at.is_(None),
+            Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY,
+        )]
+    if name == "gags_review":
+        return [exists().where(Gag.demand_id == Demand.id, *_gag_review(session, now))]
+    raise KeyError(name)
+
+
+def _gag_review(session: Session, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        _active_gag(now),
+        or_(Gag.expires_at.is_(None), _longer_than(session, Gag.set_at, Gag.expires_at, LONG_GAG_DAYS)),
+    ]
+
+
+def scoped(name: str) -> bool:
+    """Lists narrowed to "mine and unassigned" by default (approvals and gags are desk-wide)."""
+    return name in ("emergency", "overdue", "due_soon", "holds")
+
+
+# ---------------------------------------------------------------- the home page
+
+
+@dataclass
+class QueueList:
+    key: str
+    title: str
+    total: int
+    rows: list[Any]  # Demand, or (Demand, extra) for holds and gags
+    link: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Queue:
+    scope: str
+    lists: list[QueueList]
+    status_counts: dict[str, int]
+    open_total: int
+
+    def get(self, key: str) -> QueueList | None:
+        return next((q for q in self.lists if q.key == key), None)
+
+
+LIST_LOAD = (
+    selectinload(Demand.targets).joinedload(DemandTarget.customer),
+    selectinload(Demand.gags),
+)
+
+
+def visible_lists(user: User) -> list[str]:
+    keys = ["emergency", "overdue", "due_soon"]
+    if user.has_role("approver"):
+        keys.append("approval")
+    keys.append("holds")
+    if user.has_role("counsel", "admin"):
+        keys += ["gags_expiring", "gags_review"]
+    return keys
+
+
+def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int = 8,
+                now: datetime | None = None) -> Queue:
+    now = now or utcnow()
+    scope = scope if scope in SCOPES else "mine"
+    keys = visible_lists(user)
+
+    def conditions(key: str) -> list[ColumnElement[bool]]:
+        conds = queue_conditions(session, key, user, now)
+        if scope == "mine" and scoped(key):
+            conds.append(_mine(user))
+        return conds
+
+    # One aggregate query counts every list over the demands table.
+    counters = [
+        func.coalesce(func.sum(case((and_(*conditions(k)), 1), else_=0)), 0).label(k) for k in keys
+    ]
+    totals = session.execute(select(*counters).select_from(Demand)).one()._asdict()
+
+    lists: list[QueueList] = []
+    for key in keys:
+        stmt: Select = select(Demand).where(*conditions(key)).options(*LIST_LOAD)
+        if key == "holds":
+            hold_conds = [PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE]
+            if scope == "mine":
+                hold_conds.append(_mine(user))
+            stmt = (
+                select(Demand, PreservationHold.ends_at)
+                .join(PreservationHold, PreservationHold.demand_id == Demand.id)
+                .where(*hold_conds).options(*LIST_LOAD)
+                .order_by(PreservationHold.ends_at, Demand.id)
+            )
+            rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
+        elif key in ("gags_expiring", "gags_review"):
+            gag_conds = (
+                [Gag.lifted_at.is_(None), Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY]
+                if key == "gags_expiring" else _gag_review(session, now)
+            )
+            stmt = (
+                select(Demand, Gag)
+                .join(Gag, Gag.demand_id == Demand.id)
+                .where(*gag_conds).options(*LIST_LOAD)
+                .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id)
+            )
+            rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
+        elif key == "approval":
+            rows = list(session.scalars(stmt.order_by(Demand.due_at, Demand.id).limit(limit)))
+        else:
+            rows = list(session.scalars(stmt.order_by(Demand.due_at, Demand.id).limit(limit)))
+        link = {"queue": key}
+        if scoped(key):
+            link["scope"] = scope
+        lists.append(QueueList(key, QUEUE_TITLES[key], int(totals[key]), rows, link))
+
+    status_counts = dict(session.execute(select(Demand.status, func.count()).group_by(Demand.status)).all())
+    open_total = sum(v for k, v in status_counts.items() if k in OPEN_STATES)
+    return Queue(scope, lists, status_counts, open_total)
+
+
+# ---------------------------------------------------------------- "see all"
+
+
+def parse_queue_args(args: Any, errors: FieldErrors) -> tuple[str | None, str]:
+    name = args.get("queue") or None
+    if name and name not in QUEUE_TITLES:
+        errors.add("queue", "is not a known queue")
+        name = None
+    scope = args.get("scope") or "all"
+    if scope not in SCOPES:
+        errors.add("scope", "must be mine or all")
+        scope = "all"
+    return name, scope
+
+
+def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: User,
+               now: datetime | None = None) -> tuple[list[Demand], int]:
+    """The case list narrowed to one queue: the list's filters, sort and paging apply too."""
+    now = now or utcnow()
+    stmt = filtered_query(session, f, now).where(*queue_conditions(session, name, user, now))
+    if scope == "mine" and scoped(name):
+        stmt = stmt.where(_mine(user))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    column = SORTS[f.sort.lstrip("-")]
+    order = column.desc() if f.sort.startswith("-") else column.asc()
+    rows = session.scalars(
+        stmt.order_by(order, Demand.id.desc())
+        .offset((f.page - 1) * f.per_page)
+        .limit(f.per_page)
+        .options(*LIST_LOAD)
+    ).all()
+    return list(rows), total or 0

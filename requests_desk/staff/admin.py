@@ -1,0 +1,229 @@
+"""Admin pages: customers (domains, account mappings, contacts) and users (staff roles,
+customer users, active). Every change goes through services.customers / services.users,
+which audit it."""
+from __future__ import annotations
+
+from flask import flash, g, make_response, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..auth import require_roles
+from ..db_session import get_session
+from ..errors import DeskError, NotFound, ValidationError
+from ..models import Customer, DemandTarget, User
+from ..services import customers as customer_service
+from ..services import users as user_service
+from . import bp, forms
+from .errormap import ListMap, place_errors
+from .views import MAX_ID
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _line_errors(errors: dict, key: str, field) -> None:
+    """``domains[1]`` → "line 2: …" on the textarea."""
+    for k in [k for k in errors if k == key or k.startswith(key + "[")]:
+        msgs = errors.pop(k)
+        prefix = f"Line {int(k[len(key) + 1:-1]) + 1}: " if k != key else ""
+        field.errors = list(field.errors or []) + [prefix + m for m in msgs]
+
+
+# ---------------------------------------------------------------- customers
+
+
+@bp.get("/admin/customers")
+@require_roles("admin")
+def customers():
+    session = get_session()
+    demand_counts = dict(session.execute(
+        select(DemandTarget.customer_id, func.count(func.distinct(DemandTarget.demand_id)))
+        .where(DemandTarget.customer_id.is_not(None)).group_by(DemandTarget.customer_id)
+    ).all())
+    user_counts = dict(session.execute(
+        select(User.customer_id, func.count()).where(User.customer_id.is_not(None)).group_by(User.customer_id)
+    ).all())
+    rows = session.scalars(
+        select(Customer).order_by(Customer.name)
+        .options(selectinload(Customer.domains), selectinload(Customer.accounts), selectinload(Customer.contacts))
+    ).all()
+    return render_template("staff/admin_customers.html", rows=rows, demand_counts=demand_counts,
+                           user_counts=user_counts)
+
+
+def _customer_body(form: forms.CustomerForm) -> tuple[dict, list[int]]:
+    rows = [i for i, e in enumerate(form.contacts.entries)
+            if (e.form.name.data or "").strip() or (e.form.email.data or "").strip()]
+    return {
+        "name": form.name.data,
+        "enterprise": bool(form.enterprise.data),
+        "domains": _lines(form.domains.data),
+        "accounts": _lines(form.accounts.data),
+        "contacts": [{"name": form.contacts.entries[i].form.name.data,
+                      "email": form.contacts.entries[i].form.email.data} for i in rows],
+    }, rows
+
+
+def _contact_rows(form: forms.CustomerForm) -> bool:
+    """The no-JavaScript "Add contact" / "Remove" buttons."""
+    if request.form.get("add_row") == "contacts":
+        form.contacts.append_entry()
+        return True
+    remove = request.form.get("remove_row")
+    if remove and remove.startswith("contacts-"):
+        if len(form.contacts.entries) > 1:
+            form.contacts.entries = [e for e in form.contacts.entries if e.name != remove]
+        return True
+    return False
+
+
+def _save_customer(form: forms.CustomerForm, customer: Customer | None):
+    session = get_session()
+    body, rows = _customer_body(form)
+    try:
+        if customer is None:
+            customer = customer_service.create_customer(session, g.user, body)
+        else:
+            customer_service.update_customer(session, g.user, customer, body)
+        session.commit()
+    except ValidationError as err:
+        session.rollback()
+        errors = dict(err.errors)
+        _line_errors(errors, "domains", form.domains)
+        _line_errors(errors, "accounts", form.accounts)
+        placed = place_errors(
+            errors, {"name": form.name, "enterprise": form.enterprise},
+            {"contacts": ListMap(form.contacts, rows)},
+        )
+        return None, placed
+    return customer, None
+
+
+@bp.route("/admin/customers/new", methods=["GET", "POST"])
+@require_roles("admin")
+def customer_new():
+    form = forms.CustomerForm()
+    placed = None
+    if request.method == "POST" and not _contact_rows(form):
+        customer, placed = _save_customer(form, None)
+        if customer is not None:
+            flash(f"Added the customer {customer.name}.", "success")
+            return redirect(url_for("staff.customers"))
+    status = 422 if placed else 200
+    return render_template("staff/admin_customer_form.html", form=form, placed=placed, customer=None), status
+
+
+@bp.route("/admin/customers/<int:customer_id>", methods=["GET", "POST"])
+@require_roles("admin")
+def customer_edit(customer_id: int):
+    session = get_session()
+    if customer_id > MAX_ID:
+        raise NotFound(f"There is no customer {customer_id}.")
+    customer = customer_service.get_customer(session, customer_id)
+    if request.method == "GET":
+        form = forms.CustomerForm(data={
+            "name": customer.name,
+            "enterprise": customer.enterprise,
+            "domains": "\n".join(d.domain for d in customer.domains),
+            "accounts": "\n".join(a.identifier for a in customer.accounts),
+            "contacts": [{"name": c.name, "email": c.email} for c in customer.contacts] or [{}],
+        })
+    else:
+        form = forms.CustomerForm()
+    placed = None
+    if request.method == "POST" and not _contact_rows(form):
+        saved, placed = _save_customer(form, customer)
+        if saved is not None:
+            flash(f"Saved {saved.name}.", "success")
+            return redirect(url_for("staff.customers"))
+        customer = customer_service.get_customer(session, customer_id)
+    users = session.scalars(select(User).where(User.customer_id == customer.id).order_by(User.email)).all()
+    status = 422 if placed else 200
+    return render_template("staff/admin_customer_form.html", form=form, placed=placed, customer=customer,
+                           users=users), status
+
+
+# ---------------------------------------------------------------- users
+
+
+@bp.get("/admin/users")
+@require_roles("admin")
+def users():
+    session = get_session()
+    rows = session.scalars(select(User).order_by(User.customer_id.is_not(None), User.email)).all()
+    return render_template("staff/admin_users.html", rows=rows)
+
+
+def _customer_choices():
+    rows = get_session().execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
+    return forms.choices((str(i), n) for i, n in rows)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@require_roles("admin")
+def user_new():
+    form = forms.UserForm()
+    form.customer.choices = _customer_choices()
+    if request.method == "GET" and request.args.get("customer", "").isdigit():
+        form.kind.data = "customer"
+        form.customer.data = request.args["customer"]
+    placed = None
+    if request.method == "POST":
+        session = get_session()
+        customer_id = None
+        if form.kind.data == "customer":
+            roles = ["customer"]
+            raw = form.customer.data or ""
+            customer_id = int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
+        else:
+            roles = list(form.roles.data or [])
+        try:
+            if form.kind.data == "customer" and customer_id is None:
+                raise ValidationError({"customer": ["choose the customer organisation"]})
+            user, password = user_service.create_user(session, g.user, form.email.data or "", roles,
+                                                      customer_id=customer_id, name=form.name.data or "")
+            session.commit()
+        except ValidationError as err:
+            session.rollback()
+            placed = place_errors(err.errors, {"email": form.email, "roles": form.roles,
+                                               "customer": form.customer, "password": form.email})
+        else:
+            response = make_response(render_template("staff/admin_user_created.html", user=user,
+                                                      password=password))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return render_template("staff/admin_user_form.html", form=form, placed=placed), (422 if placed else 200)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@require_roles("admin")
+def user_edit(user_id: int):
+    session = get_session()
+    user = session.get(User, user_id) if user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    if request.method == "GET":
+        form = forms.UserEditForm(data={"roles": sorted(user.roles), "active": user.active})
+    else:
+        form = forms.UserEditForm()
+    placed = None
+    if request.method == "POST":
+        roles = ["customer"] if user.has_role("customer") else list(form.roles.data or [])
+        active = bool(form.active.data)
+        try:
+            if user.id == g.user.id and (not active or "admin" not in roles):
+                raise ValidationError({"roles": ["you cannot remove your own admin role or deactivate "
+                                                 "yourself; ask another admin"]})
+            user_service.set_roles(session, g.user, user, roles, active)
+            session.commit()
+        except DeskError as err:
+            session.rollback()
+            placed = place_errors(err.errors, {"roles": form.roles, "active": form.active})
+            if not err.errors:
+                placed.general.append(err.detail)
+        else:
+            flash(f"Saved {user.email}.", "success")
+            return redirect(url_for("staff.users"))
+    return render_template("staff/admin_user_edit.html", form=form, user=user, placed=placed), \
+        (422 if placed else 200)

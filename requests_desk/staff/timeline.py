@@ -1,0 +1,148 @@
+"""The case page's timeline: audit events told in plain words."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..models import AuditEvent, User
+from ..workflow import BY_ACTION
+
+
+@dataclass
+class Entry:
+    at: datetime
+    who: str
+    title: str
+    details: list[str] = field(default_factory=list)
+    action: str = ""
+    status_change: tuple[str, str] | None = None
+
+
+def _load(raw: str | None) -> dict:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _when(value: Any, with_time: bool = True) -> str:
+    if not value:
+        return "no end date"
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if not with_time or (parsed.hour, parsed.minute) == (0, 0) and "T" not in str(value):
+        return parsed.strftime("%Y-%m-%d")
+    return parsed.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _items(items: Any) -> list[str]:
+    out = []
+    for item in items or []:
+        if isinstance(item, dict):
+            line = (f"{item.get('data_set', '').replace('_', ' ')} of {item.get('target')}, "
+                    f"{item.get('from')} to {item.get('to')}")
+            if item.get("basis"):
+                line += f" — basis: {item['basis']}"
+            out.append(line)
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _human(code: Any) -> str:
+    return str(code or "").replace("_", " ")
+
+
+def user_ids(events: list[AuditEvent]) -> set[int]:
+    """Every user an event mentions (the actor, an assignee), to look them up in one query."""
+    ids = {e.actor_id for e in events if e.actor_id}
+    for e in events:
+        if e.action == "assign":
+            assignee = _load(e.after).get("assignee_id")
+            if isinstance(assignee, int):
+                ids.add(assignee)
+    return ids
+
+
+def describe(event: AuditEvent, users: dict[int, User]) -> Entry:
+    before, after = _load(event.before), _load(event.after)
+    actor = users.get(event.actor_id) if event.actor_id else None
+    who = actor.label if actor else event.actor
+    entry = Entry(at=event.at, who=who, title=_human(event.action).capitalize(), action=event.action)
+    a = event.action
+    note = after.get("note") or after.get("reason")
+    if a == "demand.log":
+        entry.title = "Logged the demand"
+        targets = after.get("targets") or []
+        entry.details.append(f"{_plural(len(targets), 'account')}: {', '.join(targets)}")
+        entry.details += [f"Requested: {line}" for line in _items(after.get("requested"))]
+    elif a == "document.upload":
+        size = after.get("bytes")
+        entry.title = f"Added the document {after.get('name', '')}"
+        if isinstance(size, int):
+            entry.details.append(f"{size:,} bytes, SHA-256 {str(after.get('sha256', ''))[:16]}…")
+    elif a == "gag.set":
+        entry.title = f"Recorded a gag order ({after.get('order_ref', '')})"
+        entry.details.append(f"Issued by {after.get('issued_by', '')}; in force until {_when(after.get('expires_at'))}")
+    elif a == "gag.extend":
+        entry.title = "Extended the gag"
+        entry.details.append(f"From {_when(before.get('expires_at'))} to {_when(after.get('expires_at'))}")
+    elif a == "gag.lift":
+        entry.title = "Lifted the gag"
+        if after.get("lift_reason"):
+            entry.details.append(f"Reason: {after['lift_reason']}")
+    elif a == "notices.defer":
+        entry.title = f"Deferred the customer notices until {_when(after.get('until'))}"
+        if after.get("reason"):
+            entry.details.append(f"Reason: {after['reason']}")
+    elif a == "assign":
+        assignee = users.get(after.get("assignee_id"))
+        entry.title = f"Assigned the demand to {assignee.label if assignee else 'a counsel user'}"
+        if note:
+            entry.details.append(f"Reason: {note}")
+    elif a == "set-due":
+        entry.title = "Changed the due date"
+        entry.details.append(f"From {_when(before.get('due_at'))} to {_when(after.get('due_at'))}")
+        if note:
+            entry.details.append(f"Reason: {note}")
+    elif a in BY_ACTION:
+        entry.title = {
+            "attempt-redirect": "Told the requester to go to the customer",
+            "start-review": "Started the legal review",
+            "requester-insists": "Recorded that the requester insists",
+            "redirected": "Closed: the requester obtained the data from the customer",
+            "reject": "Rejected the demand",
+            "propose-scope": f"Proposed a scope of {_plural(len(after.get('scope') or []), 'item')}",
+            "approve": "Approved the proposed scope",
+            "return": "Returned the scope to counsel",
+            "record-production": "Recorded the production",
+            "no-data": "Closed: no data found",
+            "preserve": "Preserved the data",
+            "extend-preservation": "Extended the preservation hold",
+            "withdraw": "Recorded that the requester withdrew the demand",
+        }[a]
+        if a == "propose-scope":
+            entry.details += _items(after.get("scope"))
+        elif a == "record-production":
+            entry.details += [f"Produced: {line}" for line in _items(after.get("production"))]
+            if after.get("outcome"):
+                entry.details.append(f"Outcome: {_human(after['outcome'])}")
+        hold = after.get("hold_ends_at")
+        if isinstance(hold, dict):
+            entry.details.append(f"The hold now ends {_when(hold.get('after'))} (was {_when(hold.get('before'))})")
+        elif hold:
+            entry.details.append(f"The hold ends {_when(hold)}")
+        if note:
+            entry.details.append(("Reason: " if after.get("reason") else "Note: ") + str(note))
+    if before.get("status") and after.get("status") and before["status"] != after["status"]:
+        entry.status_change = (before["status"], after["status"])
+    return entry
