@@ -221,3 +221,6 @@ def demand_audit(demand_id):
         }
         for e in audit.events_for_demand(get_session(), demand.id)
     ])
+
+
+from . import reports  # noqa: E402,F401  (transparency reports: POST /reports, /reports/<period>/publish)
