@@ -167,3 +167,5 @@ def dispatch_command(now_text, every_text) -> None:
     except KeyboardInterrupt:
         pass
     click.echo("Dispatcher stopped.")
+
+desk.add_command(__import__("requests_desk.report_cli", fromlist=["report"]).report)  # desk report compile|publish
