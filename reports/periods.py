@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-PERIOD_RE = re.compile(r"^(\d{4})-H([12])$")
+PERIOD_RE = re.compile(r"^([0-9]{4})-H([12])$")
 FIRST_YEAR = 1990
 LAST_YEAR = 9998
 # National-security figures are reportable only once the period ended this long ago.
@@ -30,7 +30,7 @@ class Period:
     def parse(cls, text: object) -> "Period":
         if not isinstance(text, str):
             raise PeriodError("a period is text such as 2026-H1")
-        match = PERIOD_RE.match(text.strip()) if len(text) <= 20 else None
+        match = PERIOD_RE.fullmatch(text.strip()) if len(text) <= 20 else None
         if not match:
             raise PeriodError(f"{text!r} is not a period: use YYYY-H1 (January–June) or YYYY-H2 (July–December)")
         year, half = int(match.group(1)), int(match.group(2))

@@ -20,8 +20,8 @@ from ..errors import NotFound
 from ..services import reports as report_service
 from . import bp
 
-PERIOD_FILE = re.compile(r"^(?P<period>\d{4}-H[12])(?:\.(?P<ext>json|csv|pdf))?$")
-VERSION_FILE = re.compile(r"^v(?P<version>[1-9]\d{0,5})(?:\.(?P<ext>json|csv|pdf))?$")
+PERIOD_FILE = re.compile(r"^(?P<period>[0-9]{4}-H[12])(?:\.(?P<ext>json|csv|pdf))?$")
+VERSION_FILE = re.compile(r"^v(?P<version>[1-9][0-9]{0,5})(?:\.(?P<ext>json|csv|pdf))?$")
 YEAR = 365 * 24 * 3600
 LATEST_MAX_AGE = 300
 
