@@ -17,9 +17,9 @@ from .schema import OTHER, OUTCOME_FIELDS, Report, percent
 INK = "#1d2330"
 MUTED = "#5b6475"
 GRID = "#d9dde5"
-NAVY = "#1f4e8c"
+NAVY = "#1f3a5f"
 OUTCOME_COLOURS = {
-    "content_disclosed": "#1f4e8c",
+    "content_disclosed": "#1f3a5f",
     "non_content_disclosed": "#5b8fd1",
     "no_data_found": "#8e99ab",
     "rejected": "#b8433f",
@@ -188,12 +188,14 @@ def timeline_figure(history: Sequence[HistoryPoint], current: str | None = None)
     else:
         labels = [p.period for p in history]
         values = [p.requests for p in history]
-        colours = [NAVY if p.period == current else "#8fb0dc" for p in history]
+        colours = [NAVY if p.period == current else "#9db2cc" for p in history]
         ax.bar(labels, values, color=colours, width=0.6)
         top = max(values) or 1
         for x, value in enumerate(values):
             ax.text(x, value + top * 0.02, f"{value:,}", ha="center", va="bottom", color=INK, fontsize=8.5)
         ax.set_ylim(0, top * 1.18)
+        pad = max(0, 4 - len(values)) / 2  # few periods: keep the bars slim and centred
+        ax.set_xlim(-0.6 - pad, len(values) - 0.4 + pad)
         _integer_ticks(ax.yaxis)
         if len(labels) > 8:
             for tick in ax.get_xticklabels():

@@ -13,8 +13,8 @@ from .periods import Period
 from .schema import OUTCOME_FIELDS, Report
 from . import wording
 
-NAVY = "#14213d"
-ACCENT = "#1f4e8c"
+NAVY = "#1f3a5f"
+ACCENT = "#b08d57"
 INK = "#1d2330"
 MUTED = "#5b6475"
 LINE = "#d9dde5"
