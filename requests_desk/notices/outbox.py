@@ -115,6 +115,7 @@ def hold_for_gag(session: Session, demand: Demand, now: datetime) -> int:
         update(Notice)
         .where(Notice.demand_id == demand.id, Notice.state.in_(("pending", "failed", "held")))
         .values(state="held", held_by="gag", gag_held=True, next_attempt_at=None, claimed_until=None)
+        .execution_options(synchronize_session="fetch")
     )
     return result.rowcount or 0
 
@@ -125,6 +126,7 @@ def hold_for_deferral(session: Session, demand: Demand, now: datetime) -> int:
         update(Notice)
         .where(Notice.demand_id == demand.id, Notice.state.in_(("pending", "failed")))
         .values(state="held", held_by="deferral", next_attempt_at=None, claimed_until=None)
+        .execution_options(synchronize_session="fetch")
     )
     return result.rowcount or 0
 
@@ -147,6 +149,7 @@ def release_held_notices(session: Session, now: datetime, demand_id: int | None 
     )
     rows = session.scalars(
         select(Notice).where(*scope, ~deferred).order_by(Notice.id).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)  # the rows as they are now, not as once loaded
     ).all()
     for notice in rows:
         notice.state = "pending"
