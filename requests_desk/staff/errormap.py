@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-PATH = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<sub>[a-z_]+))?$")
+PATH = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<sub>[a-z0-9_]+))?$")
 
 FRIENDLY = {
     "is required (null when the order has no end date)": "Give the expiry date, or tick “No end date”.",
@@ -26,7 +26,9 @@ def friendly(message: str) -> str:
     text = message.strip()
     if text.startswith("is "):
         text = text[3:]
-    text = text[:1].upper() + text[1:]
+    first = text.split(" ", 1)[0]
+    if not any(c in first for c in "_@.:"):  # leave codes and names as they are
+        text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
 

@@ -366,12 +366,22 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     counsel = counsel_users(session) if "assign" in form_map else []
     fill_choices(form_map, counsel, demand)
     overdue, due_soon = demand_service.flags(demand, now)
-    transitions = [a for a in workflow.allowed_actions(user, demand)]
+    transitions = workflow.allowed_actions(user, demand)
+    extras = extra_actions(user, demand, now)
+    # A refused action that is not available now (another user acted first, or the
+    # role may not) is still shown, open, so what was typed is not lost.
+    unavailable = None
+    if open_action and open_action not in transitions + extras and open_action in form_map:
+        unavailable = open_action
+        if open_action in ("gag-set", "gag-extend", "gag-lift", "defer-notices", "upload"):
+            extras.append(open_action)
+        else:
+            transitions.append(open_action)
     return render_template(
         "staff/demand.html",
         d=demand, rule=rule, sets=sets, hold=hold, notices=notices, assignments=assignments,
         due_changes=due_changes, timeline=list(reversed(timeline)), users=users,
-        forms=form_map, transitions=transitions, extras=extra_actions(user, demand, now),
+        forms=form_map, transitions=transitions, extras=extras, unavailable=unavailable,
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
         active_gag=demand_service.active_gag(demand, now),
         customers=demand_service.customers_of(demand),
