@@ -1,0 +1,232 @@
+"""Demo data (issues 2.8, 3.7, 6.1): one list of case specs loaded through the services
+and through the bulk path gives the same desk; `desk demo` makes a living desk."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from requests_desk import audit, demo
+from requests_desk.db import make_engine
+from requests_desk.migrate import upgrade_schema
+from requests_desk.models import Demand, Notice, Report
+from requests_desk.notices.mailer import SmtpMailer, parse_smtp_url
+from requests_desk.rules import load_rules
+
+from .factories import csrf_from
+from .smtp import SmtpServer
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+CASES = 30
+OPEN_STATES = {"received", "redirecting", "in_review", "scoped", "approved"}
+OUTCOMES = {"content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "redirected",
+            "withdrawn", "preserved"}
+
+
+class RefusingServer(SmtpServer):
+    """Accepts mail, except for the given recipients: 550 at RCPT, like a mailbox that is gone."""
+
+    def __init__(self, refused: set[str]):
+        super().__init__()
+        self.refused = refused
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_RCPT(self, smtp, session, envelope, address, options):
+                if address in server.refused:
+                    return "550 5.1.1 Mailbox unavailable"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, smtp, session, envelope):
+                return server._on_data(envelope)
+
+        self._stopping = False
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+
+@pytest.fixture
+def bulk_engine(db_url, sqlite_template, tmp_path):
+    """A second, empty desk (schema and rule tables) for the bulk path."""
+    if db_url.startswith("sqlite"):
+        path = tmp_path / "bulk.sqlite"
+        shutil.copyfile(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+    else:
+        admin = make_engine(db_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS demo_bulk CASCADE; CREATE SCHEMA demo_bulk")
+        admin.dispose()
+        engine = make_engine(db_url, connect_args={"options": "-csearch_path=demo_bulk"})
+        upgrade_schema(engine)
+        with Session(engine) as session:
+            load_rules(session)
+            session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _world(session: Session) -> demo.World:
+    world = demo.create_world(session, NOW, outage=False)
+    session.commit()
+    litware = world.customers[demo.OUTAGE_CUSTOMER][0]
+    # In this test Litware's mail server refuses the desk's mail all along.
+    world.outages[litware] = [(None, None, demo.refusal_text(world.contacts[litware]))]
+    return world
+
+
+def _rows(session: Session) -> dict[str, list[tuple]]:
+    """Every table the demo writes, as sorted rows: own ids, random Message-IDs, salted
+    password hashes and the real clock of setting up users and customers left out; a
+    gag event names its gag by (demand, set_at)."""
+    out = {}
+    gag_key = {gid: (did, set_at) for gid, did, set_at in session.execute(text(
+        "SELECT id, demand_id, set_at FROM gags"))}
+    skip = {"id", "message_id", "password_hash", "prev_hash", "hash"}
+    for table, columns in demo.TABLES.items():
+        cols = [c for c in columns if c not in skip]
+        rows = [list(r) for r in session.execute(text(f"SELECT {', '.join(cols)} FROM {table}"))]
+        if table == "gag_events":
+            for r in rows:
+                r[0] = gag_key[r[0]]
+        out[table] = sorted((tuple(map(str, r)) for r in rows))
+    events = session.execute(text(
+        "SELECT seq, at, actor, action, object_type, demand_id, before, after FROM audit_events ORDER BY seq"))
+    # Customers and users are set up with the real clock: their events' times differ.
+    out["audit_events"] = [tuple(map(str, e)) if e[4] == "demand" else tuple(map(str, (e[0],) + tuple(e[2:])))
+                           for e in events]
+    for table, cols in (("customers", "name, enterprise"), ("users", "email, name, customer_id, active"),
+                        ("reference_counters", "year, last_seq"), ("audit_head", "count")):
+        out[table] = sorted(tuple(map(str, r)) for r in session.execute(text(f"SELECT {cols} FROM {table}")))
+    return out
+
+
+def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine):
+    world = _world(session)
+    cases = list(demo.generate_cases(world, CASES, seed=11, now=NOW))
+    litware = world.customers[demo.OUTAGE_CUSTOMER][0]
+    server = RefusingServer(set(world.contacts[litware])).start()
+    try:
+        demo.load_through_services(app, world, cases, NOW,
+                                   mailer=SmtpMailer(parse_smtp_url(server.url)))
+    finally:
+        server.stop()
+
+    with Session(bulk_engine) as bulk_session:
+        bulk_world = _world(bulk_session)
+        assert bulk_world.users == world.users and bulk_world.customers == world.customers
+        stats = demo.BulkLoader(bulk_engine, bulk_world, NOW, seed=11).load(cases, chunk=7)
+        assert stats.demands == CASES
+
+        session.expire_all()
+        by_service, by_bulk = _rows(session), _rows(bulk_session)
+        for table in by_service:
+            assert by_bulk[table] == by_service[table], f"{table} differs between the two paths"
+
+        # Both chains verify, each with its own hashes.
+        for s in (session, bulk_session):
+            result = audit.verify(s)
+            assert result.ok, result.problem
+            assert result.count == len(by_service["audit_events"])
+
+        # The transparency report compiled from either desk is the same.
+        from requests_desk.services.reports import compile_report
+
+        for period in ("2025-H1", "2025-H2", "2026-H1"):
+            docs = []
+            for s in (session, bulk_session):
+                body = json.loads(compile_report(s, None, period, NOW).body)
+                body.pop("compiled_at", None)
+                docs.append(body)
+            assert docs[0] == docs[1], period
+            assert docs[0]["totals"]["requests"] > 0
+
+    # The list covers every state, outcome and notice state; nothing is vacuous.
+    demands = session.scalars(select(Demand)).all()
+    assert OPEN_STATES <= {d.status for d in demands}
+    assert OUTCOMES <= {d.outcome for d in demands}
+    notices = session.scalars(select(Notice)).all()
+    assert {"held", "pending", "sent", "failed"} <= {n.state for n in notices}
+    assert any(n.delayed and n.state == "sent" for n in notices)
+    assert any(n.held_by == "deferral" for n in notices)
+    # What customers received is what the desk recorded as sent, once each.
+    sent = [n for n in notices if n.state == "sent"]
+    assert Counter(m["Message-ID"] for m in server.messages) == Counter(n.message_id for n in sent)
+    assert all(re.search(r"LD-\d{4}-\d{6}", m["Subject"]) for m in server.messages)
+
+
+def test_cases_are_deterministic_and_valid(session):
+    world = _world(session)
+    first = list(demo.generate_cases(world, 200, seed=5, now=NOW))
+    again = list(demo.generate_cases(world, 200, seed=5, now=NOW))
+    other = list(demo.generate_cases(world, 200, seed=6, now=NOW))
+    assert first == again
+    assert first != other
+    for case in first:
+        times = [s.at for s in case.steps]
+        assert times == sorted(times) and len(set(times)) == len(times)
+        assert times[-1] <= NOW
+        body = case.steps[0].body
+        assert body["received_at"] <= case.logged_at
+    logged = [c.logged_at for c in first]
+    assert logged == sorted(logged)
+
+
+def test_desk_demo_loads_a_living_desk(app, client):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["desk", "demo", "--demands", "400", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Loaded 400 demands" in result.output
+    for login in demo.demo_logins():
+        assert login.email in result.output and login.password in result.output
+
+    verified = runner.invoke(args=["desk", "verify-audit"])
+    assert verified.exit_code == 0, verified.output
+
+    # Loading again is refused; --if-empty only prints the logins.
+    assert runner.invoke(args=["desk", "demo", "--demands", "10"]).exit_code != 0
+    again = runner.invoke(args=["desk", "demo", "--if-empty"])
+    assert again.exit_code == 0 and "admin@desk.example" in again.output
+
+    sessions = app.extensions["desk"]["sessionmaker"]
+    with sessions() as s:
+        demands = s.scalars(select(Demand)).all()
+        assert len(demands) == 400
+        assert OPEN_STATES <= {d.status for d in demands}
+        assert OUTCOMES <= {d.outcome for d in demands}
+        countries = Counter(d.country for d in demands)
+        assert [c for c, _ in countries.most_common(2)] == ["US", "DE"]
+        assert len(countries) >= 15
+        processes = Counter(d.process_type for d in demands)
+        assert {p for p, _ in processes.most_common(2)} == {"subpoena", "search_warrant"}
+        assert len(processes) == 11
+        received = [d.received_at for d in demands]
+        assert (max(received) - min(received)).days > 2 * 365
+        states = {n.state for n in s.scalars(select(Notice))}
+        assert {"held", "pending", "sent", "failed"} <= states
+        published = s.scalars(select(Report.period).where(Report.status == "published")).all()
+        assert len(published) >= 2
+
+    # Sign in as the demo admin and see the case list.
+    page = client.get("/login")
+    r = client.post("/login", data={"email": "admin@desk.example", "password": "demo-admin-pass",
+                                    "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert r.status_code == 302
+    listing = client.get("/desk/demands").get_data(as_text=True)
+    assert re.search(r"LD-\d{4}-\d{6}", listing)
+    # The public sees the published reports.
+    period = sorted(published)[-1]
+    public = client.get(f"/transparency/{period}")
+    assert public.status_code == 200 and period in public.get_data(as_text=True)
