@@ -211,6 +211,9 @@ def demands():
         filters = demand_service.parse_filters(request.args, max_per_page=200)
     except DeskError as err:
         errors.update(err.errors)
+    rules = process_rules(session)
+    if filters is not None and filters.process_type and filters.process_type not in rules:
+        errors["process_type"] = ["is not a known process type"]
     rows: list[Demand] = []
     total = 0
     if filters is not None and not errors:
@@ -218,7 +221,6 @@ def demands():
             rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user)
         else:
             rows, total = demand_service.list_demands(session, filters)
-    rules = process_rules(session)
     customers = session.execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
     f = filters or demand_service.DemandFilters()
     pages = max(1, -(-total // f.per_page))

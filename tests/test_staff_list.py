@@ -1,0 +1,282 @@
+"""The case list (/desk/demands) and the queue (/desk/): filters, search, sorting, paging,
+badges, bad filter values, the queue's lists and their "see all" links, and a fixed
+number of queries however many demands there are."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import event
+
+from requests_desk import workflow
+from requests_desk.models import Demand
+from requests_desk.services import gags as gag_service
+from tests.factories import make_customer, make_demand, make_user, page_text
+
+REF = re.compile(r"LD-\d{4}-\d{6}")
+
+
+def refs(response) -> list[str]:
+    """References in the order the table lists them."""
+    html = response.get_data(as_text=True)
+    body = html[html.index("<tbody"):html.index("</tbody>")]
+    return list(dict.fromkeys(REF.findall(body)))
+
+
+def ago(**kw) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(**kw)
+
+
+def iso(dt: datetime) -> str:
+    return dt.replace(microsecond=0).isoformat()
+
+
+@pytest.fixture
+def staff(session, login):
+    user = make_user(session, "counsel", "approver", email="cam@desk.example")
+    login(user.email)
+    return user
+
+
+@pytest.fixture
+def sample(session, staff):
+    contoso = make_customer(session, "Contoso", domains=("contoso.com",))
+    make_customer(session, "Fabrikam", domains=("fabrikam.de",))
+    a = make_demand(session, staff, targets=["alice@contoso.com"], country="DE", process_type="subpoena",
+                    legal_reference="DOCKET-ALPHA", received_at=iso(ago(days=3)),
+                    requested=[{"target": "alice@contoso.com", "data_set": "subscriber_info",
+                                "from": "2026-01-01", "to": "2026-01-02"}])
+    b = make_demand(session, staff, targets=["bob@fabrikam.de"], country="US", legal_reference="DOCKET-BRAVO",
+                    received_at=iso(ago(days=20)),
+                    requested=[{"target": "bob@fabrikam.de", "data_set": "email_content",
+                                "from": "2026-01-01", "to": "2026-01-02"}])
+    c = make_demand(session, staff, targets=["carol@gmail.example"], country="US", legal_reference="DOCKET-CHARLIE",
+                    received_at=iso(ago(days=1)), emergency=True, justification="Threat to life",
+                    gag={"order_ref": "NDO-1", "issued_by": "Court", "expires_at": None},
+                    requested=[{"target": "carol@gmail.example", "data_set": "sign_in_logs",
+                                "from": "2026-01-01", "to": "2026-01-02"}])
+    workflow.apply_action(session, staff, session.get(Demand, a.id), "withdraw", {})
+    session.commit()
+    return {"a": a, "b": b, "c": c, "contoso": contoso}
+
+
+def test_list_shows_demands_with_badges(client, sample):
+    r = client.get("/desk/demands")
+    text = page_text(r)
+    assert r.status_code == 200
+    assert refs(r) == [sample["c"].reference, sample["a"].reference, sample["b"].reference]  # newest first
+    assert "3 demands" in text
+    row_c = text[text.index(sample["c"].reference):text.index(sample["a"].reference)]
+    assert "Emergency" in row_c and "Gag" in row_c and "carol@gmail.example" in row_c
+    row_b = text[text.index(sample["b"].reference):]
+    assert "Overdue" in row_b and "days overdue" in row_b and "Fabrikam" in row_b
+    assert "Withdrawn" in text[text.index(sample["a"].reference):text.index(sample["b"].reference)]
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("status=open", ["c", "b"]),
+    ("status=closed", ["a"]),
+    ("status=received", ["c", "b"]),
+    ("country=de", ["a"]),
+    ("process_type=subpoena", ["a"]),
+    ("overdue=1", ["c", "b"]),  # the emergency was due 24 hours after receipt
+    ("q=DOCKET-BRAVO", ["b"]),
+    ("q=BOB@Fabrikam.DE", ["b"]),
+    ("q=ld-", ["c", "a", "b"]),
+    ("status=open&country=US&q=CHARLIE", ["c"]),
+])
+def test_filters_and_search(client, sample, query, expected):
+    r = client.get(f"/desk/demands?{query}")
+    assert r.status_code == 200
+    assert refs(r) == [sample[k].reference for k in expected]
+
+
+def test_customer_filter(client, sample):
+    r = client.get(f"/desk/demands?customer={sample['contoso'].id}")
+    assert refs(r) == [sample["a"].reference]
+    assert 'selected>Contoso</option>' in r.get_data(as_text=True)
+
+
+def test_search_by_reference(client, sample):
+    assert refs(client.get(f"/desk/demands?q={sample['b'].reference.lower()}")) == [sample["b"].reference]
+
+
+@pytest.mark.parametrize("sort,order", [
+    ("received_at", ["b", "a", "c"]),
+    ("-received_at", ["c", "a", "b"]),
+    ("country", None),
+    ("due_at", ["b", "c", "a"]),
+    ("-reference", ["c", "b", "a"]),
+])
+def test_sorting(client, sample, sort, order):
+    r = client.get(f"/desk/demands?sort={sort}")
+    got = refs(r)
+    if order is None:  # DE before US
+        assert got[0] == sample["a"].reference
+    else:
+        assert got == [sample[k].reference for k in order]
+    html = r.get_data(as_text=True)
+    assert 'aria-sort="' in html
+
+
+def test_sort_links_toggle_and_keep_filters(client, sample):
+    html = client.get("/desk/demands?status=open&sort=due_at").get_data(as_text=True)
+    assert 'href="/desk/demands?status=open&amp;sort=-due_at"' in html
+    assert 'href="/desk/demands?status=open&amp;sort=reference"' in html
+
+
+def test_paging(client, session, staff):
+    made = [make_demand(session, staff, received_at=iso(ago(hours=i + 1)), commit=False) for i in range(7)]
+    session.commit()
+    first = client.get("/desk/demands?per_page=3")
+    assert refs(first) == [d.reference for d in made[:3]]
+    text = page_text(first)
+    assert "Page 1 of 3" in text and "7 demands" in text
+    assert 'href="/desk/demands?per_page=3&amp;page=2"' in first.get_data(as_text=True)
+    assert refs(client.get("/desk/demands?per_page=3&page=3")) == [made[6].reference]
+    assert refs(client.get("/desk/demands?per_page=3&page=9")) == []
+
+
+@pytest.mark.parametrize("query,field,message", [
+    ("country=XX", "Country", "XX is not an ISO 3166-1 country code"),
+    ("status=lost", "Status", "is not a known status"),
+    ("process_type=hunch", "Process type", "is not a known process type"),
+    ("customer=abc", "Customer", "must be a customer id"),
+    ("page=0", "Page", "must be at least 1"),
+    ("per_page=5000", "Per page", "must be between 1 and 200"),
+    ("sort=secret", "Sort", "must be one of"),
+    ("queue=someday", "Queue", "is not a known queue"),
+])
+def test_bad_filter_values_show_the_error(client, sample, query, field, message):
+    r = client.get(f"/desk/demands?{query}")
+    assert r.status_code == 422
+    text = page_text(r)
+    assert "Some filters could not be used." in text
+    assert f"{field}: {message}" in text
+
+
+# ---------------------------------------------------------------- the queue
+
+
+@pytest.fixture
+def queue_desk(session, staff):
+    """One demand for each queue list, plus one that belongs to nobody's queue."""
+    now = datetime.now(timezone.utc)
+    other = make_user(session, "counsel", email="otto@desk.example")
+    d = {}
+    d["emergency"] = make_demand(session, staff, legal_reference="EMERG", emergency=True, justification="Life",
+                                 received_at=iso(ago(hours=2)))
+    d["overdue"] = make_demand(session, staff, legal_reference="LATE", received_at=iso(ago(days=20)))
+    d["due_soon"] = make_demand(session, staff, legal_reference="SOON", received_at=iso(ago(days=13)))
+    d["later"] = make_demand(session, staff, legal_reference="LATER", received_at=iso(ago(days=1)))
+    d["theirs"] = make_demand(session, staff, legal_reference="THEIRS", received_at=iso(ago(days=30)))
+    theirs = session.get(Demand, d["theirs"].id)
+    workflow.apply_action(session, staff, theirs, "assign", {"assignee": other.email, "reason": "Otto's"})
+    # awaiting approval: proposed by someone else
+    d["approval"] = make_demand(session, staff, legal_reference="APPROVE", process_type="court_order",
+                                received_at=iso(ago(days=2)),
+                                requested=[{"target": "alice@example.org", "data_set": "sign_in_logs",
+                                            "from": "2026-01-01", "to": "2026-01-31"}])
+    ap = session.get(Demand, d["approval"].id)
+    workflow.apply_action(session, other, ap, "start-review", {})
+    workflow.apply_action(session, other, ap, "propose-scope", {"items": [
+        {"target": "alice@example.org", "data_set": "sign_in_logs", "from": "2026-01-01", "to": "2026-01-31"}]})
+    # a hold lapsing: preserved 80 days ago (hold of 90 days)
+    d["holds"] = make_demand(session, staff, legal_reference="HOLD", process_type="preservation",
+                             received_at=iso(ago(days=81)))
+    hd = session.get(Demand, d["holds"].id)
+    workflow.apply_action(session, staff, hd, "start-review", {}, now=now - timedelta(days=80))
+    workflow.apply_action(session, staff, hd, "preserve", {"items": [
+        {"target": "alice@example.org", "data_set": "email_content", "from": "2026-01-01", "to": "2026-03-31"}]},
+        now=now - timedelta(days=80))
+    # gags: one expiring in 10 days, one with no end, one in force for over a year
+    d["gags_expiring"] = make_demand(session, staff, legal_reference="GAG-SOON", received_at=iso(ago(days=5)),
+                                     gag={"order_ref": "NDO-SOON", "issued_by": "Court",
+                                          "expires_at": iso(now + timedelta(days=10))})
+    d["gags_review"] = make_demand(session, staff, legal_reference="GAG-LONG", received_at=iso(ago(days=5)),
+                                   gag={"order_ref": "NDO-LONG", "issued_by": "Court",
+                                        "expires_at": iso(now + timedelta(days=400))})
+    d["gag_none"] = make_demand(session, staff, legal_reference="GAG-NONE", received_at=iso(ago(days=5)))
+    gag_service.set_gag(session, staff, session.get(Demand, d["gag_none"].id),
+                        {"order_ref": "NDO-NONE", "issued_by": "FISC", "expires_at": None})
+    session.commit()
+    return d
+
+
+def section(html: str, key: str) -> str:
+    start = html.index(f'aria-labelledby="q-{key}"')
+    end = html.find("<section", start)
+    return page_text(html[start:end if end > 0 else None])
+
+
+def test_queue_lists_in_order_with_the_right_demands(client, queue_desk):
+    html = client.get("/desk/").get_data(as_text=True)
+    order = [m.group(1) for m in re.finditer(r'aria-labelledby="q-([a-z_]+)"', html)]
+    assert order == ["emergency", "overdue", "due_soon", "approval", "holds", "gags_expiring", "gags_review"]
+    refs_of = {k: REF.findall(section(html, k)) for k in order}
+    ref = {k: v.reference for k, v in queue_desk.items()}
+    assert refs_of["emergency"] == [ref["emergency"]]
+    assert ref["overdue"] in refs_of["overdue"] and ref["theirs"] not in refs_of["overdue"]
+    assert ref["emergency"] not in refs_of["overdue"]
+    assert ref["due_soon"] in refs_of["due_soon"] and ref["later"] not in refs_of["due_soon"]
+    assert refs_of["approval"] == [ref["approval"]]
+    assert refs_of["holds"] == [ref["holds"]]
+    assert refs_of["gags_expiring"] == [ref["gags_expiring"]]
+    assert refs_of["gags_review"] == [ref["gag_none"], ref["gags_review"]]  # no end date first
+    assert "No end date" in section(html, "gags_review")
+    # everyone's: the demand assigned to another counsel shows too
+    all_html = client.get("/desk/?scope=all").get_data(as_text=True)
+    assert ref["theirs"] in section(all_html, "overdue")
+
+
+def test_queue_counts_by_status(client, queue_desk):
+    text = page_text(client.get("/desk/"))
+    # 9 open: everything but the preserved demand; 1 scoped; 1 closed
+    assert re.search(r"\b9 Open\b", text) and re.search(r"\b1 Scoped\b", text) and re.search(r"\b1 Closed\b", text)
+
+
+def test_see_all_opens_the_filtered_list(client, session, staff):
+    for i in range(10):
+        make_demand(session, staff, received_at=iso(ago(days=20, hours=i)), commit=False)
+    session.commit()
+    html = client.get("/desk/").get_data(as_text=True)
+    assert len(REF.findall(section(html, "overdue"))) == 8  # bounded
+    assert "See all 10" in section(html, "overdue")
+    assert 'href="/desk/demands?queue=overdue&amp;scope=mine"' in html
+    r = client.get("/desk/demands?queue=overdue&scope=mine")
+    assert len(refs(r)) == 10 and "Overdue · mine and unassigned" in page_text(r)
+
+
+def test_approval_list_only_for_approvers(client, session, login):
+    user = make_user(session, "intake")
+    login(user.email)
+    html = client.get("/desk/").get_data(as_text=True)
+    assert 'q-approval' not in html and 'q-gags_review' not in html and 'q-emergency' in html
+
+
+def test_queue_costs_the_same_queries_for_more_demands(app, client, session, staff, queue_desk):
+    engine = app.extensions["desk"]["engine"]
+    statements: list[str] = []
+
+    def count(*args, **kwargs):
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get("/desk/?scope=all")
+        few = len(statements)
+        for i in range(25):
+            make_demand(session, staff, targets=[f"user{i}@example.org", f"other{i}@example.org"],
+                        requested=[{"target": f"user{i}@example.org", "data_set": "sign_in_logs",
+                                    "from": "2026-01-01", "to": "2026-01-02"}],
+                        received_at=iso(ago(days=20 if i % 2 else 13, hours=i)), commit=False,
+                        gag={"order_ref": f"N{i}", "issued_by": "C", "expires_at": None} if i % 3 == 0 else None)
+        session.commit()
+        statements.clear()
+        client.get("/desk/?scope=all")
+        many = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert many == few, (few, many)
+    assert many < 40
