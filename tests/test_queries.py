@@ -1,0 +1,140 @@
+"""No N+1 queries (issue 6.4): the SQL statements a page or an API call issues do not
+grow with the rows it shows. Counted on the app's own engine, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from requests_desk import workflow
+from requests_desk.services import gags as gag_service
+
+from .factories import make_customer, make_demand, make_token, make_user
+
+DATA_SETS = ("subscriber_info", "sign_in_logs", "email_content")
+
+
+@contextmanager
+def counted(app):
+    """The statements sent to the database inside the block."""
+    engine = app.extensions["desk"]["engine"]
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split())[:160])
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def people(session):
+    intake = make_user(session, "intake")
+    counsel = make_user(session, "counsel", "admin")
+    approver = make_user(session, "approver")
+    make_customer(session, "Contoso", domains=("contoso.example",))
+    make_customer(session, "Fabrikam", enterprise=False, domains=("fabrikam.example",))
+    return intake, counsel, approver
+
+
+def add_demands(session, people, count: int, targets: int) -> list:
+    """Demands with several targets (resolving to customers), items, a gag on every
+    other one, a review and a proposed, approved scope: everything a row can show."""
+    intake, counsel, approver = people
+    made = []
+    for i in range(count):
+        idents = [f"user{i}.{k}@{'contoso' if k % 2 == 0 else 'fabrikam'}.example" for k in range(targets)]
+        idents.append(f"someone{i}@mailbox.example")
+        requested = [{"target": t, "data_set": ds, "from": "2026-01-01", "to": "2026-03-31"}
+                     for t in idents for ds in DATA_SETS]
+        demand = make_demand(session, intake, commit=False, targets=idents, requested=requested)
+        if i % 2:
+            gag_service.set_gag(session, counsel, demand, {"order_ref": f"NDO {i}", "issued_by": "Court",
+                                                          "expires_at": None})
+        workflow.apply_action(session, counsel, demand, "start-review", {"reason": "Direct review."})
+        workflow.apply_action(session, counsel, demand, "assign", {"assignee": counsel.email, "reason": "Mine."})
+        scope = [dict(r, to="2026-02-28") for r in requested if r["data_set"] != "email_content"]
+        workflow.apply_action(session, counsel, demand, "propose-scope", {"items": scope})
+        workflow.apply_action(session, approver, demand, "approve", {})
+        made.append(demand)
+    session.commit()
+    return made
+
+
+def signed_in(client, user) -> None:
+    from .factories import login
+
+    assert login(client, user.email).status_code == 302
+
+
+def statements_for(app, fetch) -> list[str]:
+    fetch()  # warm up: templates, first-request work
+    with counted(app) as statements:
+        response = fetch()
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return statements
+
+
+def test_case_list_and_api_list_do_not_grow_with_rows(app, client, session, people):
+    _, counsel, _ = people
+    token = make_token(session, counsel)
+    signed_in(client, counsel)
+    headers = {"Authorization": f"Bearer {token}"}
+    pages = {
+        "case list": lambda: client.get("/desk/demands?per_page=100"),
+        "case list, filtered": lambda: client.get("/desk/demands?status=approved&country=US&per_page=100"),
+        "case list, by customer": lambda: client.get("/desk/demands?customer=1&sort=due_at&per_page=100"),
+        "API list": lambda: client.get("/api/v1/demands?per_page=100", headers=headers),
+    }
+    add_demands(session, people, 4, targets=2)
+    few = {name: statements_for(app, fetch) for name, fetch in pages.items()}
+    add_demands(session, people, 36, targets=5)
+    many = {name: statements_for(app, fetch) for name, fetch in pages.items()}
+
+    shown = client.get("/api/v1/demands?per_page=100", headers=headers).get_json()
+    assert shown["total"] == 40 and len(shown["items"]) == 40
+    assert sum(len(d["targets"]) for d in shown["items"]) > 200
+    listing = client.get("/desk/demands?per_page=100").get_data(as_text=True)
+    assert listing.count("LD-") >= 40
+    for name in pages:
+        assert len(many[name]) <= len(few[name]), (
+            f"{name}: {len(few[name])} statements for 4 demands, {len(many[name])} for 40:\n"
+            + "\n".join(many[name]))
+        assert len(many[name]) <= 15, "\n".join(many[name])
+
+
+def test_case_page_and_api_get_do_not_grow_with_the_demand(app, client, session, people):
+    _, counsel, _ = people
+    token = make_token(session, counsel)
+    signed_in(client, counsel)
+    headers = {"Authorization": f"Bearer {token}"}
+    small = add_demands(session, people, 1, targets=1)[0]
+    large = add_demands(session, people, 1, targets=12)[0]
+    # A longer history too: due-date changes, reassignments, a lifted gag.
+    for day in range(1, 7):
+        workflow.apply_action(session, counsel, large, "set-due",
+                              {"due_at": f"2027-01-{day:02d}T12:00:00Z", "reason": f"Extension {day}."})
+        workflow.apply_action(session, counsel, large, "assign", {"assignee": counsel.email, "reason": f"R{day}"})
+    gag_service.set_gag(session, counsel, large, {"order_ref": "NDO big", "issued_by": "Court", "expires_at": None})
+    gag_service.lift_gag(session, counsel, large, {"reason": "Lifted."})
+    session.commit()
+    assert len(large.items) > 5 * len(small.items)
+
+    def case(d):
+        return lambda: client.get(f"/desk/demands/{d.id}")
+
+    def api(d):
+        return lambda: client.get(f"/api/v1/demands/{d.id}", headers=headers)
+
+    for name, fetch in (("case page", case), ("API GET", api)):
+        few, many = statements_for(app, fetch(small)), statements_for(app, fetch(large))
+        assert len(many) <= len(few), (
+            f"{name}: {len(few)} statements for a small demand, {len(many)} for a large one:\n" + "\n".join(many))
+    page = client.get(f"/desk/demands/{large.id}").get_data(as_text=True)
+    assert large.reference in page and "user0.11@fabrikam.example" in page
+    body = client.get(f"/api/v1/demands/{large.id}", headers=headers).get_json()
+    assert len(body["targets"]) == 13 and len(body["scope"]) == 26
