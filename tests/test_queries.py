@@ -114,13 +114,17 @@ def test_case_page_and_api_get_do_not_grow_with_the_demand(app, client, session,
     headers = {"Authorization": f"Bearer {token}"}
     small = add_demands(session, people, 1, targets=1)[0]
     large = add_demands(session, people, 1, targets=12)[0]
-    # A longer history too: due-date changes, reassignments, a lifted gag.
-    for day in range(1, 7):
-        workflow.apply_action(session, counsel, large, "set-due",
-                              {"due_at": f"2027-01-{day:02d}T12:00:00Z", "reason": f"Extension {day}."})
-        workflow.apply_action(session, counsel, large, "assign", {"assignee": counsel.email, "reason": f"R{day}"})
-    gag_service.set_gag(session, counsel, large, {"order_ref": "NDO big", "issued_by": "Court", "expires_at": None})
-    gag_service.lift_gag(session, counsel, large, {"reason": "Lifted."})
+    # The same kinds of history on both, the large one much longer: due-date changes,
+    # reassignments, gags set and lifted.
+    for demand, times in ((small, 1), (large, 6)):
+        for day in range(1, times + 1):
+            workflow.apply_action(session, counsel, demand, "set-due",
+                                  {"due_at": f"2027-01-{day:02d}T12:00:00Z", "reason": f"Extension {day}."})
+            workflow.apply_action(session, counsel, demand, "assign",
+                                  {"assignee": counsel.email, "reason": f"R{day}"})
+            gag_service.set_gag(session, counsel, demand, {"order_ref": f"NDO {day}", "issued_by": "Court",
+                                                           "expires_at": None})
+            gag_service.lift_gag(session, counsel, demand, {"reason": "Lifted."})
     session.commit()
     assert len(large.items) > 5 * len(small.items)
 
