@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -69,7 +70,8 @@ def record(
         actor_id, actor_label = actor.id, actor.email
     else:
         actor_id, actor_label = None, actor or "system"
-    at = at or utcnow()
+    # The hash covers the time as UTC text; the database hands it back as UTC.
+    at = (at or utcnow()).astimezone(timezone.utc)
     event = AuditEvent(
         seq=head.count + 1,
         at=at,
@@ -94,9 +96,14 @@ def record(
 def _locked_head(session: Session) -> AuditHead:
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
-        head = AuditHead(id=1, last_hash=GENESIS, count=0)
-        session.add(head)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(AuditHead(id=1, last_hash=GENESIS, count=0))
+        except IntegrityError:
+            pass  # a concurrent first event created it; lock that row instead
+        head = session.scalars(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+        ).one()
     return head
 
 

@@ -12,6 +12,7 @@ from ..db import utcnow
 from ..db_session import get_session
 from ..errors import Forbidden, NotFound, ValidationError
 from ..models import Notice, User
+from ..rules import process_rules
 from ..services import customers as customer_service
 from ..services import demands as demand_service
 from ..services import documents as document_service
@@ -94,8 +95,9 @@ def create_demand():
 def list_demands():
     user = api_user()
     need(user, *STAFF_READ)
-    filters = demand_service.parse_filters(request.args)
-    rows, total = demand_service.list_demands(get_session(), filters)
+    session = get_session()
+    filters = demand_service.parse_filters(request.args, process_types=process_rules(session))
+    rows, total = demand_service.list_demands(session, filters)
     now = utcnow()
     return jsonify({
         "items": [demand_service.serialize(d, now) for d in rows],

@@ -20,8 +20,9 @@ def snapshot(customer: Customer) -> dict:
         "id": customer.id,
         "name": customer.name,
         "enterprise": customer.enterprise,
-        "domains": [d.domain for d in customer.domains],
-        "accounts": [a.identifier for a in customer.accounts],
+        # sorted as the relationships load them, so a new customer reads as it will later
+        "domains": sorted(d.domain for d in customer.domains),
+        "accounts": sorted(a.identifier for a in customer.accounts),
         "contacts": [{"name": c.name, "email": c.email} for c in customer.contacts],
     }
 
@@ -50,6 +51,9 @@ def parse_customer(session: Session, data: Any, *, existing: Customer | None = N
             errors.add(f"accounts[{i}]", "must be an account identifier")
             continue
         ident = parsing.identifier(raw)
+        if len(ident) > 320:
+            errors.add(f"accounts[{i}]", "must be at most 320 characters")
+            continue
         if ident in accounts:
             errors.add(f"accounts[{i}]", "is listed twice")
             continue

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from .. import audit
@@ -157,9 +158,18 @@ def next_reference(session: Session, year: int) -> str:
         .returning(ReferenceCounter.last_seq)
     ).scalar()
     if updated is None:
-        with session.begin_nested():
-            session.execute(insert(ReferenceCounter).values(year=year, last_seq=1))
-        updated = 1
+        try:
+            with session.begin_nested():
+                session.execute(insert(ReferenceCounter).values(year=year, last_seq=1))
+            updated = 1
+        except IntegrityError:
+            # Another request created this year's counter first: take the next number from it.
+            updated = session.execute(
+                update(ReferenceCounter)
+                .where(ReferenceCounter.year == year)
+                .values(last_seq=ReferenceCounter.last_seq + 1)
+                .returning(ReferenceCounter.last_seq)
+            ).scalar_one()
     return f"LD-{year}-{updated:06d}"
 
 
@@ -397,8 +407,13 @@ SORTS = {
 }
 
 
-def parse_filters(args: Any, *, max_per_page: int = 200) -> DemandFilters:
-    """Filters from query arguments; bad values are a 422 naming the parameter."""
+MAX_PAGE = 1_000_000  # beyond any real list; keeps OFFSET inside what the databases take
+
+
+def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = None) -> DemandFilters:
+    """Filters from query arguments; bad values are a 422 naming the parameter.
+
+    ``process_types``: the known codes (from the rule table); an unknown one is a 422."""
     errors = FieldErrors()
     f = DemandFilters()
     status = args.get("status") or None
@@ -410,6 +425,8 @@ def parse_filters(args: Any, *, max_per_page: int = 200) -> DemandFilters:
         parsing.country(errors, country, "country")
     f.country = country
     f.process_type = args.get("process_type") or None
+    if f.process_type and process_types is not None and f.process_type not in process_types:
+        errors.add("process_type", "is not a known process type")
     customer = args.get("customer") or None
     if customer:
         try:
@@ -422,7 +439,7 @@ def parse_filters(args: Any, *, max_per_page: int = 200) -> DemandFilters:
     if sort.lstrip("-") not in SORTS:
         errors.add("sort", f"must be one of {', '.join(SORTS)} (prefix - for descending)")
     f.sort = sort
-    for key, default, top in (("page", 1, None), ("per_page", 50, max_per_page)):
+    for key, default, top in (("page", 1, MAX_PAGE), ("per_page", 50, max_per_page)):
         raw = args.get(key)
         if raw in (None, ""):
             setattr(f, key, default)
@@ -458,15 +475,20 @@ def filtered_query(session: Session, f: DemandFilters, now: datetime | None = No
     if f.overdue:
         stmt = stmt.where(Demand.status.in_(OPEN_STATES), Demand.due_at < now)
     if f.q:
+        # Reference, legal reference or target identifier; any part of them, any case
+        # (lower() on both sides, so SQLite and PostgreSQL answer alike).
         q = f.q.strip()
         ident = parsing.identifier(q)
+        like = f"%{_escape_like(q.lower())}%"
         stmt = stmt.where(
             or_(
-                Demand.reference == q.upper(),
-                Demand.legal_reference == q,
-                exists().where(DemandTarget.demand_id == Demand.id, DemandTarget.identifier == ident),
-                Demand.reference.like(f"%{_escape_like(q.upper())}%", escape="\\"),
-                Demand.legal_reference.like(f"%{_escape_like(q)}%", escape="\\"),
+                func.lower(Demand.reference).like(like, escape="\\"),
+                func.lower(Demand.legal_reference).like(like, escape="\\"),
+                exists().where(
+                    DemandTarget.demand_id == Demand.id,
+                    or_(DemandTarget.identifier == ident,
+                        func.lower(DemandTarget.identifier).like(like, escape="\\")),
+                ),
             )
         )
     return stmt
@@ -485,6 +507,6 @@ def list_demands(session: Session, f: DemandFilters, now: datetime | None = None
         stmt.order_by(order, Demand.id.desc())
         .offset((f.page - 1) * f.per_page)
         .limit(f.per_page)
-        .options(selectinload(Demand.targets).joinedload(DemandTarget.customer), selectinload(Demand.gags))
+        .options(*DEMAND_LOAD)  # everything serialize() reads, in a few queries per page
     ).all()
     return list(rows), total or 0
