@@ -449,8 +449,11 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
         except (TypeError, ValueError):
             errors.add(key, "must be a whole number")
             continue
-        if value < 1 or (top and value > top):
-            errors.add(key, f"must be between 1 and {top}" if top else "must be at least 1")
+        if value < 1 or value > top:
+            if key == "per_page":
+                errors.add(key, f"must be between 1 and {top}")
+            else:
+                errors.add(key, "must be at least 1" if value < 1 else f"must be at most {top}")
             continue
         setattr(f, key, value)
     errors.raise_if_any()
