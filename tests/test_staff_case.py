@@ -541,3 +541,15 @@ def test_case_page_shows_everything_about_the_demand(client, session, login, des
                      "Subscriber information", "2025-01-01", "2025-12-31", "Served in person at reception.",
                      "Notices to the customer", "the demand", "Pending", "Logged the demand", "ivy@desk.example"):
         assert expected in text, expected
+
+
+def test_actions_the_process_type_rules_out_are_not_offered(client, session, login, desk):
+    warrant = demand_with(session, desk.intake)
+    act(session, desk.counsel, warrant, "start-review", {"reason": "direct"})
+    preservation = demand_with(session, desk.intake, process_type="eu_preservation_order")
+    act(session, desk.counsel, preservation, "start-review")
+    login(desk.counsel.email)
+    warrant_actions = actions_on_page(client.get(f"/desk/demands/{warrant.id}").get_data(as_text=True))
+    assert "action/propose-scope" in warrant_actions and "action/preserve" not in warrant_actions
+    kept = actions_on_page(client.get(f"/desk/demands/{preservation.id}").get_data(as_text=True))
+    assert "action/preserve" in kept and "action/propose-scope" not in kept

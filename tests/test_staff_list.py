@@ -213,7 +213,8 @@ def section(html: str, key: str) -> str:
 def test_queue_lists_in_order_with_the_right_demands(client, queue_desk):
     html = client.get("/desk/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r'aria-labelledby="q-([a-z_]+)"', html)]
-    assert order == ["emergency", "overdue", "due_soon", "approval", "holds", "gags_expiring", "gags_review"]
+    assert order == ["emergency", "overdue", "due_soon", "approval", "holds", "later", "gags_expiring",
+                     "gags_review"]
     refs_of = {k: REF.findall(section(html, k)) for k in order}
     ref = {k: v.reference for k, v in queue_desk.items()}
     assert refs_of["emergency"] == [ref["emergency"]]
@@ -221,6 +222,7 @@ def test_queue_lists_in_order_with_the_right_demands(client, queue_desk):
     assert ref["emergency"] not in refs_of["overdue"]
     assert ref["due_soon"] in refs_of["due_soon"] and ref["later"] not in refs_of["due_soon"]
     assert refs_of["approval"] == [ref["approval"]]
+    assert ref["later"] in refs_of["later"] and ref["due_soon"] not in refs_of["later"]
     assert refs_of["holds"] == [ref["holds"]]
     assert refs_of["gags_expiring"] == [ref["gags_expiring"]]
     assert refs_of["gags_review"] == [ref["gag_none"], ref["gags_review"]]  # no end date first

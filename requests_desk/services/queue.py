@@ -28,6 +28,7 @@ QUEUE_TITLES = {
     "emergency": "Emergencies",
     "overdue": "Overdue",
     "due_soon": "Due within 48 hours",
+    "later": "Open, due later",
     "approval": "Awaiting my approval",
     "holds": "Preservation holds lapsing within 14 days",
     "gags_expiring": "Gags expiring within 30 days",
@@ -66,6 +67,8 @@ def queue_conditions(session: Session, name: str, user: User, now: datetime) -> 
         return [_open(), Demand.emergency.is_(False), Demand.due_at < now]
     if name == "due_soon":
         return [_open(), Demand.emergency.is_(False), Demand.due_at >= now, Demand.due_at <= now + DUE_SOON]
+    if name == "later":
+        return [_open(), Demand.emergency.is_(False), Demand.due_at > now + DUE_SOON]
     if name == "approval":
         return [
             Demand.status == "scoped",
@@ -96,7 +99,7 @@ def _gag_review(session: Session, now: datetime) -> list[ColumnElement[bool]]:
 
 def scoped(name: str) -> bool:
     """Lists narrowed to "mine and unassigned" by default (approvals and gags are desk-wide)."""
-    return name in ("emergency", "overdue", "due_soon", "holds")
+    return name in ("emergency", "overdue", "due_soon", "later", "holds")
 
 
 # ---------------------------------------------------------------- the home page
@@ -133,6 +136,7 @@ def visible_lists(user: User) -> list[str]:
     if user.has_role("approver"):
         keys.append("approval")
     keys.append("holds")
+    keys.append("later")
     if user.has_role("counsel", "admin"):
         keys += ["gags_expiring", "gags_review"]
     return keys

@@ -155,7 +155,7 @@ def demand_action(demand_id: int, action: str):
         form = forms.ScopeForm(prefix=action)
         items, positions = _rows_body(form)
         body = {"items": items}
-        lists = {"items": ListMap(form.items, positions, ITEM_FIELDS)}
+        lists = {"items": ListMap(form.items, positions, ITEM_FIELDS, title="Item")}
         fields = {"items": None}
     elif action == "record-production":
         form = forms.ProductionForm(prefix=action)
@@ -164,8 +164,9 @@ def demand_action(demand_id: int, action: str):
         body = {"items": items, "files": files}
         uploaded = len(files) - len(manifest_positions)
         lists = {
-            "items": ListMap(form.items, positions, ITEM_FIELDS),
-            "files": ListMap(form.manifest, [-1] * uploaded + manifest_positions, {"bytes": "size"}),
+            "items": ListMap(form.items, positions, ITEM_FIELDS, title="Item"),
+            "files": ListMap(form.manifest, [-1] * uploaded + manifest_positions, {"bytes": "size"},
+                             title="Manifest row"),
         }
         fields = {"files": form.files}
     elif action == "assign":

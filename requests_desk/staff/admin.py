@@ -94,7 +94,7 @@ def _save_customer(form: forms.CustomerForm, customer: Customer | None):
         _line_errors(errors, "accounts", form.accounts)
         placed = place_errors(
             errors, {"name": form.name, "enterprise": form.enterprise},
-            {"contacts": ListMap(form.contacts, rows)},
+            {"contacts": ListMap(form.contacts, rows, title="Contact")},
         )
         return None, placed
     return customer, None

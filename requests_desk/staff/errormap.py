@@ -39,12 +39,14 @@ class ListMap:
     fieldlist: Any
     entries: list[int]  # service index -> entry position in the FieldList
     subfields: dict[str, str] = field(default_factory=dict)  # service key -> subform field name
+    title: str = "Row"  # "Requested item 2", "Account 1"…
 
 
 @dataclass
 class Placed:
     general: list[str] = field(default_factory=list)  # errors that belong to no one field
     rows: dict[str, list[str]] = field(default_factory=dict)  # row-level errors by the row's name
+    fields: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (field id, label, messages)
     count: int = 0
 
 
@@ -67,12 +69,14 @@ def place_errors(
         placed.count += len(msgs)
         target = fields.get(key)
         row_name = None
+        row_title = ""
         match = PATH.match(key)
         if target is None and match and match["name"] in lists:
             lm = lists[match["name"]]
             index = int(match["index"])
             if index < len(lm.entries) and 0 <= lm.entries[index] < len(lm.fieldlist.entries):
                 entry = lm.fieldlist.entries[lm.entries[index]]
+                row_title = f"{lm.title} {lm.entries[index] + 1}"
                 sub = match["sub"]
                 if sub is None:
                     if hasattr(entry, "form"):
@@ -88,6 +92,10 @@ def place_errors(
             target = fallback(key)
         if target is not None:
             target.errors = list(target.errors or []) + msgs
+            label = getattr(getattr(target, "label", None), "text", "") or ""
+            if row_title:
+                label = f"{row_title}, {label.lower()}" if label else row_title
+            placed.fields.append((target.id, label, msgs))
         elif row_name is not None:
             placed.rows.setdefault(row_name, []).extend(msgs)
         else:

@@ -139,8 +139,8 @@ def place(form: forms.DemandForm, errors: dict, target_rows: list[int], item_row
         "documents": form.documents,
     }
     lists = {
-        "targets": ListMap(form.targets, target_rows),
-        "requested": ListMap(form.requested, item_rows, ITEM_FIELDS),
+        "targets": ListMap(form.targets, target_rows, title="Account"),
+        "requested": ListMap(form.requested, item_rows, ITEM_FIELDS, title="Requested item"),
     }
     errors = dict(errors)
     # List-wide errors ("must have at least one item") sit above the rows.

@@ -42,11 +42,14 @@ def _when(value: Any, with_time: bool = True) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _items(items: Any) -> list[str]:
+def _items(items: Any, labels: dict[str, str] | None = None) -> list[str]:
+    labels = labels or {}
     out = []
     for item in items or []:
         if isinstance(item, dict):
-            line = (f"{item.get('data_set', '').replace('_', ' ')} of {item.get('target')}, "
+            code = item.get("data_set", "")
+            name = labels.get(code) or code.replace("_", " ")
+            line = (f"{name} of {item.get('target')}, "
                     f"{item.get('from')} to {item.get('to')}")
             if item.get("basis"):
                 line += f" — basis: {item['basis']}"
@@ -73,7 +76,8 @@ def user_ids(events: list[AuditEvent]) -> set[int]:
     return ids
 
 
-def describe(event: AuditEvent, users: dict[int, User]) -> Entry:
+def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] | None = None) -> Entry:
+    """One event in words; ``labels`` names the data sets ("Sign-in logs")."""
     before, after = _load(event.before), _load(event.after)
     actor = users.get(event.actor_id) if event.actor_id else None
     who = actor.label if actor else event.actor
@@ -84,7 +88,7 @@ def describe(event: AuditEvent, users: dict[int, User]) -> Entry:
         entry.title = "Logged the demand"
         targets = after.get("targets") or []
         entry.details.append(f"{_plural(len(targets), 'account')}: {', '.join(targets)}")
-        entry.details += [f"Requested: {line}" for line in _items(after.get("requested"))]
+        entry.details += [f"Requested: {line}" for line in _items(after.get("requested"), labels)]
     elif a == "document.upload":
         size = after.get("bytes")
         entry.title = f"Added the document {after.get('name', '')}"
@@ -131,9 +135,9 @@ def describe(event: AuditEvent, users: dict[int, User]) -> Entry:
             "withdraw": "Recorded that the requester withdrew the demand",
         }[a]
         if a == "propose-scope":
-            entry.details += _items(after.get("scope"))
+            entry.details += _items(after.get("scope"), labels)
         elif a == "record-production":
-            entry.details += [f"Produced: {line}" for line in _items(after.get("production"))]
+            entry.details += [f"Produced: {line}" for line in _items(after.get("production"), labels)]
             if after.get("outcome"):
                 entry.details.append(f"Outcome: {_human(after['outcome'])}")
         hold = after.get("hold_ends_at")

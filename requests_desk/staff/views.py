@@ -207,13 +207,11 @@ def demands():
     queue_name, scope = queue_service.parse_queue_args(request.args, queue_errors)
     errors.update(queue_errors.errors)
     filters = None
+    rules = process_rules(session)
     try:
-        filters = demand_service.parse_filters(request.args, max_per_page=200)
+        filters = demand_service.parse_filters(request.args, max_per_page=200, process_types=rules)
     except DeskError as err:
         errors.update(err.errors)
-    rules = process_rules(session)
-    if filters is not None and filters.process_type and filters.process_type not in rules:
-        errors["process_type"] = ["is not a known process type"]
     rows: list[Demand] = []
     total = 0
     if filters is not None and not errors:
@@ -288,11 +286,28 @@ def extra_actions(user: User, demand: Demand, now: datetime) -> list[str]:
     return out
 
 
-def blank_forms(session, demand: Demand, user: User, rule: ProcessRule) -> dict[str, Any]:
+def offered_actions(user: User, demand: Demand, rule: ProcessRule, hold: PreservationHold | None,
+                    now: datetime) -> list[str]:
+    """workflow.allowed_actions, less what the demand's process type or hold rules out
+    for certain (a search warrant is never "preserved"; a hold extends once)."""
+    out = []
+    for action in workflow.allowed_actions(user, demand):
+        if action == "preserve" and not rule.preservation:
+            continue
+        if action == "propose-scope" and not rule.discloses:
+            continue
+        if action == "extend-preservation" and (hold is None or hold.extended_at is not None
+                                                or hold.ends_at <= now):
+            continue
+        out.append(action)
+    return out
+
+
+def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule) -> dict[str, Any]:
     """One unsubmitted form per action shown, prefilled where that helps."""
     none = {"formdata": None}
     out: dict[str, Any] = {}
-    for action in workflow.allowed_actions(user, demand) + extra_actions(user, demand, utcnow()):
+    for action in actions:
         prefix = action
         if action in ("propose-scope", "preserve"):
             metas = item_metas(session, demand, rule, "requested")
@@ -360,16 +375,17 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
     ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id) if i}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0})))}
-    timeline = [describe(e, users) for e in events]
+    labels = {code: ds.label for code, ds in sets.items() if ds.label}
+    timeline = [describe(e, users, labels) for e in events]
 
-    form_map = blank_forms(session, demand, user, rule)
+    transitions = offered_actions(user, demand, rule, hold, now)
+    extras = extra_actions(user, demand, now)
+    form_map = blank_forms(session, demand, transitions + extras, rule)
     if submitted:
         form_map.update(submitted)
     counsel = counsel_users(session) if "assign" in form_map else []
     fill_choices(form_map, counsel, demand)
     overdue, due_soon = demand_service.flags(demand, now)
-    transitions = workflow.allowed_actions(user, demand)
-    extras = extra_actions(user, demand, now)
     # A refused action that is not available now (another user acted first, or the
     # role may not) is still shown, open, so what was typed is not lost.
     unavailable = None
