@@ -29,7 +29,22 @@ def one_line_errors(fn):
     return wrapped
 
 
-@click.group("desk")
+class OneLineGroup(click.Group):
+    """Bad arguments to a subcommand are one ``Error: ...`` line too (exit status 2),
+    not click's usage block, so scripts and operators see what is wrong at a glance."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            if err.ctx is not None and err.ctx.command is self:
+                raise  # `desk` itself misused (unknown command): keep click's help hint
+            short = click.ClickException(f"{err.format_message()} (see --help)")
+            short.exit_code = err.exit_code
+            raise short from None
+
+
+@click.group("desk", cls=OneLineGroup)
 def desk() -> None:
     """Requests Desk administration."""
 
