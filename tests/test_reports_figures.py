@@ -162,3 +162,14 @@ def test_a_published_version_does_not_move_when_live_data_changes(app, session, 
     session.commit()
     assert [r["country"] for r in draft["by_country"]] == ["CA"]
     assert client.get(f"/transparency/{PERIOD}.json").data == latest
+
+
+def test_compile_gives_back_the_connection_settings_it_tuned(app, session):
+    """The compile raises PostgreSQL's work_mem (and turns JIT off) or SQLite's page cache
+    only while it runs: the caller's transaction continues with its own settings."""
+    dialect = session.get_bind().dialect.name
+    probe = ("SELECT current_setting('work_mem'), current_setting('jit')" if dialect == "postgresql"
+             else "PRAGMA cache_size")
+    before = session.execute(text(probe)).all()
+    aggregate(session, H1, utcnow())
+    assert session.execute(text(probe)).all() == before
