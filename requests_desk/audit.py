@@ -118,6 +118,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     """Walk the chain in order; name the first altered, inserted or missing event."""
     head = session.get(AuditHead, 1)
     prev_hash, expected_seq, checked = GENESIS, 1, 0
+    before_prev_hash, prev_id = None, None
     stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
     for event in session.scalars(stmt):
         if event.seq != expected_seq:
@@ -125,12 +126,20 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
                 return VerifyResult(False, checked, f"event #{expected_seq} is missing (next is #{event.seq})")
             return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was inserted out of order")
         if event.prev_hash != prev_hash:
-            return VerifyResult(
-                False, checked, f"event #{event.seq} (id {event.id}) does not follow the event before it"
-            )
+            # The event before this one is the first bad one: this event still points at the
+            # hash that was there before. If it points two back, the one between was inserted.
+            before = f"event #{event.seq - 1} (id {prev_id})"
+            if prev_id is None or event_hash(prev_hash, event) == event.hash:
+                # it chains from the true previous hash: only its own prev_hash was changed
+                return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was altered")
+            if event.prev_hash == before_prev_hash:
+                problem = f"{before} was inserted: event #{event.seq} follows the event before it"
+            else:
+                problem = f"{before} was altered or inserted: event #{event.seq} (id {event.id}) does not follow it"
+            return VerifyResult(False, checked - 1, problem)
         if event_hash(prev_hash, event) != event.hash:
             return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was altered")
-        prev_hash = event.hash
+        before_prev_hash, prev_hash, prev_id = prev_hash, event.hash, event.id
         expected_seq += 1
         checked += 1
     head_count = head.count if head else 0
