@@ -62,6 +62,7 @@ OUTCOMES = (
 )
 OPEN_STATES = ("received", "redirecting", "in_review", "scoped", "approved")
 REQUESTER_TYPES = ("law_enforcement", "government", "court", "civil_litigant")
+CHUNK = 20_000  # demands written per batch
 
 
 # ---------------------------------------------------------------- the database
@@ -180,75 +181,83 @@ def write_demands(conn: Connection, n: int, *, start: datetime, end: datetime, s
     first_gag = _next_id(conn, "gags")
     first_notice = _next_id(conn, "notices")
     consumer_pool = max(10, int(n * 0.9))
-    demands, targets, gags, notices = [], [], [], []
-    countries = pick_country(n)
-    types = pick_type(n)
-    for i in range(n):
-        did = first_demand + i
-        roll = rng.random()
-        if roll < outside_share / 2:
-            received = start - timedelta(seconds=rng.uniform(1, span))
-        elif roll < outside_share:
-            received = end + timedelta(seconds=rng.uniform(0, span - 1))
-        else:
-            received = start + timedelta(seconds=rng.uniform(0, span))
-        received = received.replace(microsecond=0)
-        ptype = types[i]
-        emergency = ptype == "emergency" or rng.random() < 0.02
-        if rng.random() < 0.08:
-            status, outcome = rng.choice(OPEN_STATES), None
-        elif ptype in preservation:
-            status, outcome = "closed", ("preserved" if rng.random() < 0.9 else "withdrawn")
-        else:
-            status, outcome = "closed", pick_outcome()[0]
-        k = targets_per_demand or rng.choices((1, 2, 3, 5), (70, 20, 8, 2))[0]
-        owners: set[int] = set()
-        for pos in range(k):
-            if distinct_targets:
-                cid, ident = None, f"account-{did}-{pos}@mail.example"
-            elif rng.random() < 0.3:
-                cid = rng.choice(customers)[0]
-                ident = f"user{rng.randrange(2000)}@cust{cid}-{seed}.example"
-                owners.add(cid)
+    counts = {"demands": 0, "targets": 0, "gags": 0, "notices": 0}
+    next_target, next_gag, next_notice = first_target, first_gag, first_notice
+    for chunk in range(0, n, CHUNK):  # bounded memory whatever n is
+        size = min(CHUNK, n - chunk)
+        demands, targets, gags, notices = [], [], [], []
+        countries = pick_country(size)
+        types = pick_type(size)
+        for i in range(size):
+            did = first_demand + chunk + i
+            roll = rng.random()
+            if roll < outside_share / 2:
+                received = start - timedelta(seconds=rng.uniform(1, span))
+            elif roll < outside_share:
+                received = end + timedelta(seconds=rng.uniform(0, span - 1))
             else:
-                cid = None
-                ident = f"person{rng.randrange(consumer_pool)}@mail{rng.randrange(40)}.example"
-            targets.append((first_target + len(targets), did, ident, cid, pos))
-        gag_state = None
-        if rng.random() < (0.12 if owners else 0.03):
-            gag_state = rng.choice(("active", "active", "lifted", "no_end"))
-            gags.append((first_gag + len(gags), did, f"NDO-{did}", "District Court", received.date(),
-                         None if gag_state == "no_end" else received + timedelta(days=rng.choice((90, 180, 365))),
-                         received + timedelta(hours=2),
-                         received + timedelta(days=30) if gag_state == "lifted" else None,
-                         "Order lifted" if gag_state == "lifted" else None))
-        held = gag_state in ("active", "no_end")
-        for cid in sorted(owners):
-            for kind in ("demand",) + (("outcome",) if status == "closed" else ()):
-                sent = None if held else received + timedelta(days=rng.choice((1, 2, 35)))
-                notices.append((
-                    first_notice + len(notices), did, cid, kind, "held" if held else "sent",
-                    "gag" if held else None, gag_state is not None, gag_state == "lifted",
-                    received, received, 0 if held else 1, None, sent, f"<bench.{did}.{cid}.{kind}@requests-desk>",
-                ))
-        demands.append((
-            did, f"LD-{received.year}-{did:06d}", received, "email", rng.choice(requesters)[0], countries[i], ptype,
-            f"CASE-{did}", "District Court", emergency, "Danger to life" if emergency else None,
-            received + timedelta(days=14), status, outcome, "", created,
-            received + timedelta(days=20) if status == "closed" else None, bool(owners & enterprise),
-        ))
-    out = {
-        "demands": _bulk(conn, "demands", (
+                received = start + timedelta(seconds=rng.uniform(0, span))
+            received = received.replace(microsecond=0)
+            ptype = types[i]
+            emergency = ptype == "emergency" or rng.random() < 0.02
+            if rng.random() < 0.08:
+                status, outcome = rng.choice(OPEN_STATES), None
+            elif ptype in preservation:
+                status, outcome = "closed", ("preserved" if rng.random() < 0.9 else "withdrawn")
+            else:
+                status, outcome = "closed", pick_outcome()[0]
+            k = targets_per_demand or rng.choices((1, 2, 3, 5), (70, 20, 8, 2))[0]
+            owners: set[int] = set()
+            for pos in range(k):
+                if distinct_targets:
+                    cid, ident = None, f"account-{did}-{pos}@mail.example"
+                elif rng.random() < 0.3:
+                    cid = rng.choice(customers)[0]
+                    ident = f"user{rng.randrange(2000)}@cust{cid}-{seed}.example"
+                    owners.add(cid)
+                else:
+                    cid = None
+                    ident = f"person{rng.randrange(consumer_pool)}@mail{rng.randrange(40)}.example"
+                targets.append((next_target, did, ident, cid, pos))
+                next_target += 1
+            gag_state = None
+            if rng.random() < (0.12 if owners else 0.03):
+                gag_state = rng.choice(("active", "active", "lifted", "no_end"))
+                gags.append((next_gag, did, f"NDO-{did}", "District Court", received.date(),
+                             None if gag_state == "no_end" else received + timedelta(days=rng.choice((90, 180, 365))),
+                             received + timedelta(hours=2),
+                             received + timedelta(days=30) if gag_state == "lifted" else None,
+                             "Order lifted" if gag_state == "lifted" else None))
+                next_gag += 1
+            held = gag_state in ("active", "no_end")
+            for cid in sorted(owners):
+                for kind in ("demand",) + (("outcome",) if status == "closed" else ()):
+                    sent = None if held else received + timedelta(days=rng.choice((1, 2, 35)))
+                    notices.append((
+                        next_notice, did, cid, kind, "held" if held else "sent",
+                        "gag" if held else None, gag_state is not None, gag_state == "lifted",
+                        received, received, 0 if held else 1, None, sent,
+                        f"<bench.{did}.{cid}.{kind}@requests-desk>",
+                    ))
+                    next_notice += 1
+            demands.append((
+                did, f"LD-{received.year}-{did:06d}", received, "email", rng.choice(requesters)[0], countries[i],
+                ptype, f"CASE-{did}", "District Court", emergency, "Danger to life" if emergency else None,
+                received + timedelta(days=14), status, outcome, "", created,
+                received + timedelta(days=20) if status == "closed" else None, bool(owners & enterprise),
+            ))
+        counts["demands"] += _bulk(conn, "demands", (
             "id", "reference", "received_at", "channel", "requester_id", "country", "process_type",
             "legal_reference", "issuing_authority", "emergency", "justification", "due_at", "status", "outcome",
-            "notes", "created_at", "closed_at", "concerns_enterprise"), demands),
-        "targets": _bulk(conn, "demand_targets", ("id", "demand_id", "identifier", "customer_id", "position"), targets),
-        "gags": _bulk(conn, "gags", ("id", "demand_id", "order_ref", "issued_by", "issued_at", "expires_at", "set_at",
-                                     "lifted_at", "lift_reason"), gags),
-        "notices": _bulk(conn, "notices", ("id", "demand_id", "customer_id", "kind", "state", "held_by", "gag_held",
-                                           "delayed", "due_at", "created_at", "attempts", "next_attempt_at", "sent_at",
-                                           "message_id"), notices),
-    }
+            "notes", "created_at", "closed_at", "concerns_enterprise"), demands)
+        counts["targets"] += _bulk(conn, "demand_targets", ("id", "demand_id", "identifier", "customer_id",
+                                                            "position"), targets)
+        counts["gags"] += _bulk(conn, "gags", ("id", "demand_id", "order_ref", "issued_by", "issued_at",
+                                               "expires_at", "set_at", "lifted_at", "lift_reason"), gags)
+        counts["notices"] += _bulk(conn, "notices", (
+            "id", "demand_id", "customer_id", "kind", "state", "held_by", "gag_held", "delayed", "due_at",
+            "created_at", "attempts", "next_attempt_at", "sent_at", "message_id"), notices)
+    out = counts
     if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them
         for table in ("customers", "customer_domains", "requesters", "demands", "demand_targets", "gags", "notices"):
             conn.exec_driver_sql(
