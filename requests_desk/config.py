@@ -48,11 +48,21 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         else bool(config["DESK_SECURE_COOKIES"])
     )
     config["SESSION_COOKIE_SECURE"] = config["DESK_SECURE_COOKIES"]
-    config["DESK_REPORT_MIN_COUNTRY"] = int(config["DESK_REPORT_MIN_COUNTRY"])
+    config["DESK_REPORT_MIN_COUNTRY"] = _whole_number("DESK_REPORT_MIN_COUNTRY", config["DESK_REPORT_MIN_COUNTRY"])
     config["DESK_BASE_URL"] = str(config["DESK_BASE_URL"]).rstrip("/")
     secret = config.pop("DESK_SECRET_KEY", None)
     config["SECRET_KEY"] = secret or _instance_secret(instance)
     return config
+
+
+def _whole_number(key: str, value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise ValueError(f"{key} must be a whole number, 0 or more (got {value!r})")
+    return number
 
 
 def _instance_secret(instance: Path) -> str:
