@@ -216,7 +216,9 @@ class Demand(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATES), name="status_code"),
         CheckConstraint(f"outcome IS NULL OR {_in('outcome', OUTCOMES)}", name="outcome_code"),
+        # The case list: every filter with the default sort (newest first), and each sort.
         Index("ix_demands_received_at", "received_at"),
+        Index("ix_demands_status_received", "status", "received_at"),
         Index("ix_demands_status_due", "status", "due_at"),
         Index("ix_demands_country_received", "country", "received_at"),
         Index("ix_demands_process_received", "process_type", "received_at"),
@@ -275,12 +277,16 @@ class Demand(Base):
 
 class DemandTarget(Base):
     __tablename__ = "demand_targets"
-    __table_args__ = (UniqueConstraint("demand_id", "identifier", name="uq_demand_targets_demand_identifier"),)
+    __table_args__ = (
+        UniqueConstraint("demand_id", "identifier", name="uq_demand_targets_demand_identifier"),
+        # The case list's customer filter probes (customer, demand) for each demand row.
+        Index("ix_demand_targets_customer_demand", "customer_id", "demand_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))
     identifier: Mapped[str] = mapped_column(String(320), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     demand: Mapped[Demand] = relationship(back_populates="targets")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:31:48.236288
+Create Date: 2026-11-28 21:33:23.980923
 """
 from alembic import op
 import sqlalchemy as sa
@@ -217,6 +217,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_demands_received_at', ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_demands_requester_id'), ['requester_id'], unique=False)
         batch_op.create_index('ix_demands_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_demands_status_received', ['status', 'received_at'], unique=False)
 
     op.create_table('user_roles',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -270,7 +271,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('demand_id', 'identifier', name='uq_demand_targets_demand_identifier')
     )
     with op.batch_alter_table('demand_targets', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_demand_targets_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_demand_targets_customer_demand', ['customer_id', 'demand_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_demand_targets_identifier'), ['identifier'], unique=False)
 
     op.create_table('documents',
@@ -449,7 +450,7 @@ def downgrade() -> None:
     op.drop_table('documents')
     with op.batch_alter_table('demand_targets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_demand_targets_identifier'))
-        batch_op.drop_index(batch_op.f('ix_demand_targets_customer_id'))
+        batch_op.drop_index('ix_demand_targets_customer_demand')
 
     op.drop_table('demand_targets')
     with op.batch_alter_table('demand_items', schema=None) as batch_op:
@@ -462,6 +463,7 @@ def downgrade() -> None:
     op.drop_table('assignments')
     op.drop_table('user_roles')
     with op.batch_alter_table('demands', schema=None) as batch_op:
+        batch_op.drop_index('ix_demands_status_received')
         batch_op.drop_index('ix_demands_status_due')
         batch_op.drop_index(batch_op.f('ix_demands_requester_id'))
         batch_op.drop_index('ix_demands_received_at')
