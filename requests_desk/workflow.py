@@ -408,6 +408,8 @@ def _side_action(session: Session, actor: User, demand: Demand, action: str, bod
                                actor_id=actor.id, at=now))
     else:
         due_at = parsing.datetime_value(errors, body.get("due_at"), "due_at")
+        if due_at is not None and due_at < demand.received_at:
+            errors.add("due_at", "must not be before the demand was received")  # as at intake
         errors.raise_if_any()
         session.add(DueDateChange(demand_id=demand.id, old_due_at=demand.due_at, new_due_at=due_at,
                                   reason=reason, actor_id=actor.id, at=now))

@@ -262,3 +262,47 @@ def test_intake_and_counsel_log_others_may_not(session, api):
 def test_403_comes_before_validation(session, api):
     token = make_token(session, make_user(session, "approver"))
     assert api(token).post("/api/v1/demands", json={"country": "XX"}).status_code == 403
+
+
+# ---------------------------------------------------------------- no input makes a 500
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=30) | st.sampled_from(["", " ", "US", "2026-01-01", "2026-01-01T00:00:00Z",
+                                               "9999-12-31T23:59:59-12:00", "alice@example.org", "x" * 400]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+FIELDS = ["requester", "country", "process_type", "legal_reference", "issuing_authority", "received_at",
+          "channel", "emergency", "justification", "due_at", "targets", "requested", "gag", "notes"]
+
+
+@st.composite
+def mangled_demand(draw):
+    body = demand_payload()
+    for key in draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3, unique=True)):
+        body[key] = draw(JSON)
+    if draw(st.booleans()):
+        item = dict(body["requested"][0]) if isinstance(body.get("requested"), list) and body["requested"] \
+            and isinstance(body["requested"][0], dict) else {}
+        item[draw(st.sampled_from(["target", "data_set", "from", "to", "basis"]))] = draw(JSON)
+        body["requested"] = [item]
+    if draw(st.booleans()):
+        requester = dict(demand_payload()["requester"])
+        requester[draw(st.sampled_from(["agency", "name", "email", "phone", "type"]))] = draw(JSON)
+        body["requester"] = requester
+    return body
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=mangled_demand())
+def test_no_intake_input_makes_a_500(app, intake, body):
+    before = _counts(app)
+    r = intake.post("/api/v1/demands", json=body)
+    assert r.status_code in (201, 422), (body, r.get_data(as_text=True))
+    if r.status_code == 422:
+        assert r.get_json()["errors"]
+        assert _counts(app) == before

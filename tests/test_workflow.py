@@ -708,7 +708,8 @@ def test_set_due_with_reason_keeps_history(desk):
     for body, field in (({"due_at": "2030-01-01T00:00:00Z"}, "reason"),
                         ({"due_at": "someday", "reason": "x"}, "due_at"),
                         ({"reason": "x"}, "due_at"),
-                        ({"due_at": "9999-12-31T23:00:00-05:00", "reason": "x"}, "due_at")):
+                        ({"due_at": "9999-12-31T23:00:00-05:00", "reason": "x"}, "due_at"),
+                        ({"due_at": "2000-01-01T00:00:00Z", "reason": "x"}, "due_at")):
         problem = desk.unchanged(demand["id"], "counsel", "set-due", body, 422)
         assert field in problem["errors"]
     for who in ("intake", "approver", "admin"):
@@ -788,3 +789,35 @@ def test_assign_to_counsel_with_reason(desk):
     assert events[0]["after"]["assignee_id"] == desk.users["counsel2"].id
     # filtering the list by assignee is not in the contract; the GET shows it
     assert desk.get(demand["id"])["assignee"] == "dual@desk.example"
+
+
+# ---------------------------------------------------------------- no body makes a 500
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
+    | st.sampled_from(["", SHA, "2026-02-01", "9999-12-31T23:59:59-12:00", "counsel2@desk.example",
+                       "alice@contoso.com", "email_content"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["target", "data_set", "from", "to", "basis", "name", "sha256", "bytes", "x"]),
+        children, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(state=st.sampled_from(["in_review", "scoped", "approved"]),
+       action=st.sampled_from(["propose-scope", "record-production", "approve", "return", "reject", "assign",
+                               "set-due", "preserve", "no-data"]),
+       body=st.dictionaries(st.sampled_from(["note", "reason", "items", "files", "assignee", "due_at"]), JSON,
+                            max_size=4))
+def test_no_action_body_makes_a_500(desk, state, action, body):
+    demand = desk.to_state(desk.log(), state)
+    who = "approver" if action in ("approve", "return") else "counsel"
+    before, count = desk.get(demand["id"]), desk.audit_count()
+    r = desk.act(who, demand["id"], action, body)
+    assert r.status_code in (200, 409, 422), (action, body, r.get_data(as_text=True))
+    if r.status_code != 200:
+        assert desk.get(demand["id"]) == before and desk.audit_count() == count
