@@ -315,7 +315,7 @@ def allowed_actions(actor: User, demand: Demand) -> list[str]:
     for t in TRANSITIONS:
         if not actor.has_role(*t.roles) or demand.status not in t.sources:
             continue
-        if t.action == "extend-preservation" and demand.outcome != "preserved":
+        if t.action == "extend-preservation" and not _hold_extendable(demand):
             continue
         if t.action == "approve" and demand.proposed_by_id == actor.id:
             continue
@@ -323,6 +323,14 @@ def allowed_actions(actor: User, demand: Demand) -> list[str]:
     if demand.is_open:
         out.extend(a for a, roles in SIDE_ACTIONS.items() if actor.has_role(*roles))
     return out
+
+
+def _hold_extendable(demand: Demand) -> bool:
+    """A preserved demand whose hold runs and was not extended yet (what the rule checks)."""
+    from .services.demands import preservation_hold
+
+    hold = preservation_hold(demand) if demand.outcome == "preserved" else None
+    return hold is not None and hold.extended_at is None and hold.ends_at > utcnow()
 
 
 def apply_action(session: Session, actor: User, demand: Demand, action: str, body: Any = None,

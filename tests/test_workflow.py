@@ -821,3 +821,28 @@ def test_no_action_body_makes_a_500(desk, state, action, body):
     assert r.status_code in (200, 409, 422), (action, body, r.get_data(as_text=True))
     if r.status_code != 200:
         assert desk.get(demand["id"]) == before and desk.audit_count() == count
+
+
+def test_allowed_actions_offer_what_the_table_and_rules_allow(desk):
+    from requests_desk.models import User
+    from requests_desk.services.demands import get_demand
+
+    def offered(who, demand_id):
+        with desk.app.extensions["desk"]["sessionmaker"]() as s:
+            return workflow.allowed_actions(s.get(User, desk.users[who].id), get_demand(s, demand_id))
+
+    demand = desk.log()
+    assert offered("intake", demand["id"]) == ["attempt-redirect", "withdraw"]
+    assert offered("counsel", demand["id"]) == ["attempt-redirect", "start-review", "withdraw", "assign", "set-due"]
+    assert offered("approver", demand["id"]) == []
+    assert offered("admin", demand["id"]) == ["assign"]
+    desk.to_state(demand, "in_review")
+    desk.ok("dual", demand["id"], "propose-scope", {"items": demand["requested"]})
+    assert offered("dual", demand["id"]) == ["return", "withdraw", "assign", "set-due"]  # not approve
+    assert offered("approver", demand["id"]) == ["approve", "return"]
+    preserved = desk.to_state(desk.log(process_type="preservation"), "closed_preserved")
+    assert offered("counsel", preserved["id"]) == ["extend-preservation"]
+    desk.ok("counsel", preserved["id"], "extend-preservation")
+    assert offered("counsel", preserved["id"]) == []
+    withdrawn = desk.to_state(desk.log(), "closed")
+    assert offered("counsel", withdrawn["id"]) == []
