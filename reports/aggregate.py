@@ -301,32 +301,35 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
 def _accounts(db, in_period, kinds: ProcessTypes, small: list[str]) -> dict[tuple[str, str], int]:
     """``{(grouping, key): distinct identifiers}`` for grouping country / process_type / section.
 
-    The period's targets are read once (a CTE); each grouping first removes duplicate
-    ``(key, identifier)`` pairs with a GROUP BY (hashed on PostgreSQL) and then counts
-    them, which both databases do faster than ``COUNT(DISTINCT …)``."""
-    targets = (
-        select(demands.c.country, demands.c.process_type, demand_targets.c.identifier)
-        .select_from(demand_targets.join(demands, demands.c.id == demand_targets.c.demand_id))
-        .where(in_period)
-        .cte("period_targets")
-        .prefix_with("MATERIALIZED", dialect="postgresql")  # read the join once, not three times
-    )
-    t = targets.c
-    main = t.process_type.not_in(kinds.excluded)
-    country_key = case((t.country.in_(small), literal(OTHER)), else_=t.country) if small else t.country
-    whens = [(t.process_type == NATIONAL_SECURITY, literal(NATIONAL_SECURITY))]
-    if kinds.preservation:
-        whens.append((t.process_type.in_(kinds.preservation), literal("preservation")))
-    section = case(*whens, else_=literal("main"))
+    Each grouping reads the period's targets (an index join), removes duplicate
+    ``(key, identifier)`` pairs with a GROUP BY (hashed on PostgreSQL) and counts them,
+    which both databases do faster than ``COUNT(DISTINCT …)``. Reading the join three
+    times is cheaper than keeping it in a materialised CTE (measured on both)."""
 
-    def distinct_per(grouping: str, key, *where):
-        pairs = select(key.label("key"), t.identifier).where(*where).group_by(key, t.identifier).subquery()
+    def distinct_per(grouping: str, key_of, *, main_only: bool):
+        t = (
+            select(demands.c.country, demands.c.process_type, demand_targets.c.identifier)
+            .select_from(demand_targets.join(demands, demands.c.id == demand_targets.c.demand_id))
+            .where(in_period, *((demands.c.process_type.not_in(kinds.excluded),) if main_only else ()))
+            .subquery()
+        ).c
+        key = key_of(t)
+        pairs = select(key.label("key"), t.identifier).group_by(key, t.identifier).subquery()
         return select(literal(grouping).label("grouping"), pairs.c.key, func.count().label("n")).group_by(pairs.c.key)
 
+    def country_key(t):
+        return case((t.country.in_(small), literal(OTHER)), else_=t.country) if small else t.country
+
+    def section_key(t):
+        whens = [(t.process_type == NATIONAL_SECURITY, literal(NATIONAL_SECURITY))]
+        if kinds.preservation:
+            whens.append((t.process_type.in_(kinds.preservation), literal("preservation")))
+        return case(*whens, else_=literal("main"))
+
     rows = db.execute(union_all(
-        distinct_per("country", country_key, main),
-        distinct_per("process_type", t.process_type, main),
-        distinct_per("section", section),
+        distinct_per("country", country_key, main_only=True),
+        distinct_per("process_type", lambda t: t.process_type, main_only=True),
+        distinct_per("section", section_key, main_only=False),
     )).all()
     return {(grouping, key): int(n) for grouping, key, n in rows}
 
