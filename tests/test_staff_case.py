@@ -374,7 +374,7 @@ def test_production_with_a_file_not_kept_and_a_manifest_row(client, session, log
         ("a.txt", hashlib.sha256(b"abc").hexdigest(), 3, None), ("mailbox.pst", "b" * 64, 1048576, None)]
     assert list(Path(app.config["DESK_UPLOAD_DIR"]).glob("*")) == []
     text = page_text(client.get(r.headers["Location"]))
-    assert "Non content disclosed" in text and "Not kept" in text
+    assert "Non-content disclosed" in text and "Not kept" in text
 
 
 def test_bad_manifest_is_refused_and_the_kept_file_removed(client, session, login, desk, app):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any, Callable
+from typing import Any
 
 from flask import flash, g, redirect, request, url_for
 
@@ -138,9 +138,6 @@ def _manifest_body(form: forms.ProductionForm) -> tuple[list[dict], list[str], l
 
 
 # ---------------------------------------------------------------- workflow actions
-
-BUILDERS: dict[str, Callable] = {}
-
 
 @bp.post("/demands/<int:demand_id>/action/<action>")
 def demand_action(demand_id: int, action: str):

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..models import AuditEvent, User
 from ..workflow import BY_ACTION
+from . import words
 
 
 @dataclass
@@ -139,7 +140,7 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         elif a == "record-production":
             entry.details += [f"Produced: {line}" for line in _items(after.get("production"), labels)]
             if after.get("outcome"):
-                entry.details.append(f"Outcome: {_human(after['outcome'])}")
+                entry.details.append(f"Outcome: {words.outcome(after['outcome']).lower()}")
         hold = after.get("hold_ends_at")
         if isinstance(hold, dict):
             entry.details.append(f"The hold now ends {_when(hold.get('after'))} (was {_when(hold.get('before'))})")

@@ -18,11 +18,9 @@ from ..db import utcnow
 from ..db_session import get_session
 from ..errors import DeskError, FieldErrors, NotFound
 from ..models import (
-    STATES,
     Assignment,
     Customer,
     Demand,
-    DemandTarget,
     Document,
     DueDateChange,
     Gag,
@@ -37,7 +35,7 @@ from ..rules import needs_basis, process_rules, tier_within
 from ..services import demands as demand_service
 from ..services import queue as queue_service
 from ..services.users import counsel_users
-from . import bp, forms
+from . import bp, forms, words
 from .timeline import describe, user_ids
 
 MAX_ID = 2**62
@@ -113,17 +111,14 @@ def due_words(when: datetime | None, now: datetime | None = None) -> str:
     return text[:-4] + " overdue" if text.endswith(" ago") else text
 
 
-PROCESS_SHORT = {
-    "subpoena": "Subpoena", "court_order": "Court order", "search_warrant": "Search warrant",
-    "emergency": "Emergency request", "preservation": "Preservation", "civil_subpoena": "Civil subpoena",
-    "mlat": "MLAT", "eu_production_order": "EU production order", "eu_preservation_order": "EU preservation order",
-    "national_security": "National security", "other": "Other",
-}
+@bp.app_template_filter("outcome")
+def outcome_words(code: str | None) -> str:
+    return words.outcome(code)
 
 
 @bp.app_template_filter("process")
 def process_name(code: str | None) -> str:
-    return PROCESS_SHORT.get(code or "", (code or "—").replace("_", " ").capitalize())
+    return words.process(code)
 
 
 @bp.app_template_filter("bytes")

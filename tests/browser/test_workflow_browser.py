@@ -135,7 +135,7 @@ def test_from_logging_to_production(app, session, live_server, page, screenshot)
     assert "Production recorded" in page.inner_text(".flash-success")
     production = page.inner_text("#production")
     assert hashlib.sha256(export).hexdigest() in production and f"{len(export):,}" in production
-    assert "Non content disclosed" in page.inner_text(".case-badges")
+    assert "Non-content disclosed" in page.inner_text(".case-badges")
     timeline = page.inner_text("#timeline")
     for words in ("Logged the demand", "Started the legal review", "Proposed a scope of 1 item",
                   "Approved the proposed scope", "Recorded the production"):
