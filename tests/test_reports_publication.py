@@ -374,3 +374,12 @@ def test_staff_compile_preview_and_publish(app, client, session, load, login):
     r = client.post(f"/desk/reports/{current}/publish", data={"csrf_token": csrf_from(page)}, follow_redirects=True)
     assert "has not ended yet" in r.get_data(as_text=True)
     assert client.get("/desk/reports/2026-H3").status_code == 404
+
+
+def test_the_configured_country_minimum_applies_to_api_cli_and_desk(app, session, api, tokens, login, client):
+    app.config["DESK_REPORT_MIN_COUNTRY"] = 2  # 2026-H1: US 1, FR 1, DE 1, GB 1 → all merge
+    body = api(tokens["counsel"]).post("/api/v1/reports", json={"period": P}).get_json()
+    assert [(r["country"], r["requests"]) for r in body["by_country"]] == [("Other", 4)]
+    app.config["DESK_REPORT_MIN_COUNTRY"] = 0
+    result = app.test_cli_runner().invoke(args=["desk", "report", "compile", P])
+    assert "4 countries" in result.output
