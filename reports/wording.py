@@ -129,11 +129,14 @@ def summary_sentences(report: Report) -> list[str]:
         )
     if report.enterprise.requests:
         lines.append(
-            f"{number(report.enterprise.requests)} requests concerned enterprise customers; "
-            f"{number(report.enterprise.redirected)} of them were redirected to the customer."
+            f"{number(report.enterprise.requests)} "
+            f"{'request' if report.enterprise.requests == 1 else 'requests'} concerned enterprise customers; "
+            f"{number(report.enterprise.redirected)} of them "
+            f"{'was' if report.enterprise.redirected == 1 else 'were'} redirected to the customer."
         )
     if t.pending:
-        lines.append(f"{number(t.pending)} were still under review when the figures were compiled.")
+        lines.append(f"{number(t.pending)} {'was' if t.pending == 1 else 'were'} still under review when the "
+                     "figures were compiled.")
     return lines
 
 
