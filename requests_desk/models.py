@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -220,6 +221,9 @@ class Demand(Base):
         Index("ix_demands_received_at", "received_at"),
         Index("ix_demands_status_received", "status", "received_at"),
         Index("ix_demands_status_due", "status", "due_at"),
+        # The queue's emergencies: few rows, by due date (partial: it holds emergencies only).
+        Index("ix_demands_emergency_due", "due_at", sqlite_where=text("emergency IS 1"),
+              postgresql_where=text("emergency IS true")),
         Index("ix_demands_country_received", "country", "received_at"),
         Index("ix_demands_process_received", "process_type", "received_at"),
     )
