@@ -154,11 +154,27 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             conds.append(_mine(user))
         return conds
 
-    # One aggregate query counts every list over the demands table.
+    # One aggregate query counts the open-demand lists, over the open demands only (an
+    # index range, not the whole table); holds and gags are counted from their own
+    # tables (a count of demands with a matching row, as the lists' EXISTS say).
+    on_table = [k for k in keys if k not in ("holds", "gags_expiring", "gags_review")]
     counters = [
-        func.coalesce(func.sum(case((and_(*conditions(k)), 1), else_=0)), 0).label(k) for k in keys
+        func.coalesce(func.sum(case((and_(*conditions(k)), 1), else_=0)), 0).label(k) for k in on_table
     ]
-    totals = session.execute(select(*counters).select_from(Demand)).one()._asdict()
+    totals = session.execute(select(*counters).select_from(Demand).where(_open())).one()._asdict()
+    for key in keys:
+        if key == "holds":
+            stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
+                PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE)
+            if scope == "mine":
+                stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(_mine(user))
+            totals[key] = session.scalar(stmt)
+        elif key in ("gags_expiring", "gags_review"):
+            gag_conds = (
+                [Gag.lifted_at.is_(None), Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY]
+                if key == "gags_expiring" else _gag_review(session, now)
+            )
+            totals[key] = session.scalar(select(func.count(Gag.demand_id.distinct())).where(*gag_conds))
 
     lists: list[QueueList] = []
     for key in keys:
