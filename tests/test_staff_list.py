@@ -282,3 +282,9 @@ def test_queue_costs_the_same_queries_for_more_demands(app, client, session, sta
         event.remove(engine, "before_cursor_execute", count)
     assert many == few, (few, many)
     assert many < 40
+
+
+def test_unknown_or_huge_customer_id_lists_nothing(client, sample):
+    for value in ("99999999999", "424242", "-3"):
+        r = client.get(f"/desk/demands?customer={value}")
+        assert r.status_code == 200 and refs(r) == []

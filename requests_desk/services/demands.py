@@ -433,6 +433,9 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
             f.customer = int(customer)
         except ValueError:
             errors.add("customer", "must be a customer id")
+        else:
+            if not 0 < f.customer < 2**31:  # beyond any id (INTEGER column): matches nothing
+                f.customer = -1
     f.overdue = str(args.get("overdue", "")).lower() in {"1", "true", "yes", "on"}
     f.q = (args.get("q") or "").strip() or None
     sort = args.get("sort") or "-received_at"
