@@ -1048,12 +1048,33 @@ def _dumps(value: str | None) -> str:
     return "null" if value is None else _qs(value)
 
 
+_QUOTED: dict[str, str] = {}
+
+
+def _quoted(value: str) -> str:
+    """_qs for the few strings that recur (actors, actions): computed once each."""
+    out = _QUOTED.get(value)
+    if out is None:
+        out = _QUOTED[value] = _qs(value)
+    return out
+
+
+_ISO_DATES: dict[date, str] = {}
+
+
+def _iso_date(value: date) -> str:
+    out = _ISO_DATES.get(value)
+    if out is None:
+        out = _ISO_DATES[value] = value.isoformat()
+    return out
+
+
 def _items_json(items: list[tuple]) -> str:
     out = []
     for target, ds, d_from, d_to, basis in items:
         head = f'{{"basis":{_qs(basis)},' if basis else "{"
-        out.append(f'{head}"data_set":{_qs(ds)},"from":"{d_from.isoformat()}",'
-                   f'"target":{_qs(target)},"to":"{d_to.isoformat()}"}}')
+        out.append(f'{head}"data_set":{_quoted(ds)},"from":"{_iso_date(d_from)}",'
+                   f'"target":{_qs(target)},"to":"{_iso_date(d_to)}"}}')
     return "[" + ",".join(out) + "]"
 
 
@@ -1533,7 +1554,7 @@ class _ChunkMaker:
             for kind, its in (("requested", r.requested), ("scope", r.scope), ("production", r.production),
                               ("preserved", r.preserved)):
                 for target, ds, d_from, d_to, basis in its:
-                    items.append((did, kind, target, ds, d_from.isoformat(), d_to.isoformat(), basis))
+                    items.append((did, kind, target, ds, _iso_date(d_from), _iso_date(d_to), basis))
             for f in r.files:
                 rows["production_files"].append((did, f["name"], f["sha256"].lower(), f["bytes"],
                                                  f.get("stored_name")))
@@ -1556,8 +1577,12 @@ class _ChunkMaker:
                     did, x.customer_id, x.kind, x.state, x.held_by, x.gag_held, x.delayed, dt(x.due), dt(x.due),
                     x.attempts, dt(x.next), x.last_error, None, dt(x.sent),
                     f"<notice.{bits(128):032x}@requests-desk>"))
-            for e in r.events:
-                events.append(e + (did,))
+            # Everything of an event's hashed content but its number (and the hash before
+            # it) is known here: the writer only numbers, joins and hashes.
+            for key, at, actor_id, actor, action, before, after in r.events:
+                rest = (f',"{_day(at // DAY)}T{_CLOCK[at % DAY]}.000000Z",{actor_id},{_quoted(actor)},'
+                        f'{_quoted(action)},"demand",{did},{did},{_dumps(before)},{_dumps(after)}]')
+                events.append((key, dt(at), actor_id, actor, action, before, after, did, rest))
         return _Chunk(first, count, last_key, rows, events)
 
 
@@ -1705,10 +1730,18 @@ class BulkLoader:
 
         started = time.perf_counter()
         stats = LoadStats(workers=workers)
+        if self.sqlite:
+            self.engine.dispose()  # our pooled connections must not keep the database in WAL mode
         raw = self.engine.raw_connection()
+        journal = None
         try:
             cur = raw.cursor()
             if self.sqlite:
+                # A rollback journal (crash-safe) instead of WAL while loading: pages that are
+                # only appended are written once, not twice. Back to WAL at the end; if another
+                # process has the database open, the mode stays WAL and the load is slower.
+                cur.execute("PRAGMA journal_mode=DELETE")
+                journal = cur.fetchone()[0]
                 cur.execute("PRAGMA synchronous=OFF")
                 cur.execute("PRAGMA cache_size=-200000")
             self.next_id = {t: self._scalar(cur, f"SELECT COALESCE(MAX(id), 0) FROM {t}") + 1 for t in TABLES}
@@ -1746,6 +1779,8 @@ class BulkLoader:
             raw.rollback()
             raise
         finally:
+            if journal == "delete":
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
             raw.close()
         stats.seconds = time.perf_counter() - started
         return stats
@@ -1792,18 +1827,15 @@ class BulkLoader:
 
     def _chain(self, until_key: int | None) -> int:
         """Chain the queued events that come before ``until_key`` (all: None)."""
-        heap, pop, sha256, dt = self.heap, heapq.heappop, hashlib.sha256, self.maker.dt
+        heap, pop, sha256 = self.heap, heapq.heappop, hashlib.sha256
         audit_rows = self.rows["audit_events"]
         prev, seq, next_id = self.prev_hash, self.seq, self.next_id["audit_events"]
         start = seq
-        clock = _CLOCK
         while heap and (until_key is None or heap[0][0] < until_key):
-            _key, at, actor_id, actor, action, before, after, demand_id = pop(heap)
+            _key, at, actor_id, actor, action, before, after, demand_id, rest = pop(heap)
             seq += 1
-            digest = sha256((f'{prev}[{seq},"{_day(at // DAY)}T{clock[at % DAY]}.000000Z",{actor_id},'
-                             f'{_qs(actor)},{_qs(action)},"demand",{demand_id},{demand_id},'
-                             f'{_dumps(before)},{_dumps(after)}]').encode()).hexdigest()
-            audit_rows.append((next_id, seq, dt(at), actor_id, actor, action, "demand", demand_id, demand_id,
+            digest = sha256(f"{prev}[{seq}{rest}".encode()).hexdigest()
+            audit_rows.append((next_id, seq, at, actor_id, actor, action, "demand", demand_id, demand_id,
                                before, after, prev, digest))
             next_id += 1
             prev = digest
@@ -1942,6 +1974,8 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
         session.commit()
     loader = BulkLoader(app.extensions["desk"]["engine"], world, now, seed=seed, on_progress=on_progress)
     stats = loader.load_generated(count)
+    with app.extensions["desk"]["engine"].begin() as conn:
+        conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner
     if count:
         stats.reports = publish_reports(app, now)
     return stats
