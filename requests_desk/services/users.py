@@ -15,7 +15,13 @@ from . import parsing
 
 MIN_PASSWORD = 10
 # A hash to compare against when the e-mail is unknown, so timing does not tell.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+_DUMMY_HASH: list[str] = []  # made on first use, not at import (scrypt costs ~0.1 s)
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash("not-a-real-password"))
+    return _DUMMY_HASH[0]
 
 
 def snapshot(user: User) -> dict:
@@ -100,7 +106,7 @@ def set_roles(session: Session, actor: User | None, user: User, roles: list[str]
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None
