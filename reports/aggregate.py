@@ -177,22 +177,18 @@ def compile_report(db, period: Period, now: datetime, *, min_country: int = 0) -
         return _compile(db, period, now, min_country)
 
 
-def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
-    kinds = load_process_types(db)
-    excluded = kinds.excluded
-    in_period = _in_period(period)
-    main = demands.c.process_type.not_in(excluded)
-
-    # (2) The cube: country × process type × outcome, one scan of the period's demands.
-    # The flags come from the small tables through uncorrelated IN subqueries, which both
-    # databases evaluate once (PostgreSQL: a hashed subplan; SQLite: an ephemeral index).
+def cube_statement(period: Period, now: datetime):
+    """Country × process type × outcome over one scan of the period's demands, with the
+    emergency and enterprise counts and the three flags per group. The flags come from the
+    small tables through uncorrelated IN subqueries, which both databases evaluate once
+    (PostgreSQL: a hashed subplan; SQLite: an ephemeral index)."""
     outcome = case((demands.c.status != "closed", literal("pending")), else_=demands.c.outcome).label("outcome")
     ent = demands.c.concerns_enterprise
     notified = demands.c.id.in_(
         select(notices.c.demand_id).where(notices.c.sent_at.is_not(None), notices.c.sent_at <= now))
     delayed = demands.c.id.in_(select(notices.c.demand_id).where(notices.c.gag_held))
     gagged = demands.c.id.in_(select(gags.c.demand_id))
-    cube = db.execute(
+    return (
         select(
             demands.c.country,
             demands.c.process_type,
@@ -204,9 +200,19 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
             func.sum(_truthy(and_(ent, delayed))).label("delayed"),
             func.sum(_truthy(gagged)).label("gagged"),
         )
-        .where(in_period)
+        .where(_in_period(period))
         .group_by(demands.c.country, demands.c.process_type, outcome)
-    ).all()
+    )
+
+
+def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
+    kinds = load_process_types(db)
+    excluded = kinds.excluded
+    in_period = _in_period(period)
+    main = demands.c.process_type.not_in(excluded)
+
+    # (2) The cube: one scan of the period's demands.
+    cube = db.execute(cube_statement(period, now)).all()
 
     totals: dict[str, int] = defaultdict(int)
     per_country: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -216,21 +222,22 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
     flags: dict[str, int] = defaultdict(int)
     preservation_requests = 0
     national_security_requests = 0
-    for row in cube:
-        n = int(row.n)
-        if row.process_type in kinds.preservation:
+    for country, process_type, oc, n, n_emergency, n_enterprise, n_notified, n_delayed, n_gagged in cube:
+        n = int(n)
+        if process_type in kinds.preservation:
             preservation_requests += n
             continue
-        if row.process_type == NATIONAL_SECURITY:
+        if process_type == NATIONAL_SECURITY:
             national_security_requests += n
             continue
-        totals[row.outcome] += n
-        per_country[row.country][row.outcome] += n
-        per_type[row.process_type][row.outcome] += n
-        emergency[row.outcome] += int(row.emergency or 0)
-        enterprise[row.outcome] += int(row.enterprise or 0)
-        for name in ("notified", "delayed", "gagged"):
-            flags[name] += int(getattr(row, name) or 0)
+        totals[oc] += n
+        per_country[country][oc] += n
+        per_type[process_type][oc] += n
+        emergency[oc] += int(n_emergency or 0)
+        enterprise[oc] += int(n_enterprise or 0)
+        flags["notified"] += int(n_notified or 0)
+        flags["delayed"] += int(n_delayed or 0)
+        flags["gagged"] += int(n_gagged or 0)
 
     country_requests = {code: sum(counts.values()) for code, counts in per_country.items()}
     small = sorted(code for code, n in country_requests.items() if n < min_country)

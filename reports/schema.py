@@ -280,6 +280,10 @@ def dumps(value: Any, indent: int = 2, _level: int = 0) -> str:
         if not value:
             return "[]"
         return "[\n" + ",\n".join(f"{pad}{dumps(v, indent, _level + 1)}" for v in value) + "\n" + end + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
 
 
