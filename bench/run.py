@@ -55,7 +55,7 @@ class Page:
 PAGES = (
     Page("hello", "hello-world Flask (baseline)", "/"),
     Page("list", "/desk/demands (signed in)", "/desk/demands", 0.25, "cookie"),
-    Page("filtered", "/desk/demands?status&country&process", "", None, "cookie"),
+    Page("filtered", "/desk/demands, 3 filters", "", None, "cookie"),
     Page("case", "case page /desk/demands/{id}", "", 0.25, "cookie"),
     Page("api", "GET /api/v1/demands/{id} (token)", "", 0.4, "token"),
     Page("public", "/transparency/{period} (public)", "", 0.6, ""),
@@ -398,7 +398,7 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
                 row += cell(c.errors.get(page.key, "n/a"))
                 continue
             ratio = rps / base if base else 0
-            verdict = "" if page.goal is None else (" ok" if ratio >= page.goal else " MISSED")
+            verdict = "" if page.goal is None or args.smoke else (" ok" if ratio >= page.goal else " MISSED")
             row += cell(f"{rps:>8,.0f} req/s {ratio:5.2f}x{verdict}")
         row += f">= {page.goal}x" if page.goal else ("" if page.key != "hello" else "1.00x")
         lines.append(row)
@@ -412,7 +412,7 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
                 row += cell(render(c.reports))
         lines.append(row + goal)
 
-    ok = lambda good: " ok" if good else " MISSED"  # noqa: E731
+    ok = lambda good: "" if args.smoke else (" ok" if good else " MISSED")  # noqa: E731
     report_row("report: raw SQL GROUP BY", lambda r: f"{r['raw_group_by_s'] * 1000:>8.1f} ms", "")
     report_row("report: compile", lambda r: f"{r['compile_s'] * 1000:>8.1f} ms {r['compile_ratio']:5.2f}x raw"
                + ok(r["compile_ratio"] <= 1.5), "<= 1.5x raw")
@@ -433,7 +433,9 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
     notes = [c.note for c in columns if c.note]
     if not have_wrk:
         notes.append(WRK_MISSING)
-    lines += [""] + [f"note: {n}" for n in notes] if notes else []
+    if args.smoke:
+        notes.append("smoke run: too small and too short for verdicts; it checks that every page answers")
+    lines += [""] + [f"note: {n}" for n in dict.fromkeys(notes)] if notes else []
     return "\n".join(lines)
 
 

@@ -14,7 +14,10 @@ Two loaders take the same specs:
   the reference, and the tests use it.
 * ``BulkLoader`` — replays each spec in memory with ``CaseReplay`` (a mirror of what
   the services do to the rows, the audit log and the notices), then writes all rows
-  with ``executemany`` (SQLite) or ``COPY`` (PostgreSQL): 100,000 demands in seconds.
+  with ``executemany`` (SQLite) or ``COPY`` (PostgreSQL). For ``desk demo`` the specs
+  are drawn and replayed in a forked worker process, chunk by chunk, while the main
+  process chains the audit log (one hash chain, in time order across all demands)
+  and writes; each commit leaves a consistent desk.
 
 ``tests/test_demo.py`` loads one list of specs both ways into two fresh databases and
 compares the tables row by row, so the mirror cannot drift from the services unseen.
@@ -268,8 +271,7 @@ class World:
     contacts: dict[int, list[str]]  # customer id → contact e-mails (in id order)
     resolution: dict[str, tuple[int, bool]]  # identifier → (customer id, enterprise)
     pools: dict[str, list[str]]  # customer name → identifiers of its accounts
-    enterprise_pool: list[str]
-    enterprise_weights: list[float]
+    enterprise_pool: list[str]  # a customer's weight is its share of this pool
     small_pool: list[str]
     mapped_pool: list[str]
     rules: dict[str, RuleInfo]
@@ -335,7 +337,7 @@ def load_world(session: Session, now: datetime, *, outage: bool = True) -> World
     for contact in session.scalars(select(CustomerContact).order_by(CustomerContact.id)):
         contacts.setdefault(contact.customer_id, []).append(contact.email)
 
-    enterprise_pool, enterprise_weights, small_pool, mapped_pool = [], [], [], []
+    enterprise_pool, small_pool, mapped_pool = [], [], []
     pools: dict[str, list[str]] = {}
     for spec in CUSTOMERS:
         rng = random.Random(f"pool:{spec.name}")
@@ -345,7 +347,6 @@ def load_world(session: Session, now: datetime, *, outage: bool = True) -> World
         pools[spec.name] = people
         if spec.enterprise:
             enterprise_pool.extend(people)
-            enterprise_weights.extend([spec.weight / len(people)] * len(people))
         else:
             small_pool.extend(people)
         mapped_pool.extend(spec.accounts)
@@ -364,8 +365,8 @@ def load_world(session: Session, now: datetime, *, outage: bool = True) -> World
         for code, r in process_rules(session).items()
     }
     tiers = {code: d.tier for code, d in data_sets(session).items()}
-    world = World(users, customers, contacts, resolution, pools, enterprise_pool, enterprise_weights, small_pool,
-                  mapped_pool, rules, tiers)
+    world = World(users, customers, contacts, resolution, pools, enterprise_pool, small_pool, mapped_pool, rules,
+                  tiers)
     if outage and OUTAGE_CUSTOMER in customers:
         cid = customers[OUTAGE_CUSTOMER][0]
         start = now.replace(microsecond=0) - timedelta(days=OUTAGE_DAYS)
@@ -421,7 +422,6 @@ class Fate:
     quick: bool = False  # steps minutes apart: a case logged an hour ago reaches its end
 
 
-OPEN_ENDS = ("received", "redirecting", "in_review", "scoped", "approved")
 NO_FATE = Fate()
 
 
@@ -438,12 +438,6 @@ def _at(seconds: float) -> datetime:
 
 def _midnight(seconds: float) -> datetime:
     return _at(int(seconds) // DAY * DAY)
-
-
-def grid_ceil(at: datetime) -> datetime:
-    """The modelled dispatcher's first run at or after ``at``."""
-    s = int((at - _EPOCH).total_seconds())
-    return _at(-(-s // DISPATCH_EVERY) * DISPATCH_EVERY)
 
 
 def _weighted(pairs) -> tuple[list, list[float]]:
@@ -1687,9 +1681,10 @@ class BulkLoader:
         times = planner.logged_times(count)
         fates = (fates(planner, times) if callable(fates) else fates) or {}
         chunks_n = -(-count // CasePlanner.CHUNK)
-        if workers is None:
-            workers = 1 if (os.cpu_count() or 1) <= 2 else min(3, (os.cpu_count() or 1) - 1)
-        if count < 20_000 or "fork" not in multiprocessing.get_all_start_methods():
+        if workers is None:  # a worker pays off from some thousands of demands
+            cpus = os.cpu_count() or 1
+            workers = 0 if count < 20_000 else (1 if cpus <= 2 else min(3, cpus - 1))
+        if "fork" not in multiprocessing.get_all_start_methods():
             workers = 0
 
         def chunks(state) -> Iterator[_Chunk]:

@@ -167,6 +167,25 @@ def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine
     assert all(re.search(r"LD-\d{4}-\d{6}", m["Subject"]) for m in server.messages)
 
 
+def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine):
+    """desk demo draws and replays in a worker process for large loads: same rows."""
+    counts = []
+    for engine, workers in ((app.extensions["desk"]["engine"], 0), (bulk_engine, 1)):
+        with Session(engine) as s:
+            world = demo.create_world(s, NOW)
+            s.commit()
+        stats = demo.BulkLoader(engine, world, NOW, seed=4).load_generated(2500, workers=workers)
+        assert stats.workers == workers and stats.demands == 2500
+        counts.append(stats)
+    session.expire_all()
+    with Session(bulk_engine) as bulk_session:
+        by_main, by_worker = _rows(session), _rows(bulk_session)
+        assert audit.verify(bulk_session).ok
+    for table in by_main:
+        assert by_worker[table] == by_main[table], table
+    assert len(by_main["demands"]) == 2500
+
+
 def test_cases_are_deterministic_and_valid(session):
     world = _world(session)
     first = list(demo.generate_cases(world, 200, seed=5, now=NOW))
