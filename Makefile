@@ -6,6 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SIZE ?= 100000
+JOBS ?= auto
 
 .PHONY: run test bench clean-db
 
@@ -26,7 +27,7 @@ run: $(VENV)/.installed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run --size $(SIZE)

@@ -35,6 +35,10 @@ def _pg_url() -> tuple[str | None, str]:
     url = os.environ.get("DESK_TEST_DATABASE_URL") or DEFAULT_PG
     try:
         target = make_url(url)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # pytest -n: each worker gets its own database
+            target = target.set(database=f"{target.database}_{worker}")
+            url = target.render_as_string(hide_password=False)
         admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
