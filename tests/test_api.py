@@ -89,6 +89,10 @@ def test_unknown_api_path_is_problem_404(api, tokens):
     assert_problem(api(tokens["counsel"]).get("/api/v1/demands/abc"), 404)
     assert_problem(api(tokens["counsel"]).get("/api/v1/demands/0"), 404)
     assert_problem(api(tokens["counsel"]).get(f"/api/v1/demands/{2**70}"), 404)
+    assert_problem(api(tokens["counsel"]).get(f"/api/v1/demands/{2**40}"), 404)
+    assert_problem(api(tokens["counsel"]).get(f"/api/v1/customers/{2**40}"), 404)
+    assert_problem(api(tokens["counsel"]).post(f"/api/v1/demands/{2**40}/withdraw", json={}), 404)
+    assert_problem(api(tokens["counsel"]).get(f"/api/v1/demands/{2**40}/audit"), 404)
     assert_problem(api(tokens["counsel"]).get("/api/v1/demands/-1"), 404)
 
 
@@ -285,9 +289,12 @@ def test_list_bad_parameters_are_422(api, tokens, query, field):
     assert field in problem["errors"]
 
 
-def test_list_overdue_filter_and_unknown_customer(api, tokens):
-    r = api(tokens["counsel"]).get("/api/v1/demands?customer=99999999999")
+def test_list_unknown_customer_is_empty(api, tokens):
+    r = api(tokens["counsel"]).get("/api/v1/demands?customer=99999")
     assert r.status_code == 200 and r.get_json()["items"] == []
+    for beyond in ("99999999999", "0", "-3"):  # no customer has such an id (and no 500 on PostgreSQL)
+        r = api(tokens["counsel"]).get(f"/api/v1/demands?customer={beyond}")
+        assert r.status_code == 200 and r.get_json()["items"] == []
 
 
 # ---------------------------------------------------------------- documents

@@ -22,6 +22,7 @@ from .. import audit, workflow
 bp = Blueprint("api", __name__)
 
 STAFF_READ = ("intake", "counsel", "approver", "admin")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger one cannot exist (and PostgreSQL would refuse it)
 
 
 def json_body(required: bool = True) -> Any:
@@ -46,7 +47,7 @@ def path_id(value: str) -> int:
         number = int(value)
     except ValueError:
         raise NotFound(f"{value} is not an id.") from None
-    if number < 1 or number > 2**62:
+    if number < 1 or number > MAX_ID:
         raise NotFound(f"There is nothing with id {value}.")
     return number
 
