@@ -199,3 +199,9 @@ def test_passwords_are_hashed(session, counsel):
     assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
     assert authenticate(session, counsel.email, PASSWORD).id == counsel.id
     assert authenticate(session, counsel.email, PASSWORD + "x") is None
+
+
+def test_desk_ids_beyond_integer_are_404(client, login, counsel):
+    login(counsel.email)
+    for path in (f"/desk/demands/{2**40}", f"/desk/documents/{2**40}"):
+        assert client.get(path).status_code == 404, path

@@ -38,7 +38,7 @@ from ..services.users import counsel_users
 from . import bp, forms, words
 from .timeline import describe, user_ids
 
-MAX_ID = 2**62
+MAX_ID = 2**31 - 1  # ids are INTEGER: PostgreSQL refuses a larger literal (500)
 
 
 # ---------------------------------------------------------------- loaders
