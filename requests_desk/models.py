@@ -221,8 +221,8 @@ class Demand(Base):
         Index("ix_demands_received_at", "received_at"),
         Index("ix_demands_status_received", "status", "received_at"),
         Index("ix_demands_status_due", "status", "due_at"),
-        # The queue's emergencies: few rows, by due date (partial: it holds emergencies only).
-        Index("ix_demands_emergency_due", "due_at", sqlite_where=text("emergency IS 1"),
+        # The queue's open emergencies: a few rows out of many (partial: emergencies only).
+        Index("ix_demands_emergency_status_due", "status", "due_at", sqlite_where=text("emergency IS 1"),
               postgresql_where=text("emergency IS true")),
         Index("ix_demands_country_received", "country", "received_at"),
         Index("ix_demands_process_received", "process_type", "received_at"),

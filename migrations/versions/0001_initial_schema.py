@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 21:38:38.780599
+Create Date: 2026-11-28 22:40:22.956926
 """
 from alembic import op
 import sqlalchemy as sa
@@ -211,7 +211,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_demands_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index('ix_demands_country_received', ['country', 'received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_demands_due_at'), ['due_at'], unique=False)
-        batch_op.create_index('ix_demands_emergency_due', ['due_at'], unique=False, sqlite_where=sa.text('emergency IS 1'), postgresql_where=sa.text('emergency IS true'))
+        batch_op.create_index('ix_demands_emergency_status_due', ['status', 'due_at'], unique=False, sqlite_where=sa.text('emergency IS 1'), postgresql_where=sa.text('emergency IS true'))
         batch_op.create_index(batch_op.f('ix_demands_legal_reference'), ['legal_reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_demands_outcome'), ['outcome'], unique=False)
         batch_op.create_index('ix_demands_process_received', ['process_type', 'received_at'], unique=False)
@@ -471,7 +471,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_demands_process_received')
         batch_op.drop_index(batch_op.f('ix_demands_outcome'))
         batch_op.drop_index(batch_op.f('ix_demands_legal_reference'))
-        batch_op.drop_index('ix_demands_emergency_due', sqlite_where=sa.text('emergency IS 1'), postgresql_where=sa.text('emergency IS true'))
+        batch_op.drop_index('ix_demands_emergency_status_due', sqlite_where=sa.text('emergency IS 1'), postgresql_where=sa.text('emergency IS true'))
         batch_op.drop_index(batch_op.f('ix_demands_due_at'))
         batch_op.drop_index('ix_demands_country_received')
         batch_op.drop_index(batch_op.f('ix_demands_assignee_id'))
