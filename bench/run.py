@@ -347,7 +347,7 @@ def report_bench(db: str, url: str, args) -> tuple[dict | None, str]:
     if db == "postgresql":
         from sqlalchemy.engine import make_url
 
-        url = make_url(url).set(database=make_url(url).database + "_reports").render_as_string(hide_password=False)
+        url = make_url(url).set(database=make_url(url).database + "_rep").render_as_string(hide_password=False)
         url = bench_reports.fresh_database("postgresql", url)
     else:
         url = bench_reports.fresh_database("sqlite")
