@@ -226,7 +226,9 @@ def test_desk_demo_loads_a_living_desk(app, client):
         assert OPEN_STATES <= {d.status for d in demands}
         assert OUTCOMES <= {d.outcome for d in demands}
         countries = Counter(d.country for d in demands)
-        assert [c for c, _ in countries.most_common(2)] == ["US", "DE"]
+        # mostly the US, then Germany, the UK and France (their order among 400 varies)
+        assert countries.most_common(1)[0][0] == "US"
+        assert {c for c, _ in countries.most_common(4)} == {"US", "DE", "GB", "FR"}
         assert len(countries) >= 15
         processes = Counter(d.process_type for d in demands)
         assert {p for p, _ in processes.most_common(2)} == {"subpoena", "search_warrant"}

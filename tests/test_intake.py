@@ -306,3 +306,14 @@ def test_no_intake_input_makes_a_500(app, intake, body):
     if r.status_code == 422:
         assert r.get_json()["errors"]
         assert _counts(app) == before
+
+
+def test_an_empty_requester_names_each_missing_field(app, session, intake):
+    """{"requester": {}} was a 500 (found by the property test above in CI)."""
+    before = session.scalar(select(func.count()).select_from(Demand))
+    r = intake.post("/api/v1/demands", json=demand_payload(requester={}))
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]
+    for field in ("requester.agency", "requester.name", "requester.email", "requester.type"):
+        assert field in errors
+    assert session.scalar(select(func.count()).select_from(Demand)) == before

@@ -70,7 +70,7 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
         errors.add("requester", "is required")
     else:
         req_raw = parsing.mapping(errors, req_raw, "requester")
-        if req_raw:
+        if isinstance(data.get("requester"), dict):
             requester = {
                 "agency": parsing.text(errors, req_raw, "agency", "requester.agency"),
                 "name": parsing.text(errors, req_raw, "name", "requester.name"),
