@@ -138,7 +138,7 @@ def workers_peak_mb(master: int) -> float:
 
 def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> float:
     """Requests per second; any non-2xx/3xx answer or socket error makes it fail."""
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
