@@ -4,13 +4,15 @@ Three statements, whatever the number of demands:
 
 1. the process-type table (a dozen rows: report order, which types preserve);
 2. one scan of the period's demands, grouped by country × process type × outcome, with
-   per group the emergency and enterprise counts and the three flags read from the small
-   tables (a notice sent by compile time, a notice held by a gag, any gag) — a few
-   hundred rows;
-3. the distinct target identifiers (``accounts_specified``) per country, per process
-   type and per section, over the targets joined to the period's demands.
+   per group the emergency and enterprise counts — a few hundred rows;
+3. the period's rows of the report summary the database keeps as rows are written
+   (requests_desk/report_summary.py): the distinct target identifiers
+   (``accounts_specified``) per country, per process type and per section, and how many
+   demands had a notice sent (by compile time), a notice held by a gag, a gag — a few
+   dozen rows. Only when small countries merge into ``Other`` does a fourth statement
+   count their distinct identifiers together.
 
-Python then only adds up the few hundred grouped rows of (2) into the sections.
+Python then only adds up the few hundred grouped rows into the sections.
 
 Preservation and national-security demands are left out of every section but their
 own (SPEC §5), so no exact national-security figure follows by subtraction; that
@@ -20,7 +22,6 @@ Works on a SQLAlchemy ``Session`` or ``Connection``, SQLite or PostgreSQL; no Fl
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -30,13 +31,11 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
-    case,
     column,
     func,
     literal,
     select,
     table,
-    text,
     union_all,
 )
 from sqlalchemy.types import TypeDecorator
@@ -45,7 +44,6 @@ from .periods import Period
 from .schema import (
     NOT_YET_REPORTABLE,
     OTHER,
-    OUTCOME_FIELDS,
     CountryRow,
     Emergency,
     Enterprise,
@@ -87,13 +85,26 @@ demands = table(
     column("concerns_enterprise", Boolean),
 )
 demand_targets = table("demand_targets", column("demand_id", Integer), column("identifier", String))
-gags = table("gags", column("demand_id", Integer))
-notices = table(
-    "notices", column("demand_id", Integer), column("sent_at", _UTC()), column("gag_held", Boolean)
-)
 process_rules = table(
     "process_rules", column("code", String), column("preservation", Boolean), column("position", Integer)
 )
+# The report summary (requests_desk/report_summary.py).
+report_accounts = table(
+    "report_accounts", column("period", String), column("dimension", String), column("member", String),
+    column("identifier", String),
+)
+report_account_counts = table(
+    "report_account_counts", column("period", String), column("dimension", String), column("member", String),
+    column("n", Integer),
+)
+report_marks = table(
+    "report_marks", column("demand_id", Integer), column("kind", String), column("period", String),
+    column("main", Boolean), column("enterprise", Boolean), column("at", _UTC()),
+)
+report_mark_counts = table(
+    "report_mark_counts", column("period", String), column("kind", String), column("n", Integer),
+)
+MARK, LATE = "mark", "late"  # the dimensions under which statement 3 returns the marks
 
 
 @dataclass(frozen=True)
@@ -129,121 +140,100 @@ def _in_period(period: Period):
     return and_(demands.c.received_at >= period.start, demands.c.received_at < period.end)
 
 
-def _truthy(col):
-    return case((col, 1), else_=0)
-
-
-# Sorting and hashing the period's targets needs more than the databases' small defaults
-# (PostgreSQL work_mem 4 MB, SQLite 2 MB of page cache): with them the distinct-account
-# step spills to temporary files. These settings hold only while a report compiles.
-PG_SETTINGS = {"work_mem": "64MB", "jit": "off"}  # JIT costs more than it saves on sub-second queries
-SQLITE_CACHE_KIB = 65536
-
-
-def _dialect(db) -> str:
-    bind = db if hasattr(db, "dialect") else db.get_bind()
-    return bind.dialect.name
-
-
-@contextmanager
-def reporting_settings(db):
-    """Give the compile's statements room to sort and hash, then put the settings back."""
-    name = _dialect(db)
-    if name == "postgresql":
-        keys = list(PG_SETTINGS)
-        old = db.execute(text("SELECT " + ", ".join(f"current_setting('{k}')" for k in keys))).one()
-        params = {f"v{i}": PG_SETTINGS[k] for i, k in enumerate(keys)}
-        db.execute(text("SELECT " + ", ".join(f"set_config('{k}', :v{i}, true)" for i, k in enumerate(keys))), params)
-        try:
-            yield
-        finally:
-            restore = {f"v{i}": value for i, value in enumerate(old)}
-            db.execute(text("SELECT " + ", ".join(f"set_config('{k}', :v{i}, true)" for i, k in enumerate(keys))),
-                       restore)
-    elif name == "sqlite":
-        old = db.execute(text("PRAGMA cache_size")).scalar()
-        db.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
-        try:
-            yield
-        finally:
-            db.execute(text(f"PRAGMA cache_size = {int(old)}"))
-    else:
-        yield
-
-
 def compile_report(db, period: Period, now: datetime, *, min_country: int = 0) -> Report:
     """A draft of ``period`` from live data as of ``now`` (outcomes, notices sent by then)."""
-    with reporting_settings(db):
-        return _compile(db, period, now, min_country)
+    return _compile(db, period, now, min_country)
 
 
-def cube_statement(period: Period, now: datetime):
+def cube_statement(period: Period):
     """Country × process type × outcome over one scan of the period's demands, with the
-    emergency and enterprise counts and the three flags per group. The flags come from the
-    small tables through uncorrelated IN subqueries, which both databases evaluate once
-    (PostgreSQL: a hashed subplan; SQLite: an ephemeral index)."""
-    outcome = case((demands.c.status != "closed", literal("pending")), else_=demands.c.outcome).label("outcome")
-    ent = demands.c.concerns_enterprise
-    notified = demands.c.id.in_(
-        select(notices.c.demand_id).where(notices.c.sent_at.is_not(None), notices.c.sent_at <= now))
-    delayed = demands.c.id.in_(select(notices.c.demand_id).where(notices.c.gag_held))
-    gagged = demands.c.id.in_(select(gags.c.demand_id))
+    emergency and enterprise counts per group. An open demand has no outcome (a rule the
+    schema holds), so NULL is the report's ``pending``."""
     return (
         select(
             demands.c.country,
             demands.c.process_type,
-            outcome,
+            demands.c.outcome,
             func.count().label("n"),
-            func.sum(_truthy(demands.c.emergency)).label("emergency"),
-            func.sum(_truthy(ent)).label("enterprise"),
-            func.sum(_truthy(and_(ent, notified))).label("notified"),
-            func.sum(_truthy(and_(ent, delayed))).label("delayed"),
-            func.sum(_truthy(gagged)).label("gagged"),
+            func.count().filter(demands.c.emergency).label("emergency"),
+            func.count().filter(demands.c.concerns_enterprise).label("enterprise"),
         )
         .where(_in_period(period))
-        .group_by(demands.c.country, demands.c.process_type, outcome)
+        .group_by(demands.c.country, demands.c.process_type, demands.c.outcome)
     )
+
+
+def summary_statement(period: Period, now: datetime):
+    """The period's rows of the report summary, as (dimension, member, n): the account
+    counts; under ``mark``, how many demands the report counts with each mark; under
+    ``late``, how many of the ``notified`` ones had their first notice sent after ``now``
+    (none, unless a report is compiled as of a past moment)."""
+    counts = select(report_account_counts.c.dimension, report_account_counts.c.member,
+                    report_account_counts.c.n).where(report_account_counts.c.period == period.code)
+    marks = select(literal(MARK), report_mark_counts.c.kind, report_mark_counts.c.n).where(
+        report_mark_counts.c.period == period.code)
+    late = select(literal(LATE), literal("notified"), func.count()).where(
+        report_marks.c.period == period.code,
+        report_marks.c.kind == "notified",
+        report_marks.c.at > now,
+        report_marks.c.main,
+        report_marks.c.enterprise,
+    )
+    return union_all(counts, marks, late)
 
 
 def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
     kinds = load_process_types(db)
-    excluded = kinds.excluded
-    in_period = _in_period(period)
-    main = demands.c.process_type.not_in(excluded)
 
     # (2) The cube: one scan of the period's demands.
-    cube = db.execute(cube_statement(period, now)).all()
+    cube = db.execute(cube_statement(period)).all()
+    # (3) The summary: account counts and marks.
+    accounts: dict[tuple[str, str], int] = {}
+    for dimension, member, n in db.execute(summary_statement(period, now)):
+        accounts[(dimension, member)] = int(n)
 
-    totals: dict[str, int] = defaultdict(int)
+    # A few thousand grouped rows at most (countries × types × outcomes): added up here.
     per_country: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     per_type: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     emergency: dict[str, int] = defaultdict(int)
     enterprise: dict[str, int] = defaultdict(int)
-    flags: dict[str, int] = defaultdict(int)
+    preservation = set(kinds.preservation)
     preservation_requests = 0
     national_security_requests = 0
-    for country, process_type, oc, n, n_emergency, n_enterprise, n_notified, n_delayed, n_gagged in cube:
-        n = int(n)
-        if process_type in kinds.preservation:
+    for country, process_type, oc, n, n_emergency, n_enterprise in cube:
+        if process_type in preservation:
             preservation_requests += n
-            continue
-        if process_type == NATIONAL_SECURITY:
+        elif process_type == NATIONAL_SECURITY:
             national_security_requests += n
-            continue
-        totals[oc] += n
-        per_country[country][oc] += n
-        per_type[process_type][oc] += n
-        emergency[oc] += int(n_emergency or 0)
-        enterprise[oc] += int(n_enterprise or 0)
-        flags["notified"] += int(n_notified or 0)
-        flags["delayed"] += int(n_delayed or 0)
-        flags["gagged"] += int(n_gagged or 0)
+        else:
+            oc = oc or "pending"
+            per_country[country][oc] += n
+            per_type[process_type][oc] += n
+            if n_emergency:
+                emergency[oc] += n_emergency
+            if n_enterprise:
+                enterprise[oc] += n_enterprise
+    totals: dict[str, int] = defaultdict(int)
+    for counts in per_type.values():
+        for oc, n in counts.items():
+            totals[oc] += n
+    flags = {
+        "notified": accounts.get((MARK, "notified"), 0) - accounts.get((LATE, "notified"), 0),
+        "delayed": accounts.get((MARK, "gag_held"), 0),
+        "gagged": accounts.get((MARK, "gag"), 0),
+    }
 
     country_requests = {code: sum(counts.values()) for code, counts in per_country.items()}
     small = sorted(code for code, n in country_requests.items() if n < min_country)
-
-    # (3) Distinct accounts per country, process type and section, in one statement.
-    accounts = _accounts(db, in_period, kinds, small)
+    if small:
+        # (4) Countries under the minimum merge into Other: their distinct identifiers together.
+        accounts[("country", OTHER)] = int(db.execute(
+            select(func.count(report_accounts.c.identifier.distinct())).where(
+                report_accounts.c.period == period.code,
+                report_accounts.c.dimension == "country",
+                report_accounts.c.member.in_(small),
+            )
+        ).scalar() or 0)
 
     def figures(kind, counts, accounts_specified, **extra):
         return kind.from_counts(counts, accounts_specified, **extra)
@@ -303,42 +293,6 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
             if ns_reportable else NOT_YET_REPORTABLE
         ),
     )
-
-
-def _accounts(db, in_period, kinds: ProcessTypes, small: list[str]) -> dict[tuple[str, str], int]:
-    """``{(grouping, key): distinct identifiers}`` for grouping country / process_type / section.
-
-    Each grouping reads the period's targets (an index join), removes duplicate
-    ``(key, identifier)`` pairs with a GROUP BY (hashed on PostgreSQL) and counts them,
-    which both databases do faster than ``COUNT(DISTINCT …)``. Reading the join three
-    times is cheaper than keeping it in a materialised CTE (measured on both)."""
-
-    def distinct_per(grouping: str, key_of, *, main_only: bool):
-        t = (
-            select(demands.c.country, demands.c.process_type, demand_targets.c.identifier)
-            .select_from(demand_targets.join(demands, demands.c.id == demand_targets.c.demand_id))
-            .where(in_period, *((demands.c.process_type.not_in(kinds.excluded),) if main_only else ()))
-            .subquery()
-        ).c
-        key = key_of(t)
-        pairs = select(key.label("key"), t.identifier).group_by(key, t.identifier).subquery()
-        return select(literal(grouping).label("grouping"), pairs.c.key, func.count().label("n")).group_by(pairs.c.key)
-
-    def country_key(t):
-        return case((t.country.in_(small), literal(OTHER)), else_=t.country) if small else t.country
-
-    def section_key(t):
-        whens = [(t.process_type == NATIONAL_SECURITY, literal(NATIONAL_SECURITY))]
-        if kinds.preservation:
-            whens.append((t.process_type.in_(kinds.preservation), literal("preservation")))
-        return case(*whens, else_=literal("main"))
-
-    rows = db.execute(union_all(
-        distinct_per("country", country_key, main_only=True),
-        distinct_per("process_type", lambda t: t.process_type, main_only=True),
-        distinct_per("section", section_key, main_only=False),
-    )).all()
-    return {(grouping, key): int(n) for grouping, key, n in rows}
 
 
 __all__ = ["compile_report", "load_process_types", "ProcessTypes", "NATIONAL_SECURITY"]

@@ -273,7 +273,7 @@ def dumps(value: Any, indent: int = 2, _level: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = (f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dumps(v, indent, _level + 1)}"
+        items = (f"{pad}{_string(str(k))}: {dumps(v, indent, _level + 1)}"
                  for k, v in value.items())
         return "{\n" + ",\n".join(items) + "\n" + end + "}"
     if isinstance(value, (list, tuple)):
@@ -284,7 +284,13 @@ def dumps(value: Any, indent: int = 2, _level: int = 0) -> str:
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        return _string(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+# What json.dumps(text, ensure_ascii=False) writes for a string, without its per-call set-up.
+_string = json.encoder.encode_basestring
 
 
 __all__ = [

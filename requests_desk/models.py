@@ -217,6 +217,8 @@ class Demand(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATES), name="status_code"),
         CheckConstraint(f"outcome IS NULL OR {_in('outcome', OUTCOMES)}", name="outcome_code"),
+        # A demand has an outcome exactly when it is closed (the report counts the rest as pending).
+        CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)", name="outcome_when_closed"),
         # The case list: every filter with the default sort (newest first), and each sort.
         Index("ix_demands_received_at", "received_at"),
         Index("ix_demands_status_received", "status", "received_at"),
@@ -507,6 +509,67 @@ class Report(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)  # the report JSON, exactly as served
+
+
+class ReportAccount(Base):
+    """A distinct target identifier of a report period under one dimension and member
+    (``country``/``US``, ``process_type``/``subpoena``, ``section``/``main``): kept by
+    triggers as targets are written (requests_desk/report_summary.py)."""
+
+    __tablename__ = "report_accounts"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    member: Mapped[str] = mapped_column(String(50), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+
+class ReportAccountCount(Base):
+    """How many distinct identifiers a period has under a dimension and member: the
+    report's ``accounts_specified``, kept by the same triggers."""
+
+    __tablename__ = "report_account_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    member: Mapped[str] = mapped_column(String(50), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ReportMark(Base):
+    """A demand has had a notice sent (``notified``, ``at`` the first), a notice held by a
+    gag (``gag_held``) or a gag (``gag``); with the demand's period, whether it counts in
+    the main sections and whether it concerns an enterprise customer. Kept by triggers."""
+
+    __tablename__ = "report_marks"
+    __table_args__ = (
+        CheckConstraint("kind IN ('notified', 'gag_held', 'gag')", name="report_mark_kind"),
+        # The compile looks for notices sent after its own time (normally none).
+        Index("ix_report_marks_period_kind_at", "period", "kind", "at"),
+        {"sqlite_with_rowid": False},
+    )
+
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    main: Mapped[bool] = mapped_column(Boolean)
+    enterprise: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportMarkCount(Base):
+    """How many demands of a period the report counts with a mark: of the main sections,
+    for ``gag`` all of them, for ``notified`` and ``gag_held`` those of enterprise
+    customers. Kept by a trigger on ``report_marks``."""
+
+    __tablename__ = "report_mark_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class ReportArtifact(Base):
