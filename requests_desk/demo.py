@@ -43,6 +43,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from .services.demands import ALWAYS_AUDITED, SUBJECT_OF
+
 UTC = timezone.utc
 DAY = 86400
 HOUR = 3600
@@ -1117,6 +1119,16 @@ class _Gag:
                 f'"order_ref":{_qs(self.order_ref)}}}')
 
 
+# The snapshot fields a demand's actions can change (the others are fixed at intake), in
+# key order; values are kept as their JSON text.
+_AUDITED = ("assignee_id", "due_at", "outcome", "production", "scope", "status")
+
+
+def _json_object(pairs: list[tuple[str, str]]) -> str:
+    """{"key":value,…} from (key, JSON text) pairs in key order: audit.canonical's form."""
+    return "{" + ",".join(f'"{k}":{v}' for k, v in pairs) + "}"
+
+
 class CaseReplay:
     """One case spec replayed in memory with the services' rules: the demand's final
     fields and rows, its audit events (content, not yet chained) and its notices, with
@@ -1192,10 +1204,24 @@ class CaseReplay:
             self._dispatch_until(self.now, inclusive=True)
         return self
 
-    def _snapshot(self, hold: str = "", note: str = "", reason: str = "") -> str:
-        return (f'{{"assignee_id":{self.s_assignee}{self.p_country}{self.s_due}{self.p_emergency}{hold}'
-                f'{self.p_legal}{note},"outcome":{self.s_outcome}{self.p_process}{self.s_production}{reason}'
+    def _snapshot(self) -> str:
+        """services.demands.snapshot as audit.canonical writes it (the demand.log event)."""
+        return (f'{{"assignee_id":{self.s_assignee}{self.p_country}{self.s_due}{self.p_emergency}'
+                f'{self.p_legal},"outcome":{self.s_outcome}{self.p_process}{self.s_production}'
                 f'{self.p_received}{self.s_scope},"status":{self.s_status}{self.p_targets}')
+
+    def _state(self) -> tuple[str, ...]:
+        """The snapshot fields an action can change, as JSON, in the order of _AUDITED."""
+        return (self.s_assignee, self.s_due, self.s_outcome, self.s_production, self.s_scope, self.s_status)
+
+    def _changes(self, action: str, old: tuple[str, ...], extra: list[tuple[str, str]]) -> tuple[str, str]:
+        """services.demands.changes as audit.canonical writes it: the fields that changed,
+        with the status, the outcome and the action's subject always; then ``extra``."""
+        keep = ALWAYS_AUDITED + SUBJECT_OF.get(action, ())
+        new = self._state()
+        before = [(k, o) for k, o, n in zip(_AUDITED, old, new) if o != n or k in keep]
+        after = sorted([(k, n) for k, o, n in zip(_AUDITED, old, new) if o != n or k in keep] + extra)
+        return _json_object(before), _json_object(after)
 
     def apply(self, key: int, at: int, step: Step) -> None:
         action, body = step.action, step.body
@@ -1235,42 +1261,41 @@ class CaseReplay:
                     n.state, n.held_by, n.next = "held", "deferral", None
             self._release(at)
             return
-        before = self.snap
+        before = self._state()
         if action == "assign":
             assignee = next(uid for uid, email in self.w.users.values() if email == body["assignee"])
             self.assignments.append((assignee, body["reason"], actor_id, at))
             self.assignee, self.s_assignee = assignee, str(assignee)
-            self.snap = self._snapshot()
-            events.append((key, at, actor_id, actor, action, before, self._snapshot(reason=',"reason":'
-                                                                                    + _qs(body["reason"]))))
+            events.append((key, at, actor_id, actor, action,
+                           *self._changes(action, before, [("reason", _qs(body["reason"]))])))
             return
         if action == "set-due":
             new = _s(body["due_at"])
             self.due_changes.append((self.due, new, body["reason"], actor_id, at))
             self.due, self.s_due = new, _iso_s(new)
-            self.snap = self._snapshot()
-            events.append((key, at, actor_id, actor, action, before, self._snapshot(reason=',"reason":'
-                                                                                    + _qs(body["reason"]))))
+            events.append((key, at, actor_id, actor, action,
+                           *self._changes(action, before, [("reason", _qs(body["reason"]))])))
             return
         outcome = None
         closes = True
-        hold = note = reason = ""
+        extra: list[tuple[str, str]] = []  # after.update(ctx.extra) in the workflow
         if action in ("attempt-redirect", "requester-insists", "redirected", "no-data", "withdraw"):
             text = body.get("note") or body.get("reason")
             if text:
-                note = ',"note":' + _qs(text)
+                extra.append(("note", _qs(text)))
         if action == "attempt-redirect":
             target = "redirecting"
         elif action == "start-review":
             target = "in_review"
             if body.get("reason"):
-                reason = ',"reason":' + _qs(body["reason"])
+                extra.append(("reason", _qs(body["reason"])))
         elif action == "requester-insists":
             target = "in_review"
         elif action == "redirected":
             target, outcome = "closed", "redirected"
         elif action == "reject":
-            target, outcome, reason = "closed", "rejected", ',"reason":' + _qs(body["reason"])
+            target, outcome = "closed", "rejected"
+            extra.append(("reason", _qs(body["reason"])))
         elif action == "propose-scope":
             target = "scoped"
             self.scope = [_item(i) for i in body["items"]]
@@ -1279,7 +1304,8 @@ class CaseReplay:
         elif action == "approve":
             target, self.approved_by = "approved", actor_id
         elif action == "return":
-            target, self.approved_by, reason = "in_review", None, ',"reason":' + _qs(body["reason"])
+            target, self.approved_by = "in_review", None
+            extra.append(("reason", _qs(body["reason"])))
         elif action == "record-production":
             target = "closed"
             self.production = [_item(i) for i in body["items"]]
@@ -1295,13 +1321,13 @@ class CaseReplay:
             self.preserved = [_item(i) for i in body["items"]]
             ends = at + (self.rule.hold_days or 90) * DAY
             self.hold = [at, ends, None]
-            hold = ',"hold_ends_at":' + _iso_s(ends)
+            extra.append(("hold_ends_at", _iso_s(ends)))
         elif action == "extend-preservation":
             target, outcome, closes = "closed", "preserved", False
             old = self.hold[1]
             self.hold[1] = old + (self.rule.hold_extension_days or 90) * DAY
             self.hold[2] = at
-            hold = f',"hold_ends_at":{{"after":{_iso_s(self.hold[1])},"before":{_iso_s(old)}}}'
+            extra.append(("hold_ends_at", f'{{"after":{_iso_s(self.hold[1])},"before":{_iso_s(old)}}}'))
         elif action == "withdraw":
             target, outcome = "closed", "withdrawn"
         else:
@@ -1312,9 +1338,7 @@ class CaseReplay:
             self.outcome, self.s_outcome = outcome, _qs(outcome)
             if was_open:
                 self.closed = at
-        self.snap = self._snapshot()
-        after = self._snapshot(hold, note, reason) if (hold or note or reason) else self.snap
-        events.append((key, at, actor_id, actor, action, before, after))
+        events.append((key, at, actor_id, actor, action, *self._changes(action, before, extra)))
         if was_open and target == "closed" and closes:
             self._notices_due("outcome", at)
 
@@ -1609,15 +1633,25 @@ def _generated_chunk(planner: CasePlanner, maker: _ChunkMaker, times, fates, sta
 
 
 class BulkLoader:
-    """Writes demands with executemany (SQLite) or COPY (PostgreSQL), some thousands of
-    cases per transaction. After each commit the desk is consistent (audit chain and
-    head, reference counters), so an interrupted load leaves a valid, smaller desk.
+    """Writes demands with executemany (SQLite) or COPY (PostgreSQL).
+
+    PostgreSQL: some thousands of cases per transaction. After each commit the desk is
+    consistent (audit chain and head, reference counters, report summary), so an
+    interrupted load leaves a valid, smaller desk.
+
+    SQLite: the whole load is one transaction, so an interrupted load leaves the desk as
+    it was. Inside it the loaded tables' secondary indexes and the report summary's
+    triggers are dropped; at the end the indexes are built again (a sort each, instead of
+    a B-tree insert per row and index) and the new demands join the report summary in a
+    few set-based statements (report_summary.ABSORB_SQL) instead of a trigger per row.
+    No other connection can write meanwhile (SQLite has one writer), and none sees the
+    desk without its indexes or triggers: the DDL commits with the rows or not at all.
 
     ``load(cases)`` replays given specs in this process; ``load_generated`` draws them
     in forked worker processes while this one chains the audit log and writes."""
 
     def __init__(self, engine: Engine, world: World, now: datetime, *, seed: int = 1,
-                 on_progress: Callable[[int], None] | None = None, commit_every: int = 20_000):
+                 on_progress: Callable[[int], None] | None = None, commit_every: int = 5_000):
         self.engine = engine
         self.world = world
         self.now = now.replace(microsecond=0)
@@ -1683,7 +1717,7 @@ class BulkLoader:
         chunks_n = -(-count // CasePlanner.CHUNK)
         if workers is None:  # a worker pays off from some thousands of demands
             cpus = os.cpu_count() or 1
-            workers = 0 if count < 20_000 else (1 if cpus <= 2 else min(3, cpus - 1))
+            workers = 0 if count < 20_000 else max(2, min(3, cpus - 1))
         if "fork" not in multiprocessing.get_all_start_methods():
             workers = 0
 
@@ -1739,7 +1773,9 @@ class BulkLoader:
                 journal = cur.fetchone()[0]
                 cur.execute("PRAGMA synchronous=OFF")
                 cur.execute("PRAGMA cache_size=-200000")
+                cur.execute("BEGIN IMMEDIATE")
             self.next_id = {t: self._scalar(cur, f"SELECT COALESCE(MAX(id), 0) FROM {t}") + 1 for t in TABLES}
+            indexes = self._drop_for_load(cur) if self.sqlite else []
             head = self._fetch(cur, "SELECT last_hash, count FROM audit_head WHERE id = 1")
             self.prev_hash, self.seq = (head[0][0], head[0][1]) if head else (GENESIS, 0)
             self.has_head = bool(head)
@@ -1765,7 +1801,10 @@ class BulkLoader:
             stats.rows += self._flush(raw, cur)
             if self.on_progress and pending:
                 self.on_progress(pending)
-            if not self.sqlite:
+            if self.sqlite:
+                self._restore_after_load(cur, indexes, state["demand_base"])
+                raw.commit()
+            else:
                 for table in TABLES:
                     cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table} "
                                 f"HAVING MAX(id) IS NOT NULL")
@@ -1879,8 +1918,35 @@ class BulkLoader:
         for year, last in self.counters.items():
             cur.execute(self._sql("INSERT INTO reference_counters (year, last_seq) VALUES (?, ?) "
                                   "ON CONFLICT (year) DO UPDATE SET last_seq = excluded.last_seq"), (year, last))
-        raw.commit()
+        if not self.sqlite:  # SQLite commits once, at the end
+            raw.commit()
         return written
+
+    def _drop_for_load(self, cur) -> list[tuple[str, str]]:
+        """SQLite, inside the load's transaction: drop the loaded tables' secondary indexes
+        and the report summary's triggers; returns the indexes' definitions."""
+        from . import report_summary
+
+        names = ", ".join(f"'{t}'" for t in TABLES)
+        indexes = self._fetch(cur, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                   f"AND sql IS NOT NULL AND tbl_name IN ({names}) ORDER BY name")
+        for name, _sql in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        for sql in report_summary.drop_trigger_sql("sqlite"):
+            cur.execute(sql)
+        return indexes
+
+    def _restore_after_load(self, cur, indexes: list[tuple[str, str]], first_demand: int) -> None:
+        """Build the indexes again, add the new demands to the report summary, put its
+        triggers back: still inside the load's transaction."""
+        from . import report_summary
+
+        for _name, sql in indexes:
+            cur.execute(sql)
+        for sql in report_summary.ABSORB_SQL:
+            cur.execute(sql, {"first": first_demand})
+        for ddl in report_summary.trigger_ddl("sqlite"):
+            cur.execute(ddl)
 
     def _sql(self, sql: str) -> str:
         return sql if self.sqlite else sql.replace("?", "%s")

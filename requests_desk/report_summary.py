@@ -78,11 +78,14 @@ _FIXED_MESSAGE = "a demand's received_at, country, process_type and concerns_ent
 
 _COUNTED = "{t}.main AND ({t}.kind = 'gag' OR {t}.enterprise)"
 
-_SQLITE_TRIGGERS = [
+_SQLITE_GUARDS = [
     f"""CREATE TRIGGER demands_fixed_at_intake BEFORE UPDATE OF {', '.join(_FIXED)} ON demands
     WHEN {' OR '.join(f'NEW.{c} IS NOT OLD.{c}' for c in _FIXED)} BEGIN
         SELECT RAISE(ABORT, 'CHECK constraint failed: {_FIXED_MESSAGE.replace("'", "''")}');
     END""",
+]
+
+_SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER report_mark_counts_on_mark AFTER INSERT ON report_marks
     WHEN {_COUNTED.format(t='NEW')} BEGIN
         INSERT INTO report_mark_counts (period, kind, n) VALUES (NEW.period, NEW.kind, 1)
@@ -125,7 +128,7 @@ _SQLITE_TRIGGERS = [
 
 # Rows are taken in key order so that two transactions never wait on each other's rows
 # in opposite orders.
-_PG_TRIGGERS = [
+_PG_GUARDS = [
     f"""CREATE FUNCTION demands_fixed_at_intake() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = '{_FIXED_MESSAGE.replace("'", "''")}';
@@ -133,6 +136,9 @@ _PG_TRIGGERS = [
     f"""CREATE TRIGGER demands_fixed_at_intake BEFORE UPDATE OF {', '.join(_FIXED)} ON demands
     FOR EACH ROW WHEN ({' OR '.join(f'NEW.{c} IS DISTINCT FROM OLD.{c}' for c in _FIXED)})
     EXECUTE FUNCTION demands_fixed_at_intake()""",
+]
+
+_PG_TRIGGERS = [
     # An INSERT … ON CONFLICT's transition table holds the rows it inserted, not those it updated.
     f"""CREATE FUNCTION report_mark_counts_on_marks() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -196,13 +202,17 @@ _PG_TRIGGERS = [
     REFERENCING NEW TABLE AS new_gags FOR EACH STATEMENT EXECUTE FUNCTION report_marks_on_gags()""",
 ]
 
+_GUARD_NAMES = {"sqlite": [("demands_fixed_at_intake", None)], "postgresql": [("demands_fixed_at_intake", "demands")]}
 _TRIGGER_NAMES = {
-    "sqlite": [("demands_fixed_at_intake", None), ("report_mark_counts_on_mark", None), ("report_accounts_on_target", None), ("report_marks_on_notice_insert", None),
-               ("report_marks_on_notice_update", None), ("report_marks_on_gag", None)],
-    "postgresql": [("demands_fixed_at_intake", "demands"), ("report_mark_counts_on_marks", "report_marks"), ("report_accounts_on_targets", "demand_targets"), ("report_marks_on_notice_insert", "notices"),
-                   ("report_marks_on_notice_update", "notices"), ("report_marks_on_gags", "gags")],
+    "sqlite": [("report_mark_counts_on_mark", None), ("report_accounts_on_target", None),
+               ("report_marks_on_notice_insert", None), ("report_marks_on_notice_update", None),
+               ("report_marks_on_gag", None)],
+    "postgresql": [("report_mark_counts_on_marks", "report_marks"), ("report_accounts_on_targets", "demand_targets"),
+                   ("report_marks_on_notice_insert", "notices"), ("report_marks_on_notice_update", "notices"),
+                   ("report_marks_on_gags", "gags")],
 }
-_PG_FUNCTIONS = ("demands_fixed_at_intake", "report_mark_counts_on_marks", "report_accounts_on_targets", "report_marks_on_notices", "report_marks_on_gags")
+_PG_FUNCTIONS = ("report_mark_counts_on_marks", "report_accounts_on_targets", "report_marks_on_notices",
+                 "report_marks_on_gags")
 
 
 def _dialect(conn: Connection) -> str:
@@ -212,59 +222,89 @@ def _dialect(conn: Connection) -> str:
     return name
 
 
+def trigger_ddl(dialect: str) -> list[str]:
+    """The statements that create the summary's triggers (and their functions)."""
+    return list(_SQLITE_TRIGGERS if dialect == "sqlite" else _PG_TRIGGERS)
+
+
+def drop_trigger_sql(dialect: str) -> list[str]:
+    """The statements that drop the summary's triggers (and their functions)."""
+    sql = [f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else "")
+           for name, table in _TRIGGER_NAMES[dialect]]
+    if dialect == "postgresql":
+        sql += [f"DROP FUNCTION IF EXISTS {name}()" for name in _PG_FUNCTIONS]
+    return sql
+
+
 def install(conn: Connection) -> None:
-    """Create the views and triggers (the tables come from the migration)."""
+    """Create the views, the intake guard and the summary's triggers (the tables come from
+    the migration)."""
     dialect = _dialect(conn)
-    for ddl in _views(dialect) + (_SQLITE_TRIGGERS if dialect == "sqlite" else _PG_TRIGGERS):
+    for ddl in _views(dialect) + (_SQLITE_GUARDS if dialect == "sqlite" else _PG_GUARDS) + trigger_ddl(dialect):
         conn.exec_driver_sql(ddl)
 
 
 def uninstall(conn: Connection) -> None:
-    """Drop the triggers and views (not the tables)."""
+    """Drop the triggers, the guard and the views (not the tables)."""
     dialect = _dialect(conn)
-    for name, table in _TRIGGER_NAMES[dialect]:
+    for sql in drop_trigger_sql(dialect):
+        conn.exec_driver_sql(sql)
+    for name, table in _GUARD_NAMES[dialect]:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else ""))
     if dialect == "postgresql":
-        for name in _PG_FUNCTIONS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS demands_fixed_at_intake()")
     conn.exec_driver_sql("DROP VIEW IF EXISTS report_account_keys")
     conn.exec_driver_sql("DROP VIEW IF EXISTS report_demand_keys")
 
 
-_REBUILD = [
-    "DELETE FROM report_account_counts",
-    "DELETE FROM report_accounts",
-    "DELETE FROM report_mark_counts",
-    "DELETE FROM report_marks",
+# Adds the demands numbered :first and up (with their targets, notices and gags) to the
+# summary in a few set-based statements, with the summary's triggers dropped. Their marks
+# are new; their account pairs may exist already (an account named in an older demand).
+ABSORB_SQL = [
+    """CREATE TEMP TABLE report_new_pairs AS
+    SELECT k.period, k.dimension, k.member, t.identifier
+    FROM demand_targets t JOIN report_account_keys k ON k.demand_id = t.demand_id
+    WHERE t.demand_id >= :first
+    EXCEPT
+    SELECT period, dimension, member, identifier FROM report_accounts""",
     """INSERT INTO report_accounts (period, dimension, member, identifier)
-    SELECT DISTINCT k.period, k.dimension, k.member, t.identifier
-    FROM demand_targets t JOIN report_account_keys k ON k.demand_id = t.demand_id""",
+    SELECT period, dimension, member, identifier FROM report_new_pairs""",
     """INSERT INTO report_account_counts (period, dimension, member, n)
-    SELECT period, dimension, member, count(*) FROM report_accounts GROUP BY period, dimension, member""",
+    SELECT period, dimension, member, count(*) FROM report_new_pairs WHERE true GROUP BY period, dimension, member
+    ON CONFLICT (period, dimension, member) DO UPDATE SET n = report_account_counts.n + excluded.n""",
+    "DROP TABLE report_new_pairs",
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='notified')}, n.first
-    FROM (SELECT demand_id, min(sent_at) AS first FROM notices WHERE sent_at IS NOT NULL GROUP BY demand_id) n
+    FROM (SELECT demand_id, min(sent_at) AS first FROM notices
+          WHERE demand_id >= :first AND sent_at IS NOT NULL GROUP BY demand_id) n
     JOIN report_demand_keys k ON k.demand_id = n.demand_id""",
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='gag_held')}, NULL
-    FROM (SELECT DISTINCT demand_id FROM notices WHERE gag_held) n
+    FROM (SELECT DISTINCT demand_id FROM notices WHERE demand_id >= :first AND gag_held) n
     JOIN report_demand_keys k ON k.demand_id = n.demand_id""",
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='gag')}, NULL
-    FROM (SELECT DISTINCT demand_id FROM gags) g
+    FROM (SELECT DISTINCT demand_id FROM gags WHERE demand_id >= :first) g
     JOIN report_demand_keys k ON k.demand_id = g.demand_id""",
-    # The marks trigger counted the rows above as they went in; counted again here, set-based.
-    "DELETE FROM report_mark_counts",
     f"""INSERT INTO report_mark_counts (period, kind, n)
-    SELECT period, kind, count(*) FROM report_marks m WHERE {_COUNTED.format(t='m')} GROUP BY period, kind""",
+    SELECT period, kind, count(*) FROM report_marks m
+    WHERE m.demand_id >= :first AND {_COUNTED.format(t='m')} GROUP BY period, kind
+    ON CONFLICT (period, kind) DO UPDATE SET n = report_mark_counts.n + excluded.n""",
 ]
 
 
 def rebuild(conn: Connection) -> None:
-    """Recompute the summary tables from demands, targets, notices and gags."""
-    _dialect(conn)
-    for sql in _REBUILD:
-        conn.execute(text(sql))
+    """Recompute the summary tables from demands, targets, notices and gags, in the
+    caller's transaction (its triggers are dropped meanwhile and created again)."""
+    dialect = _dialect(conn)
+    for sql in drop_trigger_sql(dialect):
+        conn.exec_driver_sql(sql)
+    for table in ("report_account_counts", "report_accounts", "report_mark_counts", "report_marks"):
+        conn.exec_driver_sql(f"DELETE FROM {table}")
+    for sql in ABSORB_SQL:
+        conn.execute(text(sql), {"first": 0})
+    for ddl in trigger_ddl(dialect):
+        conn.exec_driver_sql(ddl)
 
 
 def snapshot(conn: Connection) -> dict[str, list[tuple]]:

@@ -32,7 +32,7 @@ from .models import (
 )
 from .rules import needs_basis, tier_within
 from .services import parsing
-from .services.demands import snapshot
+from .services.demands import changes, snapshot
 from .services.items import Item, from_row, parse_items, within_any
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -366,7 +366,7 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
         if was_open:
             demand.closed_at = now
     session.flush()
-    after = snapshot(demand)
+    before, after = changes(action, before, snapshot(demand))
     after.update({k: v for k, v in ctx.extra.items() if v})
     audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
     if was_open and not demand.is_open:
@@ -423,7 +423,7 @@ def _side_action(session: Session, actor: User, demand: Demand, action: str, bod
                                   reason=reason, actor_id=actor.id, at=now))
         demand.due_at = due_at
     session.flush()
-    after = snapshot(demand)
+    before, after = changes(action, before, snapshot(demand))
     after["reason"] = reason
     audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
     return demand
