@@ -1753,71 +1753,115 @@ class BulkLoader:
     # ------------------------------------------------------------ writing
 
     def _write(self, chunks: Callable[[dict], Iterator[_Chunk]], workers: int) -> LoadStats:
+        """Number, chain and write the chunks. Every database call runs in one thread of its
+        own, in order: the drivers let go of the GIL while the database works (SQLite while
+        it steps, psycopg while it sends), so a batch is written while this thread numbers
+        and chains the next."""
         import time
-
-        from .audit import GENESIS
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         started = time.perf_counter()
         stats = LoadStats(workers=workers)
         if self.sqlite:
             self.engine.dispose()  # our pooled connections must not keep the database in WAL mode
-        raw = self.engine.raw_connection()
-        journal = None
-        try:
-            cur = raw.cursor()
-            if self.sqlite:
-                # A rollback journal (crash-safe) instead of WAL while loading: pages that are
-                # only appended are written once, not twice. Back to WAL at the end; if another
-                # process has the database open, the mode stays WAL and the load is slower.
-                cur.execute("PRAGMA journal_mode=DELETE")
-                journal = cur.fetchone()[0]
-                cur.execute("PRAGMA synchronous=OFF")
-                cur.execute("PRAGMA cache_size=-200000")
-                cur.execute("BEGIN IMMEDIATE")
-            self.next_id = {t: self._scalar(cur, f"SELECT COALESCE(MAX(id), 0) FROM {t}") + 1 for t in TABLES}
-            indexes = self._drop_for_load(cur) if self.sqlite else []
-            head = self._fetch(cur, "SELECT last_hash, count FROM audit_head WHERE id = 1")
-            self.prev_hash, self.seq = (head[0][0], head[0][1]) if head else (GENESIS, 0)
-            self.has_head = bool(head)
-            self.requesters = {tuple(r[1:]): r[0] for r in
-                               self._fetch(cur, "SELECT id, agency, name, email, type FROM requesters")}
-            state = {"demand_base": self.next_id["demands"],
-                     "counters": dict(self._fetch(cur, "SELECT year, last_seq FROM reference_counters"))}
-            self.counters = dict(state["counters"])
-            self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
-            self.heap: list = []
-            pending = 0
-            for chunk in chunks(state):
-                self._absorb(chunk)
-                stats.events += self._chain(chunk.last_key)
-                stats.demands += chunk.count
-                pending += chunk.count
-                if pending >= self.commit_every:
-                    stats.rows += self._flush(raw, cur)
-                    if self.on_progress:
-                        self.on_progress(pending)
-                    pending = 0
-            stats.events += self._chain(None)
-            stats.rows += self._flush(raw, cur)
-            if self.on_progress and pending:
-                self.on_progress(pending)
-            if self.sqlite:
-                self._restore_after_load(cur, indexes, state["demand_base"])
-                raw.commit()
-            else:
-                for table in TABLES:
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table} "
-                                f"HAVING MAX(id) IS NOT NULL")
-                raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            if journal == "delete":
-                raw.cursor().execute("PRAGMA journal_mode=WAL")
-            raw.close()
+        with ThreadPoolExecutor(1, thread_name_prefix="desk-bulk-writer") as db:
+            conn = db.submit(self._open).result()
+            try:
+                state = db.submit(self._prepare, conn).result()
+                self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
+                self.heap: list = []
+                in_flight: list[Future] = []
+                pending = 0
+
+                def flush() -> None:
+                    rows, self.rows = self.rows, {t: [] for t in TABLES}
+                    in_flight.append(db.submit(self._flush, conn, rows, (self.prev_hash, self.seq),
+                                               dict(self.counters)))
+                    while len(in_flight) > 1:  # one batch written, the next one waiting: no more
+                        stats.rows += in_flight.pop(0).result()
+
+                for chunk in chunks(state):
+                    self._absorb(chunk)
+                    stats.events += self._chain(chunk.last_key)
+                    stats.demands += chunk.count
+                    pending += chunk.count
+                    if pending >= self.commit_every:
+                        flush()
+                        if self.on_progress:
+                            self.on_progress(pending)
+                        pending = 0
+                stats.events += self._chain(None)
+                flush()
+                for future in in_flight:
+                    stats.rows += future.result()
+                db.submit(self._finish, conn, state["demand_base"]).result()
+                if self.on_progress and pending:
+                    self.on_progress(pending)
+            except BaseException:
+                db.submit(self._rollback, conn).result()
+                raise
+            finally:
+                db.submit(self._close, conn).result()
         stats.seconds = time.perf_counter() - started
         return stats
+
+    # ------------------------------------------------------------ in the writer thread
+
+    def _open(self) -> dict:
+        raw = self.engine.raw_connection()
+        conn = {"raw": raw, "cur": raw.cursor(), "journal": None, "indexes": []}
+        if self.sqlite:
+            cur = conn["cur"]
+            # A rollback journal (crash-safe) instead of WAL while loading: pages that are
+            # only appended are written once, not twice. Back to WAL at the end; if another
+            # process has the database open, the mode stays WAL and the load is slower.
+            cur.execute("PRAGMA journal_mode=DELETE")
+            conn["journal"] = cur.fetchone()[0]
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.execute("PRAGMA cache_size=-200000")
+        return conn
+
+    def _prepare(self, conn: dict) -> dict:
+        """The desk as it is: next ids, the audit head, requesters, reference counters."""
+        from .audit import GENESIS
+
+        cur = conn["cur"]
+        if self.sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+        self.next_id = {t: self._scalar(cur, f"SELECT COALESCE(MAX(id), 0) FROM {t}") + 1 for t in TABLES}
+        if self.sqlite:
+            conn["indexes"] = self._drop_for_load(cur)
+        head = self._fetch(cur, "SELECT last_hash, count FROM audit_head WHERE id = 1")
+        self.prev_hash, self.seq = (head[0][0], head[0][1]) if head else (GENESIS, 0)
+        self.has_head = bool(head)
+        self.requesters = {tuple(r[1:]): r[0] for r in
+                           self._fetch(cur, "SELECT id, agency, name, email, type FROM requesters")}
+        state = {"demand_base": self.next_id["demands"],
+                 "counters": dict(self._fetch(cur, "SELECT year, last_seq FROM reference_counters"))}
+        self.counters = dict(state["counters"])
+        return state
+
+    def _finish(self, conn: dict, first_demand: int) -> None:
+        raw, cur = conn["raw"], conn["cur"]
+        if self.sqlite:
+            self._restore_after_load(cur, conn["indexes"], first_demand)
+        else:
+            for table in TABLES:
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table} "
+                            f"HAVING MAX(id) IS NOT NULL")
+        raw.commit()
+
+    @staticmethod
+    def _rollback(conn: dict) -> None:
+        conn["raw"].rollback()
+
+    @staticmethod
+    def _close(conn: dict) -> None:
+        if conn["journal"] == "delete":
+            conn["raw"].cursor().execute("PRAGMA journal_mode=WAL")
+        conn["raw"].close()
+
+    # ------------------------------------------------------------ in this thread
 
     def _absorb(self, chunk: _Chunk) -> None:
         """Number the chunk's rows, give its demands their requester ids (new requesters
@@ -1886,10 +1930,15 @@ class BulkLoader:
         cur.execute(sql)
         return list(cur.fetchall())
 
-    def _flush(self, raw, cur) -> int:
+    def _flush(self, conn: dict, batch: dict[str, list[tuple]], head: tuple[str, int],
+               counters: dict[int, int]) -> int:
+        """Write a batch of rows with the audit head and reference counters as of its last
+        row (in the writer thread)."""
+        raw, cur = conn["raw"], conn["cur"]
+        prev_hash, seq = head
         written = 0
         for table, columns in TABLES.items():
-            rows = self.rows[table]
+            rows = batch[table]
             if not rows:
                 continue
             extra = self.extra.get(table)
@@ -1906,16 +1955,15 @@ class BulkLoader:
                     for row in rows:
                         write(row)
             written += len(rows)
-            self.rows[table] = []
-        if self.seq:
+        if seq:
             if self.has_head:
                 cur.execute(self._sql("UPDATE audit_head SET last_hash = ?, count = ? WHERE id = 1"),
-                            (self.prev_hash, self.seq))
+                            (prev_hash, seq))
             else:
                 cur.execute(self._sql("INSERT INTO audit_head (id, last_hash, count) VALUES (1, ?, ?)"),
-                            (self.prev_hash, self.seq))
+                            (prev_hash, seq))
                 self.has_head = True
-        for year, last in self.counters.items():
+        for year, last in counters.items():
             cur.execute(self._sql("INSERT INTO reference_counters (year, last_seq) VALUES (?, ?) "
                                   "ON CONFLICT (year) DO UPDATE SET last_seq = excluded.last_seq"), (year, last))
         if not self.sqlite:  # SQLite commits once, at the end
@@ -1938,13 +1986,14 @@ class BulkLoader:
 
     def _restore_after_load(self, cur, indexes: list[tuple[str, str]], first_demand: int) -> None:
         """Build the indexes again, add the new demands to the report summary, put its
-        triggers back: still inside the load's transaction."""
+        triggers back: still inside the load's transaction. (Adding each batch as it is
+        written measured slower: the writer thread then competes with the rest.)"""
         from . import report_summary
 
         for _name, sql in indexes:
             cur.execute(sql)
         for sql in report_summary.ABSORB_SQL:
-            cur.execute(sql, {"first": first_demand})
+            cur.execute(sql, {"first": first_demand, "first_target": 0, "first_notice": 0, "first_gag": 0})
         for ddl in report_summary.trigger_ddl("sqlite"):
             cur.execute(ddl)
 

@@ -257,18 +257,21 @@ def uninstall(conn: Connection) -> None:
     conn.exec_driver_sql("DROP VIEW IF EXISTS report_demand_keys")
 
 
-# Adds the demands numbered :first and up (with their targets, notices and gags) to the
-# summary in a few set-based statements, with the summary's triggers dropped. Their marks
-# are new; their account pairs may exist already (an account named in an older demand).
+# Adds the demands numbered :first and up (with their targets, notices and gags, which are
+# numbered from :first_target, :first_notice and :first_gag) to the summary in a few
+# set-based statements, with the summary's triggers dropped. Their marks are new; their
+# account pairs may exist already (an account named in an older demand).
 ABSORB_SQL = [
     """CREATE TEMP TABLE report_new_pairs AS
-    SELECT k.period, k.dimension, k.member, t.identifier
+    SELECT DISTINCT k.period, k.dimension, k.member, t.identifier
     FROM demand_targets t JOIN report_account_keys k ON k.demand_id = t.demand_id
-    WHERE t.demand_id >= :first
-    EXCEPT
-    SELECT period, dimension, member, identifier FROM report_accounts""",
+    WHERE t.id >= :first_target AND k.demand_id >= :first AND NOT EXISTS (
+        SELECT 1 FROM report_accounts a
+        WHERE a.period = k.period AND a.dimension = k.dimension AND a.member = k.member
+          AND a.identifier = t.identifier)""",
+    # In key order: appended to the table's B-tree rather than scattered through it.
     """INSERT INTO report_accounts (period, dimension, member, identifier)
-    SELECT period, dimension, member, identifier FROM report_new_pairs""",
+    SELECT period, dimension, member, identifier FROM report_new_pairs ORDER BY 1, 2, 3, 4""",
     """INSERT INTO report_account_counts (period, dimension, member, n)
     SELECT period, dimension, member, count(*) FROM report_new_pairs WHERE true GROUP BY period, dimension, member
     ON CONFLICT (period, dimension, member) DO UPDATE SET n = report_account_counts.n + excluded.n""",
@@ -276,15 +279,15 @@ ABSORB_SQL = [
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='notified')}, n.first
     FROM (SELECT demand_id, min(sent_at) AS first FROM notices
-          WHERE demand_id >= :first AND sent_at IS NOT NULL GROUP BY demand_id) n
+          WHERE id >= :first_notice AND demand_id >= :first AND sent_at IS NOT NULL GROUP BY demand_id) n
     JOIN report_demand_keys k ON k.demand_id = n.demand_id""",
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='gag_held')}, NULL
-    FROM (SELECT DISTINCT demand_id FROM notices WHERE demand_id >= :first AND gag_held) n
+    FROM (SELECT DISTINCT demand_id FROM notices WHERE id >= :first_notice AND demand_id >= :first AND gag_held) n
     JOIN report_demand_keys k ON k.demand_id = n.demand_id""",
     f"""INSERT INTO report_marks {_MARK_COLUMNS}
     SELECT {_MARK_FROM_KEYS.format(kind='gag')}, NULL
-    FROM (SELECT DISTINCT demand_id FROM gags WHERE demand_id >= :first) g
+    FROM (SELECT DISTINCT demand_id FROM gags WHERE id >= :first_gag AND demand_id >= :first) g
     JOIN report_demand_keys k ON k.demand_id = g.demand_id""",
     f"""INSERT INTO report_mark_counts (period, kind, n)
     SELECT period, kind, count(*) FROM report_marks m
@@ -302,7 +305,7 @@ def rebuild(conn: Connection) -> None:
     for table in ("report_account_counts", "report_accounts", "report_mark_counts", "report_marks"):
         conn.exec_driver_sql(f"DELETE FROM {table}")
     for sql in ABSORB_SQL:
-        conn.execute(text(sql), {"first": 0})
+        conn.execute(text(sql), {"first": 0, "first_target": 0, "first_notice": 0, "first_gag": 0})
     for ddl in trigger_ddl(dialect):
         conn.exec_driver_sql(ddl)
 

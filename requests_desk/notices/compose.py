@@ -30,7 +30,6 @@ from ..models import (
     DataSet,
     Demand,
     DemandTarget,
-    Document,
     Notice,
     PreservationHold,
     ProcessRule,
