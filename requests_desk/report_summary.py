@@ -262,13 +262,13 @@ def uninstall(conn: Connection) -> None:
 # set-based statements, with the summary's triggers dropped. Their marks are new; their
 # account pairs may exist already (an account named in an older demand).
 ABSORB_SQL = [
+    # EXCEPT sorts both sides once: faster here than a probe per new pair (measured).
     """CREATE TEMP TABLE report_new_pairs AS
-    SELECT DISTINCT k.period, k.dimension, k.member, t.identifier
+    SELECT k.period, k.dimension, k.member, t.identifier
     FROM demand_targets t JOIN report_account_keys k ON k.demand_id = t.demand_id
-    WHERE t.id >= :first_target AND k.demand_id >= :first AND NOT EXISTS (
-        SELECT 1 FROM report_accounts a
-        WHERE a.period = k.period AND a.dimension = k.dimension AND a.member = k.member
-          AND a.identifier = t.identifier)""",
+    WHERE t.id >= :first_target AND k.demand_id >= :first
+    EXCEPT
+    SELECT period, dimension, member, identifier FROM report_accounts""",
     # In key order: appended to the table's B-tree rather than scattered through it.
     """INSERT INTO report_accounts (period, dimension, member, identifier)
     SELECT period, dimension, member, identifier FROM report_new_pairs ORDER BY 1, 2, 3, 4""",
