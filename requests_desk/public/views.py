@@ -4,11 +4,18 @@ Every answer comes from frozen rows: a version's outputs were rendered once when
 published (``report_artifacts``) and are served with an ETag (``304`` on a matching
 ``If-None-Match``) and cache headers. A period with no published version, or a name that
 is not a period, is a 404 on every URL here.
+
+Anonymous readers all get the same report page, so each worker reuses a page it rendered
+for up to ``PAGE_TTL`` seconds (HTTP caches may keep the latest one five minutes anyway),
+and at once renders it again after this process publishes a version. Signed-in staff
+see their own header and are never served from it.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from typing import Callable
 
 from flask import Response, current_app, g, render_template, request
 
@@ -24,6 +31,7 @@ PERIOD_FILE = re.compile(r"^(?P<period>[0-9]{4}-H[12])(?:\.(?P<ext>json|csv|pdf)
 VERSION_FILE = re.compile(r"^v(?P<version>[1-9][0-9]{0,5})(?:\.(?P<ext>json|csv|pdf))?$")
 YEAR = 365 * 24 * 3600
 LATEST_MAX_AGE = 300
+PAGE_TTL = 10.0
 
 
 def _period(code: str) -> Period:
@@ -66,7 +74,8 @@ _MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "
 
 
 def _page(row, versions) -> Response:
-    """The HTML page: the version's body rendered at publication, in the site's frame."""
+    """The HTML page: the version's body rendered at publication, in the site's frame
+    (a 200; the caller makes it conditional)."""
     art = report_service.artifact(get_session(), row.id, "html")
     latest = versions[-1]
     user = g.get("user")
@@ -76,16 +85,35 @@ def _page(row, versions) -> Response:
         "public/report.html", doc=doc, row=row, body=art.content.decode("utf-8"), versions=versions,
         latest=latest, is_latest=is_latest, period=Period.parse(row.period),
     )
-    response = Response(html, content_type="text/html; charset=utf-8")
     tag = f"{art.etag}:{latest.version}:{user.id if user else '-'}"
-    response.set_etag(hashlib.sha256(tag.encode()).hexdigest()[:40])
-    if user is None:
-        _cache(response, immutable=False)
-        response.cache_control.max_age = LATEST_MAX_AGE
-    else:
+    return _html(html.encode("utf-8"), hashlib.sha256(tag.encode()).hexdigest()[:40], signed_in=user is not None)
+
+
+def _html(body: bytes, etag: str, *, signed_in: bool) -> Response:
+    response = Response(body, content_type="text/html; charset=utf-8")
+    response.set_etag(etag)
+    if signed_in:
         response.cache_control.private = True
         response.cache_control.no_cache = True
+    else:
+        _cache(response, immutable=False)
     response.vary.add("Cookie")
+    return response
+
+
+def _cached_page(build: Callable[[], Response]) -> Response:
+    """``build()``'s page, or for an anonymous reader the one this worker built for the
+    same URL less than PAGE_TTL seconds ago (and since its last publication)."""
+    if g.get("user") is not None:
+        return build().make_conditional(request)
+    pages = current_app.extensions["desk"].setdefault("public_pages", {})
+    now, stamp = time.monotonic(), report_service.publications()
+    hit = pages.get(request.path)
+    if hit is not None and now - hit[0] < PAGE_TTL and hit[1] == stamp:
+        response = _html(hit[2], hit[3], signed_in=False)
+    else:
+        response = build()  # a 404 raises: only published pages are kept
+        pages[request.path] = (now, stamp, response.get_data(), response.get_etag()[0])
     return response.make_conditional(request)
 
 
@@ -116,11 +144,14 @@ def period_latest(name):
     if not match:
         raise NotFound(f"There is no transparency report at {name!r}.")
     period = _period(match["period"])
-    versions = _versions(period)
-    latest = versions[-1]
     if match["ext"]:
-        return _file(latest, match["ext"], immutable=False)
-    return _page(latest, versions)
+        return _file(_versions(period)[-1], match["ext"], immutable=False)
+
+    def build() -> Response:
+        versions = _versions(period)
+        return _page(versions[-1], versions)
+
+    return _cached_page(build)
 
 
 @bp.get("/<period_code>/<name>")
@@ -129,12 +160,20 @@ def period_version(period_code, name):
     if not match or not PERIOD_FILE.match(period_code):
         raise NotFound(f"There is no transparency report at {period_code}/{name}.")
     period = _period(period_code)
-    versions = _versions(period)
     wanted = int(match["version"])
-    row = next((v for v in versions if v.version == wanted), None)
-    if row is None:
-        raise NotFound(f"{period.code} has no version {wanted}.")
+
+    def version_of(versions):
+        row = next((v for v in versions if v.version == wanted), None)
+        if row is None:
+            raise NotFound(f"{period.code} has no version {wanted}.")
+        return row
+
     if match["ext"]:
-        return _file(row, match["ext"], immutable=True)
-    return _page(row, versions)
+        return _file(version_of(_versions(period)), match["ext"], immutable=True)
+
+    def build() -> Response:
+        versions = _versions(period)
+        return _page(version_of(versions), versions)
+
+    return _cached_page(build)
 

@@ -93,6 +93,15 @@ def compile_report(session: Session, actor: Actor, period: Any, now: datetime | 
     return row
 
 
+# How many versions this process has published: the public site's page cache
+# (public/views.py) drops what it rendered before a publication.
+_publications = 0
+
+
+def publications() -> int:
+    return _publications
+
+
 def publish_report(session: Session, actor: Actor, period: Any, note: Any = None,
                    now: datetime | None = None) -> Report:
     """Freeze the latest draft of an ended period as the next version and render its outputs."""
@@ -117,6 +126,8 @@ def publish_report(session: Session, actor: Actor, period: Any, note: Any = None
     session.flush()
     _render_artifacts(session, row, frozen)
     audit.record(session, actor, "report.publish", "report", row.id, before, _summary(row), at=now)
+    global _publications
+    _publications += 1
     return row
 
 

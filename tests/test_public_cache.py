@@ -1,0 +1,73 @@
+"""The public report page for anonymous readers is rendered once per worker and reused for
+a few seconds, and rendered again at once after a publication in this process; signed-in
+staff are never served from it."""
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from requests_desk.db import utcnow
+from requests_desk.public import views
+from requests_desk.services import reports as report_service
+
+from .factories import login
+from .test_reports_caseload import PERIOD, build_caseload
+
+
+def _statements(app, client, path: str) -> tuple[int, object]:
+    seen: list[str] = []
+    engine = app.extensions["desk"]["engine"]
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen), response
+
+
+def test_anonymous_readers_share_one_rendering_until_a_publication(app, session, client, monkeypatch):
+    load = build_caseload(app, session)
+    admin = load.users["admin"]
+    report_service.compile_report(session, admin, PERIOD, utcnow())
+    report_service.publish_report(session, admin, PERIOD, None, utcnow())
+    session.commit()
+    path = f"/transparency/{PERIOD}"
+
+    n, first = _statements(app, client, path)
+    assert first.status_code == 200 and n > 0
+    n, second = _statements(app, client, path)
+    assert n == 0, "the second reader got a page rendered again"
+    assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["Cache-Control"] == first.headers["Cache-Control"]
+    assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+    # A correction published in this process shows at once.
+    report_service.compile_report(session, admin, PERIOD, utcnow())
+    report_service.publish_report(session, admin, PERIOD, "Corrected the count", utcnow())
+    session.commit()
+    n, third = _statements(app, client, path)
+    assert n > 0 and third.headers["ETag"] != first.headers["ETag"]
+    assert b"Corrected the count" in third.data
+
+    # Past its time a kept page is rendered again.
+    monkeypatch.setattr(views, "PAGE_TTL", 0.0)
+    n, _ = _statements(app, client, path)
+    assert n > 0
+
+
+def test_signed_in_staff_get_their_own_page(app, session, client):
+    load = build_caseload(app, session)
+    admin = load.users["admin"]
+    report_service.compile_report(session, admin, PERIOD, utcnow())
+    report_service.publish_report(session, admin, PERIOD, None, utcnow())
+    session.commit()
+    path = f"/transparency/{PERIOD}"
+    anonymous = client.get(path)
+    staff = app.test_client()
+    assert login(staff, admin.email).status_code == 302
+    n, page = _statements(app, staff, path)
+    assert n > 0 and page.headers["ETag"] != anonymous.headers["ETag"]
+    assert "private" in page.headers["Cache-Control"]
