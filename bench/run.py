@@ -71,6 +71,7 @@ class Column:
     rps: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     load_s: float | None = None
+    command_s: float | None = None
     worker_peak_mb: float | None = None
     reports: dict | None = None
     reports_note: str = ""
@@ -194,7 +195,8 @@ def sign_in(base: str, email: str, password: str) -> str:
 class Desk:
     url: str
     instance: str
-    load_s: float
+    load_s: float  # the bulk path: what `desk demo` reports as "Loaded … in"
+    command_s: float  # the whole of desk demo: users and customers, ANALYZE, five reports
     case_id: int
     filtered: str
     period: str | None
@@ -222,8 +224,8 @@ def build_desk(db: str, url: str, size: int, seed: int, workdir: Path) -> Desk:
         load_rules(session)
         session.commit()
     t0 = time.perf_counter()
-    demo.load_demo(app, size, seed)
-    load_s = time.perf_counter() - t0
+    stats = demo.load_demo(app, size, seed)
+    command_s = time.perf_counter() - t0
     with sessions() as session:
         rich = (select(Demand.id).where(Demand.outcome == "content_disclosed")
                 .order_by(Demand.received_at.desc()).limit(1))
@@ -233,7 +235,7 @@ def build_desk(db: str, url: str, size: int, seed: int, workdir: Path) -> Desk:
         token = issue_token(session, None, session.scalar(select(User).where(User.email == ADMIN[0])))
         session.commit()
     engine.dispose()
-    return Desk(url, str(instance), load_s, case_id,
+    return Desk(url, str(instance), stats.seconds, command_s, case_id,
                 "/desk/demands?status=closed&country=DE&process_type=search_warrant", period, token)
 
 
@@ -275,7 +277,7 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     col = Column(db)
     print(f"[{db}] building a desk of {args.size:,} demands …", file=sys.stderr, flush=True)
     desk = build_desk(db, url, args.size, args.seed, workdir)
-    col.load_s = desk.load_s
+    col.load_s, col.command_s = desk.load_s, desk.command_s
     env = {"DESK_DATABASE_URL": desk.url, "DESK_INSTANCE_PATH": desk.instance, "DESK_SECRET_KEY": SECRET,
            "DESK_OUTBOX_DIR": str(Path(desk.instance) / "outbox")}
     hello_port, desk_port = args.port, args.port + 1
@@ -425,7 +427,7 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
     lines.append(row)
     row = f"{'load: desk demo (bulk path)':<{width}}"
     for c in columns:
-        row += cell(f"{c.load_s:>8.1f} s" if c.load_s is not None else "n/a")
+        row += cell(f"{c.load_s:>8.1f} s ({c.command_s:.0f} s command)" if c.load_s is not None else "n/a")
     lines.append(row + ("<= 20 s per 100,000 (SQLite)"))
     seconds, heavy = imported
     lines.append(f"{'import wsgi':<{width}}{seconds:>8.3f} s" + ok(seconds <= 0.5)

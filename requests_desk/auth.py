@@ -138,3 +138,12 @@ def api_user() -> User:
     if not user.is_staff:
         raise Forbidden("Customer accounts cannot use the API.")
     return user
+
+
+def no_store(response):
+    """A signed-in answer (the desk, the portal, the API) is for its reader alone: no
+    shared or browser cache keeps it."""
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
+

@@ -71,3 +71,24 @@ def test_signed_in_staff_get_their_own_page(app, session, client):
     n, page = _statements(app, staff, path)
     assert n > 0 and page.headers["ETag"] != anonymous.headers["ETag"]
     assert "private" in page.headers["Cache-Control"]
+
+
+def test_signed_in_answers_are_kept_by_no_cache(app, session, client):
+    """The desk, the portal and the API answer one reader: private, no-store."""
+    from .factories import Api, make_customer, make_customer_user, make_demand, make_token, make_user
+
+    intake = make_user(session, "intake")
+    demand = make_demand(session, intake)
+    customer = make_customer(session, "Contoso", enterprise=True, domains=("contoso.com",))
+    reader = make_customer_user(session, customer)
+    token = make_token(session, intake)
+    session.commit()
+
+    assert login(client, intake.email).status_code == 302
+    portal = app.test_client()
+    assert login(portal, reader.email).status_code == 302
+    answers = [client.get("/desk/demands"), client.get(f"/desk/demands/{demand.id}"), portal.get("/portal/"),
+               Api(app.test_client(), token).get(f"/api/v1/demands/{demand.id}")]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert {"private", "no-store"} <= {d.strip() for d in answer.headers["Cache-Control"].split(",")}

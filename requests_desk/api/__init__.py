@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest as HTTPBadRequest
 
-from ..auth import api_user
+from ..auth import api_user, no_store
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import Forbidden, NotFound, ValidationError
@@ -20,6 +20,7 @@ from ..services import gags as gag_service
 from .. import audit, workflow
 
 bp = Blueprint("api", __name__)
+bp.after_request(no_store)
 
 STAFF_READ = ("intake", "counsel", "approver", "admin")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger one cannot exist (and PostgreSQL would refuse it)

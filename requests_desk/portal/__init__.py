@@ -1,9 +1,10 @@
 """The customer portal (``/portal/``)."""
 from flask import Blueprint
 
-from ..auth import guard_customer
+from ..auth import guard_customer, no_store
 
 bp = Blueprint("portal", __name__)
 bp.before_request(guard_customer)
+bp.after_request(no_store)
 
 from . import views  # noqa: E402,F401
