@@ -214,6 +214,7 @@ def write_demands(conn: Connection, n: int, *, start: datetime, end: datetime, s
                 status, outcome = "closed", pick_outcome()[0]
             k = targets_per_demand or rng.choices((1, 2, 3, 5), (70, 20, 8, 2))[0]
             owners: set[int] = set()
+            named: set[str] = set()  # a demand names an account once (the desk dedupes targets)
             for pos in range(k):
                 if distinct_targets:
                     cid, ident = None, f"account-{did}-{pos}@mail.example"
@@ -224,6 +225,9 @@ def write_demands(conn: Connection, n: int, *, start: datetime, end: datetime, s
                 else:
                     cid = None
                     ident = f"person{rng.randrange(consumer_pool)}@mail{rng.randrange(40)}.example"
+                if ident in named:
+                    continue
+                named.add(ident)
                 targets.append((next_target, did, ident, cid, pos))
                 next_target += 1
             gag_state = None
