@@ -82,6 +82,9 @@ def load_rules(session: Session, rules: RuleSet = DEFAULT_RULES) -> None:
         else:
             row.tier, row.label = tier, label
     existing_pt = {p.code: p for p in session.scalars(select(ProcessRule))}
+    # The report summary sorts demands into sections by this flag as they are written.
+    regrouped = any(rule.code in existing_pt and existing_pt[rule.code].preservation != rule.preservation
+                    for rule in rules.process_types)
     for position, rule in enumerate(rules.process_types):
         row = existing_pt.get(rule.code) or ProcessRule(code=rule.code)
         row.label = rule.label
@@ -95,6 +98,10 @@ def load_rules(session: Session, rules: RuleSet = DEFAULT_RULES) -> None:
         row.hold_extension_days = rule.hold_extension_days
         session.add(row)
     session.flush()
+    if regrouped:
+        from .report_summary import rebuild
+
+        rebuild(session.connection())
 
 
 def tier_within(tier: str, max_tier: str | None) -> bool:

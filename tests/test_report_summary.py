@@ -150,3 +150,22 @@ def test_two_writers_naming_one_account_at_once_count_it_once(app, session, db_u
             conn.rollback()
     finally:
         engine.dispose()
+
+
+def test_a_process_type_changing_section_regroups_the_summary(app, session):
+    """If the rule table ever makes a type a preservation type, the summary follows."""
+    from dataclasses import replace
+
+    from requests_desk.rules import DEFAULT_RULES, load_rules
+
+    make_demand(session, process_type="subpoena", targets=["moved@mail.example"])
+    kept = report_summary.snapshot(session.connection())
+    assert any(r[1:] == ("section", "main", "moved@mail.example") for r in kept["report_accounts"])
+    flipped = replace(DEFAULT_RULES, process_types=tuple(
+        replace(r, preservation=True) if r.code == "subpoena" else r for r in DEFAULT_RULES.process_types))
+    load_rules(session, flipped)
+    session.commit()
+    kept, rebuilt = _kept_and_rebuilt(session)
+    assert kept == rebuilt
+    assert any(r[1:] == ("section", "preservation", "moved@mail.example") for r in kept["report_accounts"])
+    assert not any(r[1] == "country" and r[3] == "moved@mail.example" for r in kept["report_accounts"])
