@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Integer, String, column, create_engine, func, select, table, text
 from sqlalchemy.engine import Connection, make_url
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/desk_bench_reports"
@@ -329,7 +329,7 @@ def run(url: str, size: int, *, repeat: int = 5, seed: int = 1) -> dict:
         .where(demands.c.received_at >= period.start, demands.c.received_at < period.end)
         .group_by(demands.c.country, outcome)
     )
-    from reports.aggregate import demand_targets
+    demand_targets = table("demand_targets", column("demand_id", Integer), column("identifier", String))
 
     accounts_stmt = (
         select(func.count(demand_targets.c.identifier.distinct()))

@@ -84,7 +84,6 @@ demands = table(
     column("emergency", Boolean),
     column("concerns_enterprise", Boolean),
 )
-demand_targets = table("demand_targets", column("demand_id", Integer), column("identifier", String))
 process_rules = table(
     "process_rules", column("code", String), column("preservation", Boolean), column("position", Integer)
 )

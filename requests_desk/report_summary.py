@@ -38,9 +38,6 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-SECTIONS = ("main", "preservation", "national_security")
-MARK_KINDS = ("notified", "gag_held", "gag")
-
 # A demand's half-year, as reports.periods.Period.code spells it ("2026-H1"), in UTC.
 _PERIOD = {
     # The desk stores naive UTC text on SQLite: "2026-06-30 23:59:59.000000".
@@ -227,13 +224,15 @@ def trigger_ddl(dialect: str) -> list[str]:
     return list(_SQLITE_TRIGGERS if dialect == "sqlite" else _PG_TRIGGERS)
 
 
+def _drop_triggers(names: list[tuple[str, str | None]], functions: tuple[str, ...]) -> list[str]:
+    """DROP statements for triggers (name, table on PostgreSQL) and their functions."""
+    return ([f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else "") for name, table in names]
+            + [f"DROP FUNCTION IF EXISTS {name}()" for name in functions])
+
+
 def drop_trigger_sql(dialect: str) -> list[str]:
     """The statements that drop the summary's triggers (and their functions)."""
-    sql = [f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else "")
-           for name, table in _TRIGGER_NAMES[dialect]]
-    if dialect == "postgresql":
-        sql += [f"DROP FUNCTION IF EXISTS {name}()" for name in _PG_FUNCTIONS]
-    return sql
+    return _drop_triggers(_TRIGGER_NAMES[dialect], _PG_FUNCTIONS if dialect == "postgresql" else ())
 
 
 def install(conn: Connection) -> None:
@@ -247,12 +246,9 @@ def install(conn: Connection) -> None:
 def uninstall(conn: Connection) -> None:
     """Drop the triggers, the guard and the views (not the tables)."""
     dialect = _dialect(conn)
-    for sql in drop_trigger_sql(dialect):
+    guard_functions = ("demands_fixed_at_intake",) if dialect == "postgresql" else ()
+    for sql in drop_trigger_sql(dialect) + _drop_triggers(_GUARD_NAMES[dialect], guard_functions):
         conn.exec_driver_sql(sql)
-    for name, table in _GUARD_NAMES[dialect]:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else ""))
-    if dialect == "postgresql":
-        conn.exec_driver_sql("DROP FUNCTION IF EXISTS demands_fixed_at_intake()")
     conn.exec_driver_sql("DROP VIEW IF EXISTS report_account_keys")
     conn.exec_driver_sql("DROP VIEW IF EXISTS report_demand_keys")
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
+
+from sqlalchemy import event
 
 from requests_desk.services import customers as customer_service
 from requests_desk.services import demands as demand_service
@@ -83,6 +86,22 @@ def demand_payload(**overrides: Any) -> dict:
     }
     body.update(overrides)
     return body
+
+
+@contextmanager
+def counted(app) -> Iterator[list[str]]:
+    """The statements sent to the database inside the block (whitespace collapsed)."""
+    engine = app.extensions["desk"]["engine"]
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
 
 
 def make_demand(session, actor=None, *, commit: bool = True, now: datetime | None = None, **overrides):

@@ -3,37 +3,29 @@ a few seconds, and rendered again at once after a publication in this process; s
 staff are never served from it."""
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from requests_desk.db import utcnow
 from requests_desk.public import views
 from requests_desk.services import reports as report_service
 
-from .factories import login
+from .factories import counted, login
 from .test_reports_caseload import PERIOD, build_caseload
 
 
 def _statements(app, client, path: str) -> tuple[int, object]:
-    seen: list[str] = []
-    engine = app.extensions["desk"]["engine"]
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counted(app) as seen:
         response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(seen), response
 
 
-def test_anonymous_readers_share_one_rendering_until_a_publication(app, session, client, monkeypatch):
-    load = build_caseload(app, session)
-    admin = load.users["admin"]
+def _publish(session, admin, note=None) -> None:
     report_service.compile_report(session, admin, PERIOD, utcnow())
-    report_service.publish_report(session, admin, PERIOD, None, utcnow())
+    report_service.publish_report(session, admin, PERIOD, note, utcnow())
     session.commit()
+
+
+def test_anonymous_readers_share_one_rendering_until_a_publication(app, session, client, monkeypatch):
+    admin = build_caseload(app, session).users["admin"]
+    _publish(session, admin)
     path = f"/transparency/{PERIOD}"
 
     n, first = _statements(app, client, path)
@@ -45,9 +37,7 @@ def test_anonymous_readers_share_one_rendering_until_a_publication(app, session,
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
 
     # A correction published in this process shows at once.
-    report_service.compile_report(session, admin, PERIOD, utcnow())
-    report_service.publish_report(session, admin, PERIOD, "Corrected the count", utcnow())
-    session.commit()
+    _publish(session, admin, "Corrected the count")
     n, third = _statements(app, client, path)
     assert n > 0 and third.headers["ETag"] != first.headers["ETag"]
     assert b"Corrected the count" in third.data
@@ -59,11 +49,8 @@ def test_anonymous_readers_share_one_rendering_until_a_publication(app, session,
 
 
 def test_signed_in_staff_get_their_own_page(app, session, client):
-    load = build_caseload(app, session)
-    admin = load.users["admin"]
-    report_service.compile_report(session, admin, PERIOD, utcnow())
-    report_service.publish_report(session, admin, PERIOD, None, utcnow())
-    session.commit()
+    admin = build_caseload(app, session).users["admin"]
+    _publish(session, admin)
     path = f"/transparency/{PERIOD}"
     anonymous = client.get(path)
     staff = app.test_client()

@@ -2,33 +2,14 @@
 grow with the rows it shows. Counted on the app's own engine, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from requests_desk import workflow
 from requests_desk.services import gags as gag_service
 
-from .factories import make_customer, make_demand, make_token, make_user
+from .factories import counted, make_customer, make_demand, make_token, make_user
 
 DATA_SETS = ("subscriber_info", "sign_in_logs", "email_content")
-
-
-@contextmanager
-def counted(app):
-    """The statements sent to the database inside the block."""
-    engine = app.extensions["desk"]["engine"]
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split())[:160])
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
 from reports.aggregate import compile_report as aggregate
@@ -20,7 +20,7 @@ from requests_desk.db import make_engine
 from requests_desk.migrate import alembic_config
 from requests_desk.models import Demand
 
-from .factories import make_demand
+from .factories import counted, make_demand
 from .test_reports_caseload import PERIOD, build_caseload
 
 
@@ -51,17 +51,9 @@ def test_the_triggers_keep_what_a_rebuild_computes(app, session):
 
 def test_the_compile_reads_the_period_s_demands_and_the_summary_only(app, session):
     load = build_caseload(app, session)
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement.lower())
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with counted(app) as found:
         aggregate(session, Period.parse(PERIOD), load.late_dispatch + timedelta(days=1))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    statements = [s.lower() for s in found]
     assert len(statements) == 3, statements  # process types, the scan of demands, the summary
     for table in ("demand_targets", "notices", "gags"):
         assert not any(f" {table}" in s for s in statements), f"the compile read {table}"
