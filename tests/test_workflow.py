@@ -791,6 +791,21 @@ def test_assign_to_counsel_with_reason(desk):
     assert desk.get(demand["id"])["assignee"] == "dual@desk.example"
 
 
+def test_audit_events_after_the_log_keep_what_changed(desk):
+    """demand.log keeps the whole demand; later events what the action changed, with the
+    status, the outcome and the action's subject always (README, The API)."""
+    demand = desk.log()
+    desk.ok("counsel", demand["id"], "assign", {"assignee": "counsel2@desk.example", "reason": "leave"})
+    desk.ok("intake", demand["id"], "attempt-redirect", {"note": "call the customer"})
+    logged, assigned, redirect = desk.events(demand["id"])[:3]
+    assert {"reference", "targets", "requested", "status"} <= set(logged["after"])
+    assert set(assigned["before"]) == {"assignee_id", "outcome", "status"}
+    assert set(assigned["after"]) == {"assignee_id", "outcome", "status", "reason"}
+    assert set(redirect["before"]) == {"outcome", "status"}
+    assert set(redirect["after"]) == {"outcome", "status", "note"}
+    assert (redirect["before"]["status"], redirect["after"]["status"]) == ("received", "redirecting")
+
+
 # ---------------------------------------------------------------- no body makes a 500
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
