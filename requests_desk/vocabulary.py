@@ -1,0 +1,249 @@
+"""The desk's one vocabulary: every code the database, the API, the CSV and the reports
+use, each with the words shown to people.
+
+Flask-free and SQLAlchemy-free (``reports/`` imports it as it is). A code's words may
+differ by audience, and each audience's words are a field of the same ``Term``:
+
+- ``label``: the desk's name for it (pages, timeline, e-mails to staff);
+- ``short``: a column heading or a chart legend where space is tight;
+- ``public``: the published report's name, and ``public_help`` its definition there;
+- ``customer`` and ``customer_help``: what a notice to a customer says.
+
+Add a code here first; the model's CHECK constraints, the forms' choices and the
+report's tables all read it from here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class Term:
+    code: str
+    label: str
+    short: str = ""
+    help: str = ""
+    public: str = ""
+    public_help: str = ""
+    customer: str = ""
+    customer_help: str = ""
+
+    def __post_init__(self) -> None:  # unset words fall back to the desk's label
+        for name in ("short", "public", "customer"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, self.label)
+
+
+class Terms:
+    """An ordered set of terms: iterate for the terms, ``.codes`` for the codes."""
+
+    def __init__(self, *terms: Term) -> None:
+        self._terms = terms
+        self._by_code = {t.code: t for t in terms}
+        self.codes: tuple[str, ...] = tuple(t.code for t in terms)
+
+    def __iter__(self) -> Iterator[Term]:
+        return iter(self._terms)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __getitem__(self, code: str) -> Term:
+        return self._by_code[code]
+
+    def get(self, code: str | None) -> Term | None:
+        return self._by_code.get(code or "")
+
+    def label(self, code: str | None, field: str = "label") -> str:
+        """The term's words in ``field``; an unknown code reads as itself in words."""
+        term = self.get(code)
+        if term is None:
+            return (code or "—").replace("_", " ").capitalize()
+        return getattr(term, field)
+
+    def words(self, field: str = "label") -> dict[str, str]:
+        """``{code: words}`` for every term (templates take it as a table)."""
+        return {t.code: getattr(t, field) for t in self._terms}
+
+
+# ---------------------------------------------------------------- people
+
+ROLE_TERMS = Terms(
+    Term("intake", "Intake", help="logs demands and records redirect attempts"),
+    Term("counsel", "Counsel", help="reviews, scopes, records production, manages gags"),
+    Term("approver", "Approver", help="approves a proposed scope (never their own)"),
+    Term("admin", "Admin", help="users, customers, the data-set catalogue, report publication"),
+    Term("customer", "Customer", help="a user of one customer organisation: the portal only"),
+)
+STAFF_ROLES = ("intake", "counsel", "approver", "admin")
+ROLES = ROLE_TERMS.codes
+
+REQUESTER_TYPE_TERMS = Terms(
+    Term("law_enforcement", "Law enforcement"),
+    Term("government", "Government body"),
+    Term("court", "Court"),
+    Term("civil_litigant", "Civil litigant"),
+)
+REQUESTER_TYPES = REQUESTER_TYPE_TERMS.codes
+
+# ---------------------------------------------------------------- data
+
+TIER_TERMS = Terms(
+    Term("subscriber", "Subscriber", help="who the account holder is: name, address, billing"),
+    Term("non_content", "Non-content", help="records about use: sign-in logs, message metadata"),
+    Term("content", "Content", help="what was written or stored: messages, files, contacts"),
+)
+TIERS = TIER_TERMS.codes
+
+PROCESS_TERMS = Terms(
+    Term("subpoena", "Subpoena", public="Subpoena (criminal or administrative)"),
+    Term("court_order", "Court order", public="Court order for records"),
+    Term("search_warrant", "Search warrant"),
+    Term("emergency", "Emergency request", public="Emergency disclosure request"),
+    Term("preservation", "Preservation", public="Preservation request"),
+    Term("civil_subpoena", "Civil subpoena"),
+    Term("mlat", "MLAT", public="Mutual legal assistance request"),
+    Term("eu_production_order", "EU production order", public="EU production order (EPOC)"),
+    Term("eu_preservation_order", "EU preservation order", public="EU preservation order (EPOC-PR)"),
+    Term("national_security", "National security", public="National security process"),
+    Term("other", "Other", public="Other legal process"),
+)
+PROCESS_TYPES = PROCESS_TERMS.codes
+
+# ---------------------------------------------------------------- the workflow
+
+STATE_TERMS = Terms(
+    Term("received", "Received"),
+    Term("redirecting", "Redirecting"),
+    Term("in_review", "In review"),
+    Term("scoped", "Scoped"),
+    Term("approved", "Approved"),
+    Term("closed", "Closed"),
+)
+STATES = STATE_TERMS.codes
+OPEN_STATES = STATES[:-1]
+
+_DISCLOSED = ("We disclosed data to the requester. The disclosure was limited to the data sets and date "
+              "ranges listed below, after review by our legal team and approval by a second person.")
+OUTCOME_TERMS = Terms(
+    Term("content_disclosed", "Content disclosed", short="Content",
+         public_help="we produced content (such as e-mail, stored files, chat messages, contacts or "
+                     "calendar entries) for at least one account.",
+         customer="Data disclosed (including content)", customer_help=_DISCLOSED),
+    Term("non_content_disclosed", "Non-content disclosed", short="Non-content",
+         public_help="we produced only subscriber information or non-content records (such as billing "
+                     "records, sign-in logs or message metadata).",
+         customer="Data disclosed (no content)",
+         customer_help=_DISCLOSED + " No content (such as messages or files) was disclosed."),
+    Term("no_data_found", "No data found", short="No data",
+         public_help="we accepted the request within the scope we approved but held no matching data.",
+         customer_help="We searched for the data the demand covers and found none. Nothing was disclosed."),
+    Term("rejected", "Rejected",
+         public_help="we refused the request, for example because the legal process did not support it.",
+         customer_help="We rejected the demand. Nothing was disclosed."),
+    Term("redirected", "Redirected", public="Redirected to customer",
+         public_help="the requester obtained the data from our customer, to whom we sent the requester first.",
+         customer="Requester referred to you",
+         customer_help="We asked the requester to obtain the data from your organisation directly. "
+                       "We disclosed nothing."),
+    Term("withdrawn", "Withdrawn", public_help="the requester withdrew the request.",
+         customer="Withdrawn by the requester",
+         customer_help="The requester withdrew the demand. Nothing was disclosed."),
+    Term("preserved", "Preserved", customer="Data preserved, not disclosed",
+         customer_help="We preserved the data listed below because the law requires us to do so on request. "
+                       "Preserved data is kept aside, not disclosed; disclosing it would need further legal "
+                       "process."),
+)
+OUTCOMES = OUTCOME_TERMS.codes
+# In reports an open demand counts as pending.
+PENDING = Term("pending", "Pending", public_help="the request was still open when the figures were compiled.")
+REPORT_OUTCOME_TERMS = Terms(*OUTCOME_TERMS, PENDING)
+
+
+@dataclass(frozen=True)
+class ActionTerm(Term):
+    """A case-page action: ``label`` on its button, ``help`` beside it, ``style`` of the
+    button, ``done`` once taken, ``history`` as the timeline tells it afterwards."""
+
+    style: str = ""
+    done: str = ""
+    history: str = ""
+
+
+ACTION_TERMS = Terms(
+    ActionTerm("attempt-redirect", "Redirect to the customer", style="primary",
+               help="Record how the requester was told to obtain the data from the customer directly.",
+               done="Recorded the redirect attempt.", history="Told the requester to go to the customer"),
+    ActionTerm("start-review", "Start legal review", style="primary", help="Counsel reviews the legal process.",
+               done="Legal review started.", history="Started the legal review"),
+    ActionTerm("requester-insists", "Requester insists",
+               help="The requester will not go to the customer: review the demand.",
+               done="Recorded that the requester insists; the demand is in review.",
+               history="Recorded that the requester insists"),
+    ActionTerm("redirected", "Obtained from the customer",
+               help="The requester got the data from the customer; close the demand.",
+               done="Closed as redirected to the customer.",
+               history="Closed: the requester obtained the data from the customer"),
+    ActionTerm("reject", "Reject", style="danger",
+               help="Refuse the demand and close it. Give the reason; the customer is told.",
+               done="The demand was rejected and closed.", history="Rejected the demand"),
+    ActionTerm("propose-scope", "Propose scope", style="primary",
+               help="Choose what may be disclosed. Each item must lie within a requested item and within what "
+                    "the process type can compel. A second person approves it.",
+               done="Scope proposed; it now waits for a second person's approval.",
+               history="Proposed a scope of {items}"),
+    ActionTerm("approve", "Approve scope", style="primary",
+               help="You are the second pair of eyes: approve the proposed scope as it stands.",
+               done="Scope approved.", history="Approved the proposed scope"),
+    ActionTerm("return", "Return for changes", help="Send the proposed scope back to counsel, with the reason.",
+               done="Scope returned to counsel.", history="Returned the scope to counsel"),
+    ActionTerm("record-production", "Record production", style="primary",
+               help="Record what was produced: items within the approved scope and the files handed over "
+                    "(their SHA-256 and size).",
+               done="Production recorded; the demand is closed.", history="Recorded the production"),
+    ActionTerm("no-data", "No data found", help="Nothing matched the approved scope; close the demand.",
+               done="Closed: no data found.", history="Closed: no data found"),
+    ActionTerm("preserve", "Preserve", style="primary",
+               help="Preserve the requested data (nothing is disclosed) and close the demand with a hold.",
+               done="Data preserved; the demand is closed with a preservation hold.",
+               history="Preserved the data"),
+    ActionTerm("extend-preservation", "Extend the hold",
+               help="Extend the preservation hold. This can be done once.",
+               done="The preservation hold was extended.", history="Extended the preservation hold"),
+    ActionTerm("withdraw", "Mark withdrawn", style="danger", help="The requester withdrew the demand; close it.",
+               done="Closed as withdrawn.", history="Recorded that the requester withdrew the demand"),
+    ActionTerm("assign", "Assign", help="Give the demand to a counsel user, with the reason.",
+               done="Assignment changed."),
+    ActionTerm("set-due", "Change the due date",
+               help="Move the deadline, with the reason; the change is kept in the history.",
+               done="Due date changed."),
+    ActionTerm("gag-set", "Record a gag order",
+               help="A non-disclosure order: while it is in force nothing about this demand reaches the "
+                    "customer."),
+    ActionTerm("gag-extend", "Extend the gag",
+               help="Record a later expiry (or no end date) for the gag in force."),
+    ActionTerm("gag-lift", "Lift the gag",
+               help="The gag no longer applies: held notices go out as delayed notices."),
+    ActionTerm("defer-notices", "Defer customer notices",
+               help="Emergency demands only: hold the customer notices until a date."),
+    ActionTerm("upload", "Add documents", help="Add legal-process PDFs to the demand."),
+)
+
+ITEM_KINDS = ("requested", "scope", "production", "preserved")
+
+# ---------------------------------------------------------------- notices
+
+NOTICE_KIND_TERMS = Terms(
+    Term("demand", "Notice of demand"),
+    Term("outcome", "Notice of outcome"),
+)
+NOTICE_KINDS = NOTICE_KIND_TERMS.codes
+
+NOTICE_STATE_TERMS = Terms(
+    Term("held", "Held", help="waiting: a gag or an emergency deferral is in force"),
+    Term("pending", "Pending", help="due: the dispatcher sends it on its next run"),
+    Term("sent", "Sent"),
+    Term("failed", "Failed", help="given up after repeated attempts; staff can retry it"),
+)
+NOTICE_STATES = NOTICE_STATE_TERMS.codes
