@@ -50,7 +50,7 @@ def measure(url: str, args) -> None:
     from flask import Flask
     from sqlalchemy import event, select
 
-    from requests_desk import create_app
+    from requests_desk.app import create_app
     from requests_desk.models import Demand, Report, User
     from requests_desk.services.users import issue_token
 

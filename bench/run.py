@@ -207,7 +207,8 @@ def build_desk(db: str, url: str, size: int, seed: int, workdir: Path) -> Desk:
     """A fresh desk with ``size`` demands, the way an operator would make one."""
     from sqlalchemy import select
 
-    from requests_desk import create_app, demo
+    from requests_desk import demo
+    from requests_desk.app import create_app
     from requests_desk.migrate import upgrade_schema
     from requests_desk.models import Demand, Report, User
     from requests_desk.rules import load_rules

@@ -1,53 +1,10 @@
-"""Requests Desk: a case-management desk for demands for customer data."""
+"""Requests Desk: a case-management desk for demands for customer data.
+
+The package itself imports nothing: ``requests_desk.vocabulary`` (and ``reports/``,
+which reads it) load without Flask. The app is built by ``requests_desk.app.create_app``.
+"""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from flask import Flask
-
-from .config import load_config
-from .db import make_engine, make_sessionmaker
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app. No schema is created and no connection is opened here."""
-    app = Flask(
-        __name__,
-        instance_relative_config=True,
-        static_folder=str(ROOT / "static"),
-        instance_path=os.environ.get("DESK_INSTANCE_PATH") or str(ROOT / "instance"),
-    )
-    app.config.update(load_config(app.instance_path))
-    if test_config:
-        app.config.update(test_config)
-    engine = make_engine(app.config["DESK_DATABASE_URL"])
-    app.extensions["desk"] = {"engine": engine, "sessionmaker": make_sessionmaker(engine)}
-
-    from flask_wtf.csrf import CSRFProtect
-
-    csrf = CSRFProtect(app)
-
-    from . import auth, db_session, web
-    from .api import bp as api_bp
-    from .portal import bp as portal_bp
-    from .public import bp as public_bp
-    from .staff import bp as staff_bp
-
-    app.before_request(auth.load_current_user)
-    app.teardown_appcontext(db_session.close_session)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(staff_bp, url_prefix="/desk")
-    app.register_blueprint(portal_bp, url_prefix="/portal")
-    app.register_blueprint(public_bp, url_prefix="/transparency")
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
-    csrf.exempt(api_bp)
-    web.register_error_handlers(app)
-    web.register_template_helpers(app)
-
-    from .cli import desk
-
-    app.cli.add_command(desk)
-    return app

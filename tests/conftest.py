@@ -20,7 +20,7 @@ os.environ.setdefault("DESK_SECRET_KEY", "test-secret-key")
 for _key in ("DESK_DATABASE_URL", "DESK_SMTP_URL", "DESK_UPLOAD_DIR", "DESK_BASE_URL"):
     os.environ.pop(_key, None)
 
-from requests_desk import create_app  # noqa: E402
+from requests_desk.app import create_app  # noqa: E402
 from requests_desk.db import make_engine  # noqa: E402
 from requests_desk.migrate import upgrade_schema  # noqa: E402
 from requests_desk.rules import load_rules  # noqa: E402

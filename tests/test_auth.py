@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from requests_desk import create_app
+from requests_desk.app import create_app
 from requests_desk.models import User
 from requests_desk.services.users import authenticate
 from tests.factories import PASSWORD, csrf_from, make_customer, make_user

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from requests_desk import ROOT, create_app
+from requests_desk import ROOT
+from requests_desk.app import create_app
 from requests_desk.config import load_config
 
 

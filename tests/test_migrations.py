@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from requests_desk import create_app
+from requests_desk.app import create_app
 from requests_desk.db import Base, make_engine
 from requests_desk.migrate import alembic_config
 from requests_desk.models import DataSet, Demand, DemandItem, DemandTarget, ProcessRule

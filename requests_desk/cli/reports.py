@@ -1,4 +1,4 @@
-"""``flask --app wsgi desk report compile|publish PERIOD``: thin wrappers over the report service.
+"""``desk report compile|publish PERIOD``: thin wrappers over the report service.
 
 Each command runs in one transaction; a refusal (bad period, period not started or not
 ended, no draft) is one line on stderr and exit status 1, with nothing changed.
@@ -9,8 +9,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .cli import one_line_errors
-from .db_session import session_scope
+from reports.schema import Report as ReportDoc
+
+from ..db_session import session_scope
+from ..services.reports import compile_report, publish_report
+from .common import one_line_errors
 
 
 @click.group("report")
@@ -24,10 +27,6 @@ def report() -> None:
 @one_line_errors
 def compile_command(period: str) -> None:
     """Compile (again) the draft of PERIOD (e.g. 2026-H1) from live data."""
-    from reports.schema import Report as ReportDoc
-
-    from .services.reports import compile_report
-
     with session_scope() as session:
         row = compile_report(session, "cli", period,
                              min_country=current_app.config.get("DESK_REPORT_MIN_COUNTRY", 0))
@@ -44,8 +43,6 @@ def compile_command(period: str) -> None:
 @one_line_errors
 def publish_command(period: str, note: str | None) -> None:
     """Publish the latest draft of PERIOD as its next version."""
-    from .services.reports import publish_report
-
     with session_scope() as session:
         row = publish_report(session, "cli", period, note)
         period_code, version = row.period, row.version

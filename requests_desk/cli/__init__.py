@@ -1,0 +1,26 @@
+"""``flask --app wsgi desk …``: thin wrappers over the services, one module per concern.
+
+Every command runs in one transaction: it commits on success and rolls back on any
+error, which it reports as one line on stderr with a non-zero exit.
+"""
+from __future__ import annotations
+
+import click
+
+from .audit import verify_audit_command
+from .common import OneLineGroup
+from .demo import demo_command
+from .notices import dispatch_command
+from .reports import report
+from .setup import init_command
+from .users import create_user_command, token_command
+
+
+@click.group("desk", cls=OneLineGroup)
+def desk() -> None:
+    """Requests Desk administration."""
+
+
+for _command in (init_command, create_user_command, token_command, verify_audit_command, dispatch_command,
+                 report, demo_command):
+    desk.add_command(_command)
