@@ -1,5 +1,13 @@
 # Requests Desk. `make run` serves the demo desk; `make test` runs the whole suite.
-PYTHON ?= python3.11
+#
+# Any Python 3.11 or newer builds .venv: $(PYTHON) when given (make run PYTHON=python3.12),
+# otherwise the first of PYTHON_CANDIDATES on PATH that is 3.11 or newer. The search runs
+# only when .venv has to be created.
+PYTHON ?=
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON_OK := -c 'import sys; sys.exit(sys.version_info < (3, 11))'
+PYTHON_FOUND = $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) $(PYTHON_OK) >/dev/null 2>&1 && echo $(p))))
+VENV_PYTHON = $(if $(strip $(PYTHON)),$(PYTHON),$(PYTHON_FOUND))
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
@@ -11,8 +19,10 @@ JOBS ?= auto
 .PHONY: run test bench clean-db
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@py='$(VENV_PYTHON)'; \
+	if [ -z "$$py" ]; then echo "Python 3.11 or newer is needed and none of $(PYTHON_CANDIDATES) on PATH is one: install one, or set PYTHON=/path/to/python3.x" >&2; exit 1; fi; \
+	"$$py" $(PYTHON_OK) >/dev/null 2>&1 || { echo "Python 3.11 or newer is needed: PYTHON=$$py is not found or is older" >&2; exit 1; }; \
+	echo "$$py -m venv $(VENV)"; "$$py" -m venv $(VENV)
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
