@@ -1,0 +1,114 @@
+"""Typed SQLAlchemy 2.0 models, one module per aggregate. Codes (roles, states, tiers…)
+are the SPEC §1 codes, defined in requests_desk/vocabulary.py.
+
+A module names the classes of another only in strings and annotations, which resolve
+through the mapper registry, importing them under ``TYPE_CHECKING`` at most: at run time
+a model module imports only ``base``, and the modules' imports (``TYPE_CHECKING`` ones
+included) have no cycle. This package imports every module, so that every table is in
+``Base.metadata``, and re-exports every name callers import from ``requests_desk.models``.
+"""
+from __future__ import annotations
+
+from ..vocabulary import (  # re-exported for the callers that still import them from here
+    ITEM_KINDS,
+    NOTICE_KINDS,
+    NOTICE_STATES,
+    OPEN_STATES,
+    OUTCOMES,
+    REQUESTER_TYPES,
+    ROLES,
+    STAFF_ROLES,
+    STATES,
+    TIERS,
+)
+from .audit import AuditEvent, AuditHead
+from .base import MAX_ID, parse_id, row_by_id
+from .customers import Customer, CustomerAccount, CustomerContact, CustomerDomain
+from .demands import (
+    Assignment,
+    Demand,
+    DemandItem,
+    DemandTarget,
+    Document,
+    DueDateChange,
+    PreservationHold,
+    ProductionFile,
+    ReferenceCounter,
+    Requester,
+)
+from .gags import (
+    Gag,
+    GagEvent,
+    NoticeDeferral,
+    deferral_active_clause,
+    gag_active_clause,
+)
+from .notices import Notice
+from .reports import (
+    Report,
+    ReportAccount,
+    ReportAccountCount,
+    ReportArtifact,
+    ReportMark,
+    ReportMarkCount,
+)
+from .rules import DataSet, ProcessRule
+from .users import ApiToken, User, UserRole
+
+__all__ = [
+    # codes (requests_desk/vocabulary.py)
+    "ITEM_KINDS",
+    "NOTICE_KINDS",
+    "NOTICE_STATES",
+    "OPEN_STATES",
+    "OUTCOMES",
+    "REQUESTER_TYPES",
+    "ROLES",
+    "STAFF_ROLES",
+    "STATES",
+    "TIERS",
+    "MAX_ID",
+    "parse_id",
+    "row_by_id",
+    # users
+    "ApiToken",
+    "User",
+    "UserRole",
+    # customers
+    "Customer",
+    "CustomerAccount",
+    "CustomerContact",
+    "CustomerDomain",
+    # rule tables
+    "DataSet",
+    "ProcessRule",
+    # demands
+    "Assignment",
+    "Demand",
+    "DemandItem",
+    "DemandTarget",
+    "Document",
+    "DueDateChange",
+    "PreservationHold",
+    "ProductionFile",
+    "ReferenceCounter",
+    "Requester",
+    # gags
+    "Gag",
+    "GagEvent",
+    "NoticeDeferral",
+    "deferral_active_clause",
+    "gag_active_clause",
+    # notices
+    "Notice",
+    # reports
+    "Report",
+    "ReportAccount",
+    "ReportAccountCount",
+    "ReportArtifact",
+    "ReportMark",
+    "ReportMarkCount",
+    # audit
+    "AuditEvent",
+    "AuditHead",
+]
