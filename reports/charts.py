@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from requests_desk.vocabulary import REPORT_OUTCOME_TERMS
+
 from .schema import OTHER, OUTCOME_FIELDS, Report, percent
 
 INK = "#1d2330"
@@ -28,16 +30,7 @@ OUTCOME_COLOURS = {
     "preserved": "#7a5ea8",
     "pending": "#c9ced8",
 }
-OUTCOME_LABELS = {
-    "content_disclosed": "Content disclosed",
-    "non_content_disclosed": "Non-content disclosed",
-    "no_data_found": "No data found",
-    "rejected": "Rejected",
-    "redirected": "Redirected to customer",
-    "withdrawn": "Withdrawn",
-    "preserved": "Preserved",
-    "pending": "Pending",
-}
+OUTCOME_LABELS = REPORT_OUTCOME_TERMS.words("public")
 MAX_COUNTRY_BARS = 12
 RC = {
     "font.family": "DejaVu Sans",

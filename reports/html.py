@@ -6,9 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from . import wording
 from .charts import Chart, HistoryPoint, outcome_shares
 from .schema import OUTCOME_FIELDS, Report
-from . import wording
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import io
 from typing import Mapping, Sequence
 
+from . import wording
 from .charts import Chart, HistoryPoint, outcome_shares
 from .periods import Period
 from .schema import OUTCOME_FIELDS, Report
-from . import wording
 
 NAVY = "#1f3a5f"
 ACCENT = "#b08d57"

@@ -13,23 +13,16 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping
 
+from requests_desk.vocabulary import REPORT_OUTCOME_TERMS
+
 SCHEMA_VERSION = 1
 NOT_YET_REPORTABLE = "not_yet_reportable"
 BAND_WIDTH = 500
 OTHER = "Other"
 TOTAL = "Total"
 
-# The outcome counts of SPEC §1, in SPEC's order, then ``pending`` (an open demand).
-OUTCOME_FIELDS = (
-    "content_disclosed",
-    "non_content_disclosed",
-    "no_data_found",
-    "rejected",
-    "redirected",
-    "withdrawn",
-    "preserved",
-    "pending",
-)
+# The outcome counts (the vocabulary's order), then ``pending`` (an open demand).
+OUTCOME_FIELDS = REPORT_OUTCOME_TERMS.codes
 PCT_FIELDS = ("pct_content_disclosed", "pct_non_content_disclosed", "pct_no_data_found", "pct_rejected")
 # The fields of ``totals`` and of every ``by_country`` / ``by_process_type`` row, in order.
 FIGURE_FIELDS = ("requests", "accounts_specified") + OUTCOME_FIELDS + PCT_FIELDS

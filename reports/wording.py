@@ -4,60 +4,20 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
+from requests_desk.vocabulary import PROCESS_TERMS, REPORT_OUTCOME_TERMS
+
 from .periods import Period
 from .schema import OTHER, TOTAL, Report
 
-PROCESS_LABELS = {
-    "subpoena": "Subpoena (criminal or administrative)",
-    "court_order": "Court order for records",
-    "search_warrant": "Search warrant",
-    "emergency": "Emergency disclosure request",
-    "preservation": "Preservation request",
-    "civil_subpoena": "Civil subpoena",
-    "mlat": "Mutual legal assistance request",
-    "eu_production_order": "EU production order (EPOC)",
-    "eu_preservation_order": "EU preservation order (EPOC-PR)",
-    "national_security": "National security process",
-    "other": "Other legal process",
-}
-
-OUTCOME_LABELS = {
-    "content_disclosed": "Content disclosed",
-    "non_content_disclosed": "Non-content disclosed",
-    "no_data_found": "No data found",
-    "rejected": "Rejected",
-    "redirected": "Redirected to customer",
-    "withdrawn": "Withdrawn",
-    "preserved": "Preserved",
-    "pending": "Pending",
-}
-
-OUTCOME_DEFINITIONS = {
-    "content_disclosed": "we produced content (such as e-mail, stored files, chat messages, contacts or "
-                         "calendar entries) for at least one account.",
-    "non_content_disclosed": "we produced only subscriber information or non-content records (such as "
-                             "billing records, sign-in logs or message metadata).",
-    "no_data_found": "we accepted the request within the scope we approved but held no matching data.",
-    "rejected": "we refused the request, for example because the legal process did not support it.",
-    "redirected": "the requester obtained the data from our customer, to whom we sent the requester first.",
-    "withdrawn": "the requester withdrew the request.",
-    "pending": "the request was still open when the figures were compiled.",
-}
-
-OUTCOME_SHORT = {
-    "content_disclosed": "Content",
-    "non_content_disclosed": "Non-content",
-    "no_data_found": "No data",
-    "rejected": "Rejected",
-    "redirected": "Redirected",
-    "withdrawn": "Withdrawn",
-    "preserved": "Preserved",
-    "pending": "Pending",
-}
+# Labels and definitions come from the desk's one vocabulary (Flask-free).
+PROCESS_LABELS = PROCESS_TERMS.words("public")
+OUTCOME_LABELS = REPORT_OUTCOME_TERMS.words("public")
+OUTCOME_SHORT = REPORT_OUTCOME_TERMS.words("short")
+OUTCOME_DEFINITIONS = {t.code: t.public_help for t in REPORT_OUTCOME_TERMS if t.public_help}
 
 
 def process_label(code: str) -> str:
-    return PROCESS_LABELS.get(code) or code.replace("_", " ").capitalize()
+    return PROCESS_TERMS.label(code, "public")
 
 
 COUNTRY_NAMES = {  # short forms where ISO's name reads awkwardly in a table

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from . import access
 from .db_session import get_session
 from .errors import Forbidden, Unauthorized
 from .models import User
@@ -109,15 +110,15 @@ def guard_customer():
     return None
 
 
-def require_roles(*roles: str):
-    """A view decorator for staff pages that need a particular role."""
+def requires(permission: str):
+    """A view decorator for staff pages: 403 unless the role table (``access.py``) gives
+    the signed-in user ``permission``."""
+    access.roles_for(permission)  # an unknown permission fails at import, not at request
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = current_user()
-            if user is None or not user.has_role(*roles):
-                raise Forbidden(f"Only {' or '.join(roles)} users may do this.")
+            access.require(current_user(), permission)
             return view(*args, **kwargs)
 
         return wrapped

@@ -70,3 +70,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as the API and exports write it: ISO 8601 with ``Z``."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .services.demands import ALWAYS_AUDITED, SUBJECT_OF
+from .services.history import ALWAYS_AUDITED, SUBJECT_OF
 
 UTC = timezone.utc
 DAY = 86400
@@ -2022,8 +2022,9 @@ def load_through_services(app, world: World, cases: list[CaseSpec], now: datetim
     from .models import User
     from .notices.dispatcher import Dispatcher, MailSettings
     from .notices.mailer import mailer_from_config
-    from .services import demands as demand_service
     from .services import gags as gag_service
+    from .services.case import get_demand
+    from .services.intake import log_demand
 
     sessions = app.extensions["desk"]["sessionmaker"]
     config = app.config
@@ -2045,9 +2046,9 @@ def load_through_services(app, world: World, cases: list[CaseSpec], now: datetim
         try:
             actor = session.get(User, world.users[step.actor][0])
             if step.action == "log":
-                ids[index] = demand_service.log_demand(session, actor, step.body, now=at).id
+                ids[index] = log_demand(session, actor, step.body, now=at).id
             else:
-                demand = demand_service.get_demand(session, ids[index], for_update=True)
+                demand = get_demand(session, ids[index], for_update=True)
                 if step.action in gag_changes:
                     gag_changes[step.action](session, actor, demand, step.body, now=at)
                 else:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import TIERS, DataSet, ProcessRule
+from .models import DataSet, ProcessRule
+from .report_summary import rebuild
+from .vocabulary import TIERS
 
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
@@ -99,8 +101,6 @@ def load_rules(session: Session, rules: RuleSet = DEFAULT_RULES) -> None:
         session.add(row)
     session.flush()
     if regrouped:
-        from .report_summary import rebuild
-
         rebuild(session.connection())
 
 

@@ -55,11 +55,14 @@ class Terms:
     def get(self, code: str | None) -> Term | None:
         return self._by_code.get(code or "")
 
-    def label(self, code: str | None, field: str = "label") -> str:
-        """The term's words in ``field``; an unknown code reads as itself in words."""
+    def label(self, code: str | None, field: str = "label", *, default: str = "—") -> str:
+        """The term's words in ``field``; an unknown code reads as itself in words, and
+        no code at all as ``default``."""
+        if not code:
+            return default
         term = self.get(code)
         if term is None:
-            return (code or "—").replace("_", " ").capitalize()
+            return code.replace("_", " ").capitalize()
         return getattr(term, field)
 
     def words(self, field: str = "label") -> dict[str, str]:

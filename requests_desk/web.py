@@ -7,9 +7,10 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from . import access
 from .db import utcnow
 from .errors import DeskError
-from .models import OUTCOMES, STATES
+from .vocabulary import OUTCOMES, STATES
 
 
 def wants_problem_json() -> bool:
@@ -96,4 +97,6 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject():
-        return {"current_user": g.get("user"), "STATES": STATES, "OUTCOMES": OUTCOMES, "now": utcnow()}
+        user = g.get("user")
+        return {"current_user": user, "STATES": STATES, "OUTCOMES": OUTCOMES, "now": utcnow(),
+                "may": lambda permission: access.may(user, permission)}

@@ -15,11 +15,10 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import access, audit
 from .db import utcnow
 from .errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationError
 from .models import (
-    OPEN_STATES,
     Assignment,
     DataSet,
     Demand,
@@ -30,10 +29,14 @@ from .models import (
     ProductionFile,
     User,
 )
+from .notices.outbox import make_notices_due
 from .rules import needs_basis, tier_within
 from .services import parsing
-from .services.demands import changes, snapshot
+from .services.case import preservation_hold
+from .services.history import changes, snapshot
 from .services.items import Item, from_row, parse_items, within_any
+from .services.users import counsel_users
+from .vocabulary import ACTION_TERMS, OPEN_STATES
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 STORED_NAME_RE = re.compile(r"[0-9a-f]{32}")
@@ -61,8 +64,11 @@ class Transition:
     roles: tuple[str, ...]
     outcome: str | None = None
     rule: Callable[[Context], None] | None = None
-    label: str = ""
-    explain: str = ""
+
+    @property
+    def label(self) -> str:
+        """The action's name on its button (the one vocabulary)."""
+        return ACTION_TERMS[self.action].label
 
 
 # ---------------------------------------------------------------- rules
@@ -270,42 +276,26 @@ IC = ("intake", "counsel")
 C = ("counsel",)
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("attempt-redirect", ("received",), "redirecting", IC, rule=rule_redirect_note,
-               label="Redirect to the customer",
-               explain="Record how the requester was told to seek the data from the customer."),
-    Transition("start-review", ("received",), "in_review", C, rule=rule_start_review,
-               label="Start legal review",
-               explain="Enterprise customers are redirected first, unless emergency, preservation "
-                       "or national security, or a written reason is given."),
-    Transition("requester-insists", ("redirecting",), "in_review", IC, rule=rule_optional_note,
-               label="Requester insists", explain="The requester will not go to the customer."),
-    Transition("redirected", ("redirecting",), "closed", IC, outcome="redirected", rule=rule_optional_note,
-               label="Obtained from the customer", explain="The requester got the data from the customer."),
-    Transition("reject", ("in_review",), "closed", C, outcome="rejected", rule=rule_reason_required,
-               label="Reject", explain="Refuse the demand, with the reason."),
-    Transition("propose-scope", ("in_review",), "scoped", C, rule=rule_propose_scope,
-               label="Propose scope",
-               explain="Each item within a requested item and the process type's highest tier."),
-    Transition("approve", ("scoped",), "approved", ("approver",), rule=rule_approve,
-               label="Approve scope", explain="A second person approves; never the proposer."),
-    Transition("return", ("scoped",), "in_review", ("approver",), rule=rule_return,
-               label="Return for changes", explain="Send the scope back to counsel, with the reason."),
-    Transition("record-production", ("approved",), "closed", C, rule=rule_record_production,
-               label="Record production",
-               explain="Produced items within the approved scope, with a file manifest."),
-    Transition("no-data", ("approved",), "closed", C, outcome="no_data_found", rule=rule_optional_note,
-               label="No data found", explain="Nothing matched the approved scope."),
-    Transition("preserve", ("in_review",), "closed", C, outcome="preserved", rule=rule_preserve,
-               label="Preserve", explain="Preservation only: hold the requested data, disclose nothing."),
+    Transition("attempt-redirect", ("received",), "redirecting", IC, rule=rule_redirect_note),
+    Transition("start-review", ("received",), "in_review", C, rule=rule_start_review),
+    Transition("requester-insists", ("redirecting",), "in_review", IC, rule=rule_optional_note),
+    Transition("redirected", ("redirecting",), "closed", IC, outcome="redirected", rule=rule_optional_note),
+    Transition("reject", ("in_review",), "closed", C, outcome="rejected", rule=rule_reason_required),
+    Transition("propose-scope", ("in_review",), "scoped", C, rule=rule_propose_scope),
+    Transition("approve", ("scoped",), "approved", ("approver",), rule=rule_approve),
+    Transition("return", ("scoped",), "in_review", ("approver",), rule=rule_return),
+    Transition("record-production", ("approved",), "closed", C, rule=rule_record_production),
+    Transition("no-data", ("approved",), "closed", C, outcome="no_data_found", rule=rule_optional_note),
+    Transition("preserve", ("in_review",), "closed", C, outcome="preserved", rule=rule_preserve),
     Transition("extend-preservation", ("closed",), "closed", C, outcome="preserved",
-               rule=rule_extend_preservation, label="Extend the hold", explain="Once."),
-    Transition("withdraw", OPEN_STATES, "closed", IC, outcome="withdrawn", rule=rule_optional_note,
-               label="Withdrawn", explain="The requester withdrew the demand."),
+               rule=rule_extend_preservation),
+    Transition("withdraw", OPEN_STATES, "closed", IC, outcome="withdrawn", rule=rule_optional_note),
 )
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 
-# Changes on open demands that are not state transitions (kept as history rows).
-SIDE_ACTIONS = {"assign": ("counsel", "admin"), "set-due": ("counsel",)}
+# Changes on open demands that are not state transitions (kept as history rows); their
+# roles are rows of the role table.
+SIDE_ACTIONS = {action: access.roles_for(f"demand.{action}") for action in ("assign", "set-due")}
 ACTIONS = tuple(BY_ACTION) + tuple(SIDE_ACTIONS)
 
 
@@ -327,8 +317,6 @@ def allowed_actions(actor: User, demand: Demand) -> list[str]:
 
 def _hold_extendable(demand: Demand) -> bool:
     """A preserved demand whose hold runs and was not extended yet (what the rule checks)."""
-    from .services.demands import preservation_hold
-
     hold = preservation_hold(demand) if demand.outcome == "preserved" else None
     return hold is not None and hold.extended_at is None and hold.ends_at > utcnow()
 
@@ -336,8 +324,6 @@ def _hold_extendable(demand: Demand) -> bool:
 def apply_action(session: Session, actor: User, demand: Demand, action: str, body: Any = None,
                  *, now: datetime | None = None) -> Demand:
     """Apply one action to a demand, or raise (404 unknown action, 403, 409, 422)."""
-    from .notices.outbox import make_notices_due
-
     now = now or utcnow()
     if action in SIDE_ACTIONS:
         return _side_action(session, actor, demand, action, body, now)
@@ -386,8 +372,6 @@ def _state_message(demand: Demand, transition: Transition) -> str:
 
 def _side_action(session: Session, actor: User, demand: Demand, action: str, body: Any,
                  now: datetime) -> Demand:
-    from .services.users import counsel_users
-
     roles = SIDE_ACTIONS[action]
     if not actor.has_role(*roles):
         raise Forbidden(f"Only {' or '.join(roles)} users may {action.replace('-', ' ')}.")

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from sqlalchemy import event
 
 from requests_desk.services import customers as customer_service
-from requests_desk.services import demands as demand_service
+from requests_desk.services.intake import log_demand
 from requests_desk.services import users as user_service
 
 PASSWORD = "correct horse battery"
@@ -105,7 +105,7 @@ def counted(app) -> Iterator[list[str]]:
 
 
 def make_demand(session, actor=None, *, commit: bool = True, now: datetime | None = None, **overrides):
-    demand = demand_service.log_demand(session, actor, demand_payload(**overrides), now=now)
+    demand = log_demand(session, actor, demand_payload(**overrides), now=now)
     if commit:
         session.commit()
     return demand

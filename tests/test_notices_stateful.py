@@ -28,7 +28,8 @@ from requests_desk.db import Base
 from requests_desk.errors import Conflict, ValidationError
 from requests_desk.models import Notice
 from requests_desk.notices.dispatcher import dispatch
-from requests_desk.services import demands as demand_service
+from requests_desk.services.case import get_demand
+from requests_desk.services.intake import log_demand
 from requests_desk.services import documents as document_service
 from requests_desk.services import gags as gag_service
 from tests.factories import demand_payload, make_customer, make_customer_user, make_user, pdf_with_text
@@ -98,7 +99,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
 
         def load(self, demand_id: int):
             session.expire_all()  # as a fresh request would see it
-            return demand_service.get_demand(session, demand_id, for_update=True)
+            return get_demand(session, demand_id, for_update=True)
 
         def advance(self, hours: int) -> None:
             self.now += timedelta(hours=hours)
@@ -125,7 +126,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
                 body["gag"] = {"order_ref": "NDO", "issued_by": "Court", "issued_at": "2025-06-01",
                                "expires_at": expires.isoformat() if expires else None}
                 gags.append({"expires": expires, "lifted": False})
-            demand = demand_service.log_demand(session, intake, body, now=self.now)
+            demand = log_demand(session, intake, body, now=self.now)
             document_service.store_document(session, intake, demand, "process.pdf",
                                             io.BytesIO(pdf_with_text(demand.reference)), directory=upload_dir)
             session.commit()
@@ -280,7 +281,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             for demand_id, m in self.model.items():
                 rows = session.execute(select(Notice.id, Notice.customer_id, Notice.kind)
                                        .where(Notice.demand_id == demand_id)).all()
-                doc_ids = [d.id for d in demand_service.get_demand(session, demand_id).documents]
+                doc_ids = [d.id for d in get_demand(session, demand_id).documents]
                 gagged = self.gag_active(demand_id, now)
                 for cid, client in portals.items():
                     mine = cid in m["customers"]

@@ -143,12 +143,12 @@ def test_every_list_filter_and_sort_has_an_index(app, session, people, args):
     from sqlalchemy import func, select
 
     from requests_desk.models import Demand
-    from requests_desk.services import demands as demand_service
+    from requests_desk.services import case_list
 
     add_demands(session, people, 3, targets=2)
-    f = demand_service.parse_filters(args)
-    stmt = demand_service.filtered_query(session, f)
-    column = demand_service.SORTS[f.sort.lstrip("-")]
+    f = case_list.parse_filters(args)
+    stmt = case_list.filtered_query(session, f)
+    column = case_list.SORTS[f.sort.lstrip("-")]
     page = stmt.order_by(column.desc() if f.sort.startswith("-") else column.asc(), Demand.id.desc()).limit(50)
     count = select(func.count()).select_from(stmt.order_by(None).subquery())
     conn = session.connection()

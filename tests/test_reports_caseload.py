@@ -12,7 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from requests_desk import workflow
 from requests_desk.db import utcnow
 from requests_desk.notices.dispatcher import dispatch
-from requests_desk.services import demands as demand_service
+from requests_desk.services.case import get_demand
+from requests_desk.services.intake import log_demand
 from requests_desk.services import gags as gag_service
 
 from .factories import demand_payload, make_customer, make_user
@@ -144,7 +145,7 @@ def log_case(session, users: dict, case: Case) -> None:
                    for ds in ("subscriber_info", "sign_in_logs", "email_content")],
         **extra,
     )
-    demand = demand_service.log_demand(session, users["intake"], payload)
+    demand = log_demand(session, users["intake"], payload)
     session.flush()
     case.demand_id = demand.id
     counsel, approver = users["counsel"], users["approver"]
@@ -155,7 +156,7 @@ def log_case(session, users: dict, case: Case) -> None:
         gag_service.lift_gag(session, counsel, demand, {"reason": "The court lifted the order."})
 
     def act(action: str, body: dict | None = None, actor=counsel):
-        workflow.apply_action(session, actor, demand_service.get_demand(session, demand.id), action, body or {})
+        workflow.apply_action(session, actor, get_demand(session, demand.id), action, body or {})
 
     path = case.path
     if path == "pending":

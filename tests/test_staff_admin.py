@@ -46,7 +46,7 @@ def test_admin_creates_a_customer(client, session, admin):
     assert session.scalar(select(AuditEvent.action).where(AuditEvent.object_type == "customer")) == \
         "customer.create"
     # and targets now resolve to it
-    d = make_demand(session, admin, targets=["x@contoso.co.uk"],
+    d = make_demand(session, None, targets=["x@contoso.co.uk"],
                     requested=[{"target": "x@contoso.co.uk", "data_set": "subscriber_info",
                                 "from": "2026-01-01", "to": "2026-01-02"}])
     assert "Contoso Ltd" in page_text(client.get(f"/desk/demands/{d.id}"))

@@ -840,7 +840,7 @@ def test_no_action_body_makes_a_500(desk, state, action, body):
 
 def test_allowed_actions_offer_what_the_table_and_rules_allow(desk):
     from requests_desk.models import User
-    from requests_desk.services.demands import get_demand
+    from requests_desk.services.case import get_demand
 
     def offered(who, demand_id):
         with desk.app.extensions["desk"]["sessionmaker"]() as s:

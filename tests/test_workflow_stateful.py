@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 from requests_desk import audit, workflow
 from requests_desk.errors import DeskError
 from requests_desk.models import AuditEvent, Demand, User
-from requests_desk.services import demands as demand_service
+from requests_desk.services.case import get_demand
 from requests_desk.services import users as user_service
 from tests.factories import Api, demand_payload, make_customer, make_token, make_user
 
@@ -287,7 +287,7 @@ def test_random_action_sequences_keep_the_rules(app, session, monkeypatch):
             else:
                 with Session() as s:
                     try:
-                        demand = demand_service.get_demand(s, demand_id, for_update=True)
+                        demand = get_demand(s, demand_id, for_update=True)
                         workflow.apply_action(s, s.get(User, ids[who]), demand, action, body, now=self.clock)
                         s.commit()
                         status = 200

@@ -34,41 +34,9 @@ from ..models import (
     PreservationHold,
     ProcessRule,
 )
+from ..vocabulary import OUTCOME_TERMS, REQUESTER_TYPE_TERMS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
-
-REQUESTER_TYPES = {
-    "law_enforcement": "Law enforcement",
-    "government": "Government body",
-    "court": "Court",
-    "civil_litigant": "Civil litigant",
-}
-
-OUTCOME_LABELS = {
-    "content_disclosed": "Data disclosed (including content)",
-    "non_content_disclosed": "Data disclosed (no content)",
-    "no_data_found": "No data found",
-    "rejected": "Rejected",
-    "redirected": "Requester referred to you",
-    "withdrawn": "Withdrawn by the requester",
-    "preserved": "Data preserved, not disclosed",
-}
-
-OUTCOME_TEXT = {
-    "content_disclosed": "We disclosed data to the requester. The disclosure was limited to the data sets "
-                         "and date ranges listed below, after review by our legal team and approval by a "
-                         "second person.",
-    "non_content_disclosed": "We disclosed data to the requester. The disclosure was limited to the data sets "
-                             "and date ranges listed below, after review by our legal team and approval by a "
-                             "second person. No content (such as messages or files) was disclosed.",
-    "no_data_found": "We searched for the data the demand covers and found none. Nothing was disclosed.",
-    "rejected": "We rejected the demand. Nothing was disclosed.",
-    "redirected": "We asked the requester to obtain the data from your organisation directly. "
-                  "We disclosed nothing.",
-    "withdrawn": "The requester withdrew the demand. Nothing was disclosed.",
-    "preserved": "We preserved the data listed below because the law requires us to do so on request. "
-                 "Preserved data is kept aside, not disclosed; disclosing it would need further legal process.",
-}
 
 
 @dataclass(frozen=True)
@@ -201,7 +169,7 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
         received_at=demand.received_at,
         requester_agency=demand.requester.agency,
         requester_name=demand.requester.name,
-        requester_type=REQUESTER_TYPES.get(demand.requester.type, demand.requester.type),
+        requester_type=REQUESTER_TYPE_TERMS.label(demand.requester.type),
         country=_country(demand.country),
         process_type=processes.get(demand.process_type, demand.process_type),
         legal_reference=demand.legal_reference,
@@ -217,8 +185,8 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
         show_outcome = notice.kind == "outcome"
     if show_outcome and demand.outcome:
         content.outcome = demand.outcome
-        content.outcome_label = OUTCOME_LABELS.get(demand.outcome, demand.outcome)
-        content.outcome_text = OUTCOME_TEXT.get(demand.outcome)
+        content.outcome_label = OUTCOME_TERMS.label(demand.outcome, "customer")
+        content.outcome_text = OUTCOME_TERMS[demand.outcome].customer_help if demand.outcome in OUTCOME_TERMS else None
         content.disclosed = lines("production")
         content.preserved = lines("preserved")
         if demand.outcome == "preserved":
@@ -234,7 +202,6 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
 
 def gag_periods(demand: Demand, now: datetime) -> list[GagPeriod]:
     """The periods during which gags forbade telling the customer (ended ones)."""
-    from ..services.gags import gag_start
 
     periods = []
     for gag in demand.gags:
@@ -243,7 +210,7 @@ def gag_periods(demand: Demand, now: datetime) -> list[GagPeriod]:
         end = gag.expires_at
         if gag.lifted_at is not None and (end is None or gag.lifted_at < end):
             end = gag.lifted_at
-        periods.append(GagPeriod(gag_start(gag).date(), end.date() if end else None, gag.issued_by))
+        periods.append(GagPeriod(gag.starts_at.date(), end.date() if end else None, gag.issued_by))
     return periods
 
 

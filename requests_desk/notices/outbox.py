@@ -6,48 +6,27 @@ otherwise ``pending`` (due from that moment). The dispatcher sends pending notic
 ``release_held_notices`` turns held notices into pending ones when what held them
 has ended (a gag's end makes them *delayed* notices).
 
-Whether a gag is active is one SQL expression (``gag_active_clause``) used by the
-outbox, the dispatcher and the portal alike, so every reader judges it the same way.
+Whether a gag is active is one SQL expression (``models.gag_active_clause``, the twin
+of ``Gag.active_at``) used by the outbox, the dispatcher and the portal alike, so every
+reader judges it the same way.
 """
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from .. import audit
 from ..errors import Conflict
-from ..models import Demand, Gag, Notice, NoticeDeferral, User
+from ..models import Demand, Notice, User, deferral_active_clause, gag_active_clause
 
 # A notice is given up (``failed``) after this many attempts; staff can retry it.
 MAX_ATTEMPTS = 8
 # Exponential backoff between attempts: 5 min, 10, 20 … capped at 6 hours.
 BACKOFF_BASE_SECONDS = 300
 BACKOFF_CAP_SECONDS = 6 * 3600
-
-
-def gag_active_clause(demand_id, now: datetime) -> ColumnElement[bool]:
-    """SQL: the demand ``demand_id`` (a column or a value) has a gag active at ``now``:
-    not lifted, and no end date or an end date in the future."""
-    return exists().where(
-        Gag.demand_id == demand_id,
-        Gag.lifted_at.is_(None),
-        or_(Gag.expires_at.is_(None), Gag.expires_at > now),
-    )
-
-
-def deferral_active_clause(demand_id, now: datetime) -> ColumnElement[bool]:
-    """SQL: counsel's latest deferral of the demand's notices runs past ``now``.
-
-    The latest deferral decides: counsel may move the date either way."""
-    later = aliased(NoticeDeferral)
-    return exists().where(
-        NoticeDeferral.demand_id == demand_id,
-        NoticeDeferral.until > now,
-        ~exists().where(later.demand_id == NoticeDeferral.demand_id, later.id > NoticeDeferral.id),
-    )
 
 
 def gag_active(session: Session, demand_id: int, now: datetime) -> bool:
@@ -71,9 +50,7 @@ def backoff_seconds(attempts: int, base: int = BACKOFF_BASE_SECONDS, cap: int = 
 def make_notices_due(session: Session, demand: Demand, kind: str, *, now: datetime) -> list[Notice]:
     """One notice of ``kind`` ('demand' or 'outcome') per customer concerned (none where
     one exists already), ``held`` at once while a gag or a deferral is in force."""
-    from ..services.demands import customers_of
-
-    customers = customers_of(demand)
+    customers = demand.customers
     if not customers:
         return []
     gagged = gag_active(session, demand.id, now)

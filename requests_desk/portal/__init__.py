@@ -1,10 +1,5 @@
 """The customer portal (``/portal/``)."""
-from flask import Blueprint
+from . import views  # noqa: F401  (its views register)
+from .blueprint import bp
 
-from ..auth import guard_customer, no_store
-
-bp = Blueprint("portal", __name__)
-bp.before_request(guard_customer)
-bp.after_request(no_store)
-
-from . import views  # noqa: E402,F401
+__all__ = ["bp"]

@@ -14,8 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
-from ..models import Document, Notice, User
-from ..notices.outbox import gag_active_clause
+from ..models import Document, Notice, User, gag_active_clause
 
 
 def portal_notices(session: Session, user: User, now: datetime) -> Select:

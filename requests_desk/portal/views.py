@@ -13,20 +13,21 @@ from ..auth import current_user
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import NotFound
-from ..models import Demand, Notice
-from ..notices.compose import OUTCOME_LABELS, notice_content
+from ..models import Demand, Notice, parse_id
+from ..notices.compose import describe_gag_periods, notice_content
 from ..services.documents import document_path
-from . import bp
+from ..vocabulary import OUTCOME_TERMS
+from .blueprint import bp
 from .scope import portal_document, portal_notice, portal_notices
 
 PER_PAGE = 50
-MAX_ID = 2**31 - 1
 
 
 def _id(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+    number = parse_id(value)
+    if number is None:
         raise NotFound("There is no such page.")
-    return int(value)
+    return number
 
 
 def _page() -> int:
@@ -53,7 +54,7 @@ def index():
     ))
     return render_template(
         "portal/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
-        outcome_known=outcome_known, outcome_labels=OUTCOME_LABELS,
+        outcome_known=outcome_known, outcome_labels=OUTCOME_TERMS.words("customer"),
     )
 
 
@@ -87,6 +88,4 @@ def document(document_id):
 
 @bp.app_template_filter("gag_periods")
 def gag_periods_filter(periods) -> str:
-    from ..notices.compose import describe_gag_periods
-
     return describe_gag_periods(periods)

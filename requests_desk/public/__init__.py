@@ -1,6 +1,5 @@
 """Published transparency reports (``/transparency/``), no sign-in."""
-from flask import Blueprint
+from . import views  # noqa: F401  (its views register)
+from .blueprint import bp
 
-bp = Blueprint("public", __name__)
-
-from . import views  # noqa: E402,F401
+__all__ = ["bp"]

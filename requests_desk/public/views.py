@@ -25,7 +25,7 @@ from reports.schema import Report as ReportDoc
 from ..db_session import get_session
 from ..errors import NotFound
 from ..services import reports as report_service
-from . import bp
+from .blueprint import bp
 
 PERIOD_FILE = re.compile(r"^(?P<period>[0-9]{4}-H[12])(?:\.(?P<ext>json|csv|pdf))?$")
 VERSION_FILE = re.compile(r"^v(?P<version>[1-9][0-9]{0,5})(?:\.(?P<ext>json|csv|pdf))?$")

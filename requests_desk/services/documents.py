@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import access, audit
 from ..errors import ValidationError
 from ..models import Demand, Document, User
 
@@ -31,6 +31,8 @@ def looks_like_pdf(head: bytes, tail: bytes) -> bool:
 
 def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
                    stream: BinaryIO, *, directory: Path | None = None) -> Document:
+    if actor is not None:
+        access.require(actor, "document.upload", "add documents")
     directory = directory or upload_dir()
     directory.mkdir(parents=True, exist_ok=True)
     stored_name = secrets.token_hex(16)

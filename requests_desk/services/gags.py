@@ -1,19 +1,17 @@
 """Gag orders (non-disclosure orders) and emergency notice deferrals (SPEC §4)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import access, audit
 from ..db import utcnow
 from ..errors import Conflict, FieldErrors, ValidationError
 from ..models import Demand, Gag, GagEvent, NoticeDeferral, User
+from ..notices.outbox import hold_for_deferral, hold_for_gag, release_held_notices
 from . import parsing
-
-LONG_GAG_DAYS = 365
 
 
 def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
@@ -35,6 +33,12 @@ def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
     return {"order_ref": order_ref, "issued_by": issued_by, "issued_at": issued_at, "expires_at": expires_at}
 
 
+def _may_manage(actor: User | None) -> None:
+    """Users need the role table's ``gag.manage``; no user is the operator or the system."""
+    if actor is not None:
+        access.require(actor, "gag.manage", "record, extend or lift a gag")
+
+
 def gag_snapshot(gag: Gag) -> dict:
     return {
         "order_ref": gag.order_ref,
@@ -46,26 +50,23 @@ def gag_snapshot(gag: Gag) -> dict:
     }
 
 
-def active_gag(demand: Demand, now: datetime) -> Gag | None:
-    return next((g for g in demand.gags if g.active_at(now)), None)
-
-
 def set_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
-            now: datetime | None = None, parsed: bool = False) -> Gag:
-    """Record a gag; notices of the demand not yet sent are held from now on.
-
-    ``data`` is the raw body, or (``parsed=True``) the dict ``parse_gag`` returned."""
-    from ..notices.outbox import hold_for_gag
-
+            now: datetime | None = None) -> Gag:
+    """Counsel records a gag on a demand (``data`` is the raw body); notices of the
+    demand not yet sent are held from now on."""
+    _may_manage(actor)
     now = now or utcnow()
-    if active_gag(demand, now) is not None:
+    if demand.active_gag(now) is not None:
         raise Conflict(f"{demand.reference} already has an active gag; extend or lift it instead.")
-    if parsed:
-        clean = data
-    else:
-        errors = FieldErrors()
-        clean = parse_gag(errors, data)
-        errors.raise_if_any()
+    errors = FieldErrors()
+    clean = parse_gag(errors, data)
+    errors.raise_if_any()
+    return record_gag(session, actor, demand, clean, now)
+
+
+def record_gag(session: Session, actor: User | None, demand: Demand, clean: dict, now: datetime) -> Gag:
+    """Record a gag ``parse_gag`` checked: through ``set_gag``, or as part of logging the
+    demand it came with (whoever may log a demand records the order that came with it)."""
     gag = Gag(
         order_ref=clean["order_ref"],
         issued_by=clean["issued_by"],
@@ -85,8 +86,9 @@ def set_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
 def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
                now: datetime | None = None) -> Gag:
     """Move the active gag's end later (or to no end). An extension never shortens it."""
+    _may_manage(actor)
     now = now or utcnow()
-    gag = active_gag(demand, now)
+    gag = demand.active_gag(now)
     if gag is None:
         raise Conflict(f"{demand.reference} has no active gag to extend; set a new one instead.")
     errors = FieldErrors()
@@ -114,10 +116,9 @@ def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
              now: datetime | None = None) -> Gag:
     """Lift the active gag, with a reason; its held notices are released at once and go
     out as delayed notices on the dispatcher's next run."""
-    from ..notices.outbox import release_held_notices
-
+    _may_manage(actor)
     now = now or utcnow()
-    gag = active_gag(demand, now)
+    gag = demand.active_gag(now)
     if gag is None:
         raise Conflict(f"{demand.reference} has no active gag to lift.")
     errors = FieldErrors()
@@ -139,8 +140,8 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
                   now: datetime | None = None) -> NoticeDeferral:
     """Counsel defers an emergency demand's notices until a date, with a reason. The
     latest deferral decides; notices due meanwhile wait as held and go after the date."""
-    from ..notices.outbox import hold_for_deferral, release_held_notices
-
+    if actor is not None:
+        access.require(actor, "notice.defer", "defer customer notices")
     now = now or utcnow()
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
@@ -162,42 +163,3 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
     # A later deferral may shorten an earlier one: anything it no longer holds is due.
     release_held_notices(session, now, demand_id=demand.id)
     return deferral
-
-
-# ---------------------------------------------------------------- lists for the desk
-
-
-def active_gags(session: Session, now: datetime) -> list[Gag]:
-    """Gags active at ``now`` (the same rule as ``Gag.active_at``), soonest end first."""
-    rows = session.scalars(
-        select(Gag)
-        .where(Gag.lifted_at.is_(None), or_(Gag.expires_at.is_(None), Gag.expires_at > now))
-        .options(selectinload(Gag.demand))
-        .order_by(Gag.expires_at.is_(None), Gag.expires_at, Gag.id)
-    ).all()
-    return list(rows)
-
-
-def gag_start(gag: Gag) -> datetime:
-    """When the order took effect: its issue date, else when it was recorded."""
-    if gag.issued_at is not None:
-        return datetime.combine(gag.issued_at, time.min, tzinfo=timezone.utc)
-    return gag.set_at
-
-
-def gags_expiring_soon(session: Session, now: datetime, days: int = 30) -> list[Gag]:
-    """Active gags that end within ``days`` (soonest first): their notices will go out."""
-    horizon = now + timedelta(days=days)
-    return [g for g in active_gags(session, now) if g.expires_at is not None and g.expires_at <= horizon]
-
-
-def gags_for_review(session: Session, now: datetime) -> list[Gag]:
-    """Active gags with no end date, or in force longer than a year (to review for a
-    challenge): the period from the order's start to its end, or to now, exceeds 365 days."""
-    limit = timedelta(days=LONG_GAG_DAYS)
-    out = []
-    for gag in active_gags(session, now):
-        start = gag_start(gag)
-        if gag.expires_at is None or gag.expires_at - start > limit or now - start > limit:
-            out.append(gag)
-    return out

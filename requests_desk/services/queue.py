@@ -11,13 +11,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from ..db import utcnow
 from ..errors import FieldErrors
-from ..models import OPEN_STATES, Demand, DemandTarget, Gag, PreservationHold, User
-from .demands import DUE_SOON, SORTS, DemandFilters, filtered_query
+from ..models import Demand, DemandTarget, Gag, PreservationHold, User
+from ..vocabulary import OPEN_STATES
+from .case import DUE_SOON
+from .case_list import DemandFilters, filtered_query, page_of
 
 HOLD_LAPSE = timedelta(days=14)
 GAG_EXPIRY = timedelta(days=30)
@@ -48,10 +60,6 @@ def _open() -> ColumnElement[bool]:
     return Demand.status.in_(OPEN_STATES)
 
 
-def _active_gag(now: datetime) -> ColumnElement[bool]:
-    return and_(Gag.lifted_at.is_(None), or_(Gag.expires_at.is_(None), Gag.expires_at > now))
-
-
 def _longer_than(session: Session, start, end, days: int) -> ColumnElement[bool]:
     """``end - start > days`` on either backend."""
     if session.get_bind().dialect.name == "sqlite":
@@ -80,19 +88,18 @@ def queue_conditions(session: Session, name: str, user: User, now: datetime) -> 
             PreservationHold.ends_at > now,
             PreservationHold.ends_at <= now + HOLD_LAPSE,
         )]
-    if name == "gags_expiring":
-        return [exists().where(
-            Gag.demand_id == Demand.id, Gag.lifted_at.is_(None),
-            Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY,
-        )]
-    if name == "gags_review":
-        return [exists().where(Gag.demand_id == Demand.id, *_gag_review(session, now))]
+    if name in ("gags_expiring", "gags_review"):
+        return [exists().where(Gag.demand_id == Demand.id, *gag_conditions(session, name, now))]
     raise KeyError(name)
 
 
-def _gag_review(session: Session, now: datetime) -> list[ColumnElement[bool]]:
+def gag_conditions(session: Session, name: str, now: datetime) -> list[ColumnElement[bool]]:
+    """Over ``Gag``: the gags of the list ``gags_expiring`` (active, ending within 30
+    days) or ``gags_review`` (active, with no end or in force over 365 days)."""
+    if name == "gags_expiring":
+        return [Gag.active_condition(now), Gag.expires_at <= now + GAG_EXPIRY]
     return [
-        _active_gag(now),
+        Gag.active_condition(now),
         or_(Gag.expires_at.is_(None), _longer_than(session, Gag.set_at, Gag.expires_at, LONG_GAG_DAYS)),
     ]
 
@@ -176,11 +183,8 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                 stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(_mine(user))
             totals[key] = session.scalar(stmt)
         elif key in ("gags_expiring", "gags_review"):
-            gag_conds = (
-                [Gag.lifted_at.is_(None), Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY]
-                if key == "gags_expiring" else _gag_review(session, now)
-            )
-            totals[key] = session.scalar(select(func.count(Gag.demand_id.distinct())).where(*gag_conds))
+            totals[key] = session.scalar(select(func.count(Gag.demand_id.distinct()))
+                                         .where(*gag_conditions(session, key, now)))
 
     lists: list[QueueList] = []
     for key in keys:
@@ -197,19 +201,13 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             )
             rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
         elif key in ("gags_expiring", "gags_review"):
-            gag_conds = (
-                [Gag.lifted_at.is_(None), Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY]
-                if key == "gags_expiring" else _gag_review(session, now)
-            )
             stmt = (
                 select(Demand, Gag)
                 .join(Gag, Gag.demand_id == Demand.id)
-                .where(*gag_conds).options(*LIST_LOAD)
+                .where(*gag_conditions(session, key, now)).options(*LIST_LOAD)
                 .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id)
             )
             rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
-        elif key == "approval":
-            rows = list(session.scalars(stmt.order_by(Demand.due_at, Demand.id).limit(limit)))
         else:
             rows = list(session.scalars(stmt.order_by(Demand.due_at, Demand.id).limit(limit)))
         link = {"queue": key}
@@ -244,13 +242,4 @@ def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: 
     stmt = filtered_query(session, f, now).where(*queue_conditions(session, name, user, now))
     if scope == "mine" and scoped(name):
         stmt = stmt.where(_mine(user))
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    column = SORTS[f.sort.lstrip("-")]
-    order = column.desc() if f.sort.startswith("-") else column.asc()
-    rows = session.scalars(
-        stmt.order_by(order, Demand.id.desc())
-        .offset((f.page - 1) * f.per_page)
-        .limit(f.per_page)
-        .options(*LIST_LOAD)
-    ).all()
-    return list(rows), total or 0
+    return page_of(session, stmt, f, LIST_LOAD)

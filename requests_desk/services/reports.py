@@ -19,25 +19,24 @@ from sqlalchemy.orm import Session
 from reports import aggregate
 from reports.charts import HistoryPoint
 from reports.periods import Period, PeriodError
+from reports.render import render_all
 from reports.schema import Report as ReportDoc
 
-from .. import audit
+from .. import access, audit
 from ..db import utcnow
-from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from ..models import Report, ReportArtifact, User
 
-COMPILE_ROLES = ("admin", "counsel")
-PUBLISH_ROLES = ("admin",)
 NOTE_MAX = 2000
 ARTIFACT_KINDS = ("json", "csv", "html", "pdf")
 
 Actor = User | str | None  # a user (API, pages), or the operator at the command line
 
 
-def _require(actor: Actor, roles: tuple[str, ...], what: str) -> None:
-    """Users need the role; the command line (no user) is the operator and may."""
-    if isinstance(actor, User) and not actor.has_role(*roles):
-        raise Forbidden(f"Only {' or '.join(roles)} users may {what} transparency reports.")
+def _require(actor: Actor, permission: str, what: str) -> None:
+    """Users need the role table's permission; the command line (no user) is the operator and may."""
+    if isinstance(actor, User):
+        access.require(actor, permission, f"{what} transparency reports")
 
 
 def parse_period(value: Any, field: str = "period") -> Period:
@@ -71,7 +70,7 @@ def _drafts(session: Session, period: Period) -> list[Report]:
 def compile_report(session: Session, actor: Actor, period: Any, now: datetime | None = None, *,
                    min_country: int = 0) -> Report:
     """Compile (or compile again) the draft of ``period`` from live data as of ``now``."""
-    _require(actor, COMPILE_ROLES, "compile")
+    _require(actor, "report.compile", "compile")
     p = parse_period(period)
     now = now or utcnow()
     if not p.has_started(now):
@@ -105,7 +104,7 @@ def publications() -> int:
 def publish_report(session: Session, actor: Actor, period: Any, note: Any = None,
                    now: datetime | None = None) -> Report:
     """Freeze the latest draft of an ended period as the next version and render its outputs."""
-    _require(actor, PUBLISH_ROLES, "publish")
+    _require(actor, "report.publish", "publish")
     p = parse_period(period)
     clean_note = parse_note(note)
     now = now or utcnow()
@@ -132,8 +131,6 @@ def publish_report(session: Session, actor: Actor, period: Any, note: Any = None
 
 
 def _render_artifacts(session: Session, row: Report, frozen: ReportDoc) -> None:
-    from reports.render import render_all
-
     session.execute(delete(ReportArtifact).where(ReportArtifact.report_id == row.id))
     for kind, artifact in render_all(frozen, history(session, frozen)).items():
         session.add(ReportArtifact(report_id=row.id, kind=kind, content=artifact.content, etag=artifact.etag))

@@ -10,7 +10,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import audit
 from ..errors import FieldErrors, NotFound, ValidationError
-from ..models import ROLES, STAFF_ROLES, ApiToken, Customer, User, UserRole
+from ..models import ApiToken, Customer, User, UserRole
+from ..vocabulary import ROLES, STAFF_ROLES
 from . import parsing
 
 MIN_PASSWORD = 10

@@ -1,13 +1,6 @@
-"""The legal team's desk (``/desk/``)."""
-from flask import Blueprint
+"""The legal team's desk (``/desk/``): one module of views per screen, all on the
+blueprint of ``blueprint.py``."""
+from . import actions, admin, filters, intake, notices, reports, views  # noqa: F401  (their views register)
+from .blueprint import bp
 
-from ..auth import guard_staff, no_store
-
-bp = Blueprint("staff", __name__)
-bp.before_request(guard_staff)
-bp.after_request(no_store)
-
-from . import views  # noqa: E402,F401
-from . import intake, actions, admin  # noqa: E402,F401
-from . import notices  # noqa
-from . import reports  # noqa: E402,F401  (transparency reports: /desk/reports)
+__all__ = ["bp"]

@@ -10,36 +10,20 @@ from typing import Any
 
 from flask import flash, g, redirect, request, url_for
 
-from .. import workflow
+from .. import access, workflow
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
 from ..services import documents as document_service
 from ..services import gags as gag_service
-from . import bp, forms
-from .errormap import ListMap, Worded, friendly, place_errors
+from ..vocabulary import ACTION_TERMS
+from . import forms
+from .blueprint import bp
+from .errormap import ListMap, place_errors
+from .uploads import store_uploads
 from .views import load_demand, render_case
 
 ITEM_FIELDS = {"target": "target", "data_set": "data_set", "from": "date_from", "to": "date_to", "basis": "basis"}
 CHUNK = 1024 * 1024
-
-DONE = {
-    "attempt-redirect": "Recorded the redirect attempt.",
-    "start-review": "Legal review started.",
-    "requester-insists": "Recorded that the requester insists; the demand is in review.",
-    "redirected": "Closed as redirected to the customer.",
-    "reject": "The demand was rejected and closed.",
-    "propose-scope": "Scope proposed; it now waits for a second person's approval.",
-    "approve": "Scope approved.",
-    "return": "Scope returned to counsel.",
-    "record-production": "Production recorded; the demand is closed.",
-    "no-data": "Closed: no data found.",
-    "preserve": "Data preserved; the demand is closed with a preservation hold.",
-    "extend-preservation": "The preservation hold was extended.",
-    "withdraw": "Closed as withdrawn.",
-    "assign": "Assignment changed.",
-    "set-due": "Due date changed.",
-}
-
 
 def _case_url(demand_id: int, anchor: str | None = None) -> str:
     return url_for("staff.demand", demand_id=demand_id, _anchor=anchor)
@@ -194,7 +178,7 @@ def demand_action(demand_id: int, action: str):
         if action == "record-production":
             _explain_file_errors(form, err, len(files) - len(manifest_positions), files)
         return _refused(demand_id, action, form, err, {k: v for k, v in fields.items() if v is not None}, lists)
-    flash(DONE.get(action, "Done."), "success")
+    flash(ACTION_TERMS[action].done if action in ACTION_TERMS else "Done.", "success")
     return redirect(_case_url(demand_id, "top"))
 
 
@@ -225,9 +209,6 @@ def _expiry(form) -> dict:
 
 @bp.post("/demands/<int:demand_id>/gag/<change>")
 def gag_change(demand_id: int, change: str):
-    from ..auth import current_user
-    from ..errors import Forbidden
-
     if change not in ("set", "extend", "lift"):
         raise NotFound("There is no such gag action.")
     demand = load_demand(demand_id, for_update=True)
@@ -253,8 +234,7 @@ def gag_change(demand_id: int, change: str):
         fields = {"reason": form.reason}
         service = gag_service.lift_gag
     try:
-        if not current_user().has_role("counsel"):
-            raise Forbidden("Only counsel users may record, extend or lift a gag.")
+        access.require(g.user, "gag.manage", "record, extend or lift a gag")
         if change == "extend" and body == {"expires_at": ""}:
             raise ValidationError({"expires_at": ["Give the new expiry date, or tick “No end date”."]})
         service(session, g.user, demand, body)
@@ -268,15 +248,11 @@ def gag_change(demand_id: int, change: str):
 
 @bp.post("/demands/<int:demand_id>/defer-notices")
 def defer_notices(demand_id: int):
-    from ..auth import current_user
-    from ..errors import Forbidden
-
     demand = load_demand(demand_id, for_update=True)
     session = get_session()
     form = forms.DeferForm(prefix="defer-notices")
     try:
-        if not current_user().has_role("counsel"):
-            raise Forbidden("Only counsel users may defer customer notices.")
+        access.require(g.user, "notice.defer", "defer customer notices")
         gag_service.defer_notices(session, g.user, demand, {"until": form.until.data, "reason": form.reason.data})
         session.commit()
     except DeskError as err:
@@ -287,30 +263,17 @@ def defer_notices(demand_id: int):
 
 @bp.post("/demands/<int:demand_id>/documents")
 def upload_documents(demand_id: int):
-    from ..auth import current_user
-    from ..errors import Forbidden
-
     demand = load_demand(demand_id)
     session = get_session()
     form = forms.UploadForm(prefix="upload")
     uploads = [f for f in request.files.getlist(form.documents.name) if f and f.filename]
-    stored = []
     try:
-        if not current_user().has_role("intake", "counsel"):
-            raise Forbidden("Only intake and counsel users may add documents.")
+        access.require(g.user, "document.upload", "add documents")
         if not uploads:
             raise ValidationError({"documents": ["choose one or more PDF files"]})
-        for upload in uploads:
-            try:
-                stored.append(document_service.store_document(session, g.user, demand, upload.filename,
-                                                              upload.stream))
-            except ValidationError as err:
-                msgs = [m for ms in err.errors.values() for m in ms]
-                raise ValidationError({"documents": [Worded(f"{upload.filename}: {friendly(m)}") for m in msgs]}) from None
+        stored = store_uploads(session, g.user, demand, uploads)
         session.commit()
     except DeskError as err:
-        for doc in stored:
-            document_service.document_path(doc).unlink(missing_ok=True)
         return _refused(demand_id, "upload", form, err, {"documents": form.documents})
     flash(f"Added {len(stored)} document{'s' if len(stored) != 1 else ''}.", "success")
     return redirect(_case_url(demand_id, "documents"))

@@ -7,15 +7,15 @@ from flask import flash, g, make_response, redirect, render_template, request, u
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..auth import require_roles
+from ..auth import requires
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
-from ..models import Customer, DemandTarget, User
+from ..models import Customer, DemandTarget, User, parse_id, row_by_id
 from ..services import customers as customer_service
 from ..services import users as user_service
-from . import bp, forms
+from . import forms
+from .blueprint import bp
 from .errormap import ListMap, place_errors
-from .views import MAX_ID
 
 
 def _lines(text: str | None) -> list[str]:
@@ -34,7 +34,7 @@ def _line_errors(errors: dict, key: str, field) -> None:
 
 
 @bp.get("/admin/customers")
-@require_roles("admin")
+@requires("customer.manage")
 def customers():
     session = get_session()
     demand_counts = dict(session.execute(
@@ -101,7 +101,7 @@ def _save_customer(form: forms.CustomerForm, customer: Customer | None):
 
 
 @bp.route("/admin/customers/new", methods=["GET", "POST"])
-@require_roles("admin")
+@requires("customer.manage")
 def customer_new():
     form = forms.CustomerForm()
     placed = None
@@ -115,10 +115,10 @@ def customer_new():
 
 
 @bp.route("/admin/customers/<int:customer_id>", methods=["GET", "POST"])
-@require_roles("admin")
+@requires("customer.manage")
 def customer_edit(customer_id: int):
     session = get_session()
-    if customer_id > MAX_ID:
+    if parse_id(customer_id) is None:
         raise NotFound(f"There is no customer {customer_id}.")
     customer = customer_service.get_customer(session, customer_id)
     if request.method == "GET":
@@ -148,7 +148,7 @@ def customer_edit(customer_id: int):
 
 
 @bp.get("/admin/users")
-@require_roles("admin")
+@requires("user.manage")
 def users():
     session = get_session()
     rows = session.scalars(select(User).order_by(User.customer_id.is_not(None), User.email)).all()
@@ -161,7 +161,7 @@ def _customer_choices():
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
-@require_roles("admin")
+@requires("user.manage")
 def user_new():
     form = forms.UserForm()
     form.customer.choices = _customer_choices()
@@ -175,7 +175,7 @@ def user_new():
         if form.kind.data == "customer":
             roles = ["customer"]
             raw = form.customer.data or ""
-            customer_id = int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
+            customer_id = parse_id(raw)
         else:
             roles = list(form.roles.data or [])
         try:
@@ -197,10 +197,10 @@ def user_new():
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
-@require_roles("admin")
+@requires("user.manage")
 def user_edit(user_id: int):
     session = get_session()
-    user = session.get(User, user_id) if user_id <= MAX_ID else None
+    user = row_by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"There is no user {user_id}.")
     if request.method == "GET":

@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import REQUESTER_TYPES, STAFF_ROLES
+from ..vocabulary import REQUESTER_TYPE_TERMS, ROLE_TERMS, STAFF_ROLES
 
 DATE = {"type": "date"}
 DATETIME = {"type": "datetime-local", "step": "60"}
@@ -59,7 +59,7 @@ class DemandForm(FlaskForm):
     requester_name = StringField("Officer or contact name")
     requester_email = StringField("E-mail", render_kw={"type": "email", "autocomplete": "off"})
     requester_phone = StringField("Phone")
-    requester_type = Select("Requester type", choices=_choices(REQUESTER_TYPES))
+    requester_type = Select("Requester type", choices=choices((t.code, t.label) for t in REQUESTER_TYPE_TERMS))
     country = StringField("Country", render_kw={"list": "country-options", "maxlength": 2, "size": 4,
                                                 "autocomplete": "off", "placeholder": "US"})
     process_type = Select("Process type")
@@ -192,10 +192,10 @@ class UserForm(FlaskForm):
     name = StringField("Name")
     kind = Select("Kind of user", choices=choices([("staff", "Legal team (staff)"), ("customer", "Customer user")],
                                                   blank=None))
-    roles = MultiCheckbox("Staff roles", choices=choices(((r, r.capitalize()) for r in STAFF_ROLES), blank=None))
+    roles = MultiCheckbox("Staff roles", choices=choices(((r, ROLE_TERMS.label(r)) for r in STAFF_ROLES), blank=None))
     customer = Select("Customer organisation")
 
 
 class UserEditForm(FlaskForm):
-    roles = MultiCheckbox("Staff roles", choices=choices(((r, r.capitalize()) for r in STAFF_ROLES), blank=None))
+    roles = MultiCheckbox("Staff roles", choices=choices(((r, ROLE_TERMS.label(r)) for r in STAFF_ROLES), blank=None))
     active = BooleanField("Active (may sign in)")

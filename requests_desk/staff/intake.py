@@ -11,15 +11,16 @@ from typing import Any
 import pycountry
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import require_roles
+from ..auth import requires
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import ValidationError
 from ..rules import data_sets, process_rules
-from ..services import demands as demand_service
-from ..services import documents as document_service
-from . import bp, forms
-from .errormap import ListMap, Worded, friendly, place_errors
+from ..services.intake import log_demand
+from . import forms
+from .blueprint import bp
+from .errormap import ListMap, friendly, place_errors
+from .uploads import discard, store_uploads
 
 ITEM_FIELDS = {"target": "target", "data_set": "data_set", "from": "date_from", "to": "date_to"}
 
@@ -153,7 +154,7 @@ def place(form: forms.DemandForm, errors: dict, target_rows: list[int], item_row
 
 
 @bp.route("/demands/new", methods=["GET", "POST"])
-@require_roles("intake", "counsel")
+@requires("demand.log")
 def new_demand():
     form = forms.DemandForm()
     if request.method == "GET":
@@ -170,19 +171,12 @@ def new_demand():
         uploads = [f for f in request.files.getlist(form.documents.name) if f and f.filename]
         stored: list = []
         try:
-            demand = demand_service.log_demand(session, g.user, body)
-            for upload in uploads:
-                try:
-                    stored.append(document_service.store_document(session, g.user, demand, upload.filename,
-                                                                  upload.stream))
-                except ValidationError as err:
-                    msgs = [m for ms in err.errors.values() for m in ms]
-                    raise ValidationError({"documents": [Worded(f"{upload.filename}: {friendly(m)}") for m in msgs]}) from None
+            demand = log_demand(session, g.user, body)
+            stored = store_uploads(session, g.user, demand, uploads)
             session.commit()
         except ValidationError as err:
             session.rollback()
-            for doc in stored:
-                document_service.document_path(doc).unlink(missing_ok=True)
+            discard(stored)
             placed = place(form, err.errors, target_rows, item_rows)
             if uploads and "documents" not in err.errors:
                 form.documents.errors = list(form.documents.errors or []) + [

@@ -6,16 +6,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..auth import current_user, require_roles
+from .. import access
+from ..auth import current_user, requires
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import NotFound
-from ..models import Demand, Gag, Notice, NoticeDeferral
+from ..models import Demand, Gag, Notice, NoticeDeferral, row_by_id
 from ..notices.outbox import retry_notice
-from . import bp
+from .blueprint import bp
 
 LIMIT = 200
-RETRY_ROLES = ("counsel", "admin")
 
 
 class RetryForm(FlaskForm):
@@ -68,15 +68,15 @@ def notices():
         "staff/notices.html",
         counts=counts, failed=failed, held=held, pending=pending, limit=LIMIT,
         reasons=_hold_reasons(session, held, now), form=RetryForm(),
-        can_retry=user.has_role(*RETRY_ROLES),
+        can_retry=access.may(user, "notice.retry"),
     )
 
 
 @bp.post("/notices/<notice_id>/retry")
-@require_roles(*RETRY_ROLES)
+@requires("notice.retry")
 def retry(notice_id):
     session = get_session()
-    notice = session.get(Notice, int(notice_id)) if notice_id.isdigit() and int(notice_id) < 2**31 else None
+    notice = row_by_id(session, Notice, notice_id)
     if notice is None:
         raise NotFound("There is no such notice.")
     RetryForm()  # CSRF is checked for every POST by CSRFProtect

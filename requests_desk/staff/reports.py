@@ -13,14 +13,16 @@ from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
 from reports.periods import Period, PeriodError
+from reports.render import render_html
 from reports.schema import Report as ReportDoc
 
+from .. import access
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..models import Demand, Report
 from ..services import reports as report_service
-from . import bp
+from .blueprint import bp
 
 LISTED_PERIODS = 8
 
@@ -42,11 +44,6 @@ def _period_or_404(code: str) -> Period:
         return Period.parse(code)
     except PeriodError:
         raise NotFound(f"{code!r} is not a period such as 2026-H1.") from None
-
-
-def _can(*roles: str) -> bool:
-    user = g.get("user")
-    return bool(user and user.has_role(*roles))
 
 
 def _periods(session, now) -> list[Period]:
@@ -85,14 +82,12 @@ def reports():
             "ended": p.has_ended(now),
         })
     return render_template("staff/reports.html", rows=rows, compile_form=CompileForm(),
-                           can_compile=_can(*report_service.COMPILE_ROLES),
-                           can_publish=_can(*report_service.PUBLISH_ROLES))
+                           can_compile=access.may(g.user, "report.compile"),
+                           can_publish=access.may(g.user, "report.publish"))
 
 
 @bp.get("/reports/<code>")
 def report_preview(code):
-    from reports.render import render_html
-
     session = get_session()
     period = _period_or_404(code)
     now = utcnow()
@@ -104,7 +99,7 @@ def report_preview(code):
         "staff/reports_preview.html", period=period, draft=doc, body=body, versions=versions,
         started=period.has_started(now), ended=period.has_ended(now),
         compile_form=CompileForm(), publish_form=PublishForm(),
-        can_compile=_can(*report_service.COMPILE_ROLES), can_publish=_can(*report_service.PUBLISH_ROLES),
+        can_compile=access.may(g.user, "report.compile"), can_publish=access.may(g.user, "report.publish"),
     )
 
 

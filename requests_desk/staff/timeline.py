@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from ..models import AuditEvent, User
+from ..vocabulary import ACTION_TERMS, OUTCOME_TERMS
 from ..workflow import BY_ACTION
-from . import words
 
 
 @dataclass
@@ -120,27 +120,13 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         if note:
             entry.details.append(f"Reason: {note}")
     elif a in BY_ACTION:
-        entry.title = {
-            "attempt-redirect": "Told the requester to go to the customer",
-            "start-review": "Started the legal review",
-            "requester-insists": "Recorded that the requester insists",
-            "redirected": "Closed: the requester obtained the data from the customer",
-            "reject": "Rejected the demand",
-            "propose-scope": f"Proposed a scope of {_plural(len(after.get('scope') or []), 'item')}",
-            "approve": "Approved the proposed scope",
-            "return": "Returned the scope to counsel",
-            "record-production": "Recorded the production",
-            "no-data": "Closed: no data found",
-            "preserve": "Preserved the data",
-            "extend-preservation": "Extended the preservation hold",
-            "withdraw": "Recorded that the requester withdrew the demand",
-        }[a]
+        entry.title = ACTION_TERMS[a].history.format(items=_plural(len(after.get("scope") or []), "item"))
         if a == "propose-scope":
             entry.details += _items(after.get("scope"), labels)
         elif a == "record-production":
             entry.details += [f"Produced: {line}" for line in _items(after.get("production"), labels)]
             if after.get("outcome"):
-                entry.details.append(f"Outcome: {words.outcome(after['outcome']).lower()}")
+                entry.details.append(f"Outcome: {OUTCOME_TERMS.label(after['outcome'], default='Closed').lower()}")
         hold = after.get("hold_ends_at")
         if isinstance(hold, dict):
             entry.details.append(f"The hold now ends {_when(hold.get('after'))} (was {_when(hold.get('before'))})")

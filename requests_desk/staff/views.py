@@ -5,15 +5,15 @@ Forms that change a demand live in ``intake.py`` (log a demand) and ``actions.py
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from flask import current_app, g, render_template, request, send_file, url_for
+from flask import g, render_template, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 
-from .. import audit, workflow
+from .. import access, audit, workflow
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import DeskError, FieldErrors, NotFound
@@ -29,28 +29,31 @@ from ..models import (
     ProcessRule,
     ProductionFile,
     User,
+    parse_id,
+    row_by_id,
 )
 from ..rules import data_sets as load_data_sets
 from ..rules import needs_basis, process_rules, tier_within
-from ..services import demands as demand_service
+from ..services import case_list
 from ..services import queue as queue_service
+from ..services.case import DEMAND_LOAD, flags
+from ..services.documents import document_path, upload_dir
 from ..services.users import counsel_users
-from . import bp, forms, words
+from ..vocabulary import ACTION_TERMS
+from . import forms
+from .blueprint import bp
 from .timeline import describe, user_ids
-
-MAX_ID = 2**31 - 1  # ids are INTEGER: PostgreSQL refuses a larger literal (500)
-
 
 # ---------------------------------------------------------------- loaders
 
 
 def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
     """The one loader for a demand on the desk: 404 when unknown."""
-    if demand_id < 1 or demand_id > MAX_ID:
+    if parse_id(demand_id) is None:
         raise NotFound(f"There is no demand {demand_id}.")
     stmt = (
         select(Demand).where(Demand.id == demand_id)
-        .options(*demand_service.DEMAND_LOAD, selectinload(Demand.gags).selectinload(Gag.events))
+        .options(*DEMAND_LOAD, selectinload(Demand.gags).selectinload(Gag.events))
     )
     if for_update:
         stmt = stmt.with_for_update(of=Demand)
@@ -69,115 +72,6 @@ def list_args(args: MultiDict, **changes: Any) -> dict:
         else:
             out[k] = v
     return out
-
-
-@bp.app_template_global()
-def demands_url(**args: Any) -> str:
-    return url_for("staff.demands", **{k: v for k, v in args.items() if v not in (None, "")})
-
-
-@bp.app_template_global()
-def due_soon_delta() -> timedelta:
-    return demand_service.DUE_SOON
-
-
-@bp.app_template_filter("customers")
-def customers_filter(demand: Demand) -> list[Customer]:
-    return demand_service.customers_of(demand)
-
-
-@bp.app_template_filter("relative")
-def relative(when: datetime | None, now: datetime | None = None) -> str:
-    """"in 3 days", "5 hours ago": how a deadline reads at a glance."""
-    if when is None:
-        return "—"
-    now = now or utcnow()
-    seconds = (when - now).total_seconds()
-    span = abs(seconds)
-    if span < 3600:
-        amount, unit = max(1, round(span / 60)), "minute"
-    elif span < 48 * 3600:
-        amount, unit = round(span / 3600), "hour"
-    else:
-        amount, unit = round(span / 86400), "day"
-    text = f"{amount} {unit}{'' if amount == 1 else 's'}"
-    return f"in {text}" if seconds >= 0 else f"{text} ago"
-
-
-@bp.app_template_filter("due_words")
-def due_words(when: datetime | None, now: datetime | None = None) -> str:
-    """"in 3 days" for a deadline ahead, "2 days overdue" for one passed."""
-    text = relative(when, now)
-    return text[:-4] + " overdue" if text.endswith(" ago") else text
-
-
-@bp.app_template_filter("outcome")
-def outcome_words(code: str | None) -> str:
-    return words.outcome(code)
-
-
-@bp.app_template_filter("process")
-def process_name(code: str | None) -> str:
-    return words.process(code)
-
-
-@bp.app_template_filter("bytes")
-def human_bytes(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value):,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size:,} bytes"
-
-
-@bp.app_template_filter("country_name")
-def country_name(code: str | None) -> str:
-    import pycountry
-
-    found = pycountry.countries.get(alpha_2=code or "") if code else None
-    return getattr(found, "common_name", None) or getattr(found, "name", None) or (code or "—")
-
-
-# The case page's actions: button label, a line of help, and how it looks.
-ACTION_TEXT = {
-    "attempt-redirect": ("Redirect to the customer", "Record how the requester was told to obtain the data from "
-                         "the customer directly.", "primary"),
-    "start-review": ("Start legal review", "Counsel reviews the legal process.", "primary"),
-    "requester-insists": ("Requester insists", "The requester will not go to the customer: review the demand.", ""),
-    "redirected": ("Obtained from the customer", "The requester got the data from the customer; close the demand.",
-                   ""),
-    "reject": ("Reject", "Refuse the demand and close it. Give the reason; the customer is told.", "danger"),
-    "propose-scope": ("Propose scope", "Choose what may be disclosed. Each item must lie within a requested item and "
-                      "within what the process type can compel. A second person approves it.", "primary"),
-    "approve": ("Approve scope", "You are the second pair of eyes: approve the proposed scope as it stands.",
-                "primary"),
-    "return": ("Return for changes", "Send the proposed scope back to counsel, with the reason.", ""),
-    "record-production": ("Record production", "Record what was produced: items within the approved scope and the "
-                          "files handed over (their SHA-256 and size).", "primary"),
-    "no-data": ("No data found", "Nothing matched the approved scope; close the demand.", ""),
-    "preserve": ("Preserve", "Preserve the requested data (nothing is disclosed) and close the demand with a hold.",
-                 "primary"),
-    "extend-preservation": ("Extend the hold", "Extend the preservation hold. This can be done once.", ""),
-    "withdraw": ("Mark withdrawn", "The requester withdrew the demand; close it.", "danger"),
-    "assign": ("Assign", "Give the demand to a counsel user, with the reason.", ""),
-    "set-due": ("Change the due date", "Move the deadline, with the reason; the change is kept in the history.", ""),
-    "gag-set": ("Record a gag order", "A non-disclosure order: while it is in force nothing about this demand "
-                "reaches the customer.", ""),
-    "gag-extend": ("Extend the gag", "Record a later expiry (or no end date) for the gag in force.", ""),
-    "gag-lift": ("Lift the gag", "The gag no longer applies: held notices go out as delayed notices.", ""),
-    "defer-notices": ("Defer customer notices", "Emergency demands only: hold the customer notices until a date.",
-                      ""),
-    "upload": ("Add documents", "Add legal-process PDFs to the demand.", ""),
-}
-
-
-@bp.app_context_processor
-def inject_app() -> dict:
-    """``current_app`` for base.html's "show the link if the page exists" checks."""
-    return {"current_app": current_app._get_current_object()}
 
 
 # ---------------------------------------------------------------- home
@@ -204,7 +98,7 @@ def demands():
     filters = None
     rules = process_rules(session)
     try:
-        filters = demand_service.parse_filters(request.args, max_per_page=200, process_types=rules)
+        filters = case_list.parse_filters(request.args, max_per_page=200, process_types=rules)
     except DeskError as err:
         errors.update(err.errors)
     rows: list[Demand] = []
@@ -213,9 +107,9 @@ def demands():
         if queue_name:
             rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user)
         else:
-            rows, total = demand_service.list_demands(session, filters)
+            rows, total = case_list.list_demands(session, filters)
     customers = session.execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
-    f = filters or demand_service.DemandFilters()
+    f = filters or case_list.DemandFilters()
     pages = max(1, -(-total // f.per_page))
     return render_template(
         "staff/demands.html",
@@ -268,15 +162,14 @@ def row_defaults(metas: list[RowMeta], *, select_reachable: bool = True) -> list
 def extra_actions(user: User, demand: Demand, now: datetime) -> list[str]:
     """The case page's actions that are not workflow transitions."""
     out = []
-    counsel = user.has_role("counsel")
-    active = demand_service.active_gag(demand, now)
-    if counsel:
+    active = demand.active_gag(now)
+    if access.may(user, "gag.manage"):
         out.append("gag-extend" if active else "gag-set")
         if active:
             out.append("gag-lift")
-        if demand.emergency:
-            out.append("defer-notices")
-    if user.has_role("intake", "counsel"):
+    if demand.emergency and access.may(user, "notice.defer"):
+        out.append("defer-notices")
+    if access.may(user, "document.upload"):
         out.append("upload")
     return out
 
@@ -380,7 +273,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         form_map.update(submitted)
     counsel = counsel_users(session) if "assign" in form_map else []
     fill_choices(form_map, counsel, demand)
-    overdue, due_soon = demand_service.flags(demand, now)
+    overdue, due_soon = flags(demand, now)
     # A refused action that is not available now (another user acted first, or the
     # role may not) is still shown, open, so what was typed is not lost.
     unavailable = None
@@ -396,11 +289,11 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         due_changes=due_changes, timeline=list(reversed(timeline)), users=users,
         forms=form_map, transitions=transitions, extras=extras, unavailable=unavailable,
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
-        active_gag=demand_service.active_gag(demand, now),
-        customers=demand_service.customers_of(demand),
+        active_gag=demand.active_gag(now),
+        customers=demand.customers,
         requested_meta=item_metas(session, demand, rule, "requested"),
         scope_meta=item_metas(session, demand, rule, "scope"),
-        placed=placed, open_action=open_action, error=error, action_text=ACTION_TEXT,
+        placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,
         needs_reason=(demand.concerns_enterprise and not (demand.emergency or rule.preservation
                                                           or demand.process_type == "national_security")),
         action_url=action_url,
@@ -427,9 +320,7 @@ def demand(demand_id: int):
 
 @bp.get("/documents/<int:doc_id>")
 def document(doc_id: int):
-    from ..services.documents import document_path
-
-    doc = get_session().get(Document, doc_id) if doc_id <= MAX_ID else None
+    doc = row_by_id(get_session(), Document, doc_id)
     if doc is None:
         raise NotFound("There is no such document.")
     path = document_path(doc)
@@ -441,9 +332,7 @@ def document(doc_id: int):
 
 @bp.get("/production-files/<int:file_id>")
 def production_file(file_id: int):
-    from ..services.documents import upload_dir
-
-    row = get_session().get(ProductionFile, file_id) if file_id <= MAX_ID else None
+    row = row_by_id(get_session(), ProductionFile, file_id)
     if row is None or not row.stored_name:
         raise NotFound("No copy of this file was kept.")
     path = upload_dir() / row.stored_name

@@ -1,0 +1,85 @@
+"""The JSON API's blueprint and its one guard (SPEC §6).
+
+Every request under ``/api/v1`` passes ``guard`` before its view, in the order of
+the answers the API promises: 401 (no or bad token), 404 (an id in the path that does
+not exist, or an unknown action), 403 (the role table in ``access.py`` says no for this
+endpoint), then the view: 409 (state) and 422 (content) from the services. A view
+cannot forget the guard, and an endpoint missing from ``ENDPOINT_PERMISSIONS`` is
+refused (a test checks that every route has a row).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+from werkzeug.exceptions import BadRequest as HTTPBadRequest
+
+from .. import access
+from ..auth import api_user, no_store
+from ..db_session import get_session
+from ..errors import Forbidden, NotFound
+from ..models import Customer, parse_id
+from ..services.case import get_demand
+from ..workflow import ACTIONS
+
+bp = Blueprint("api", __name__)
+bp.after_request(no_store)
+
+# endpoint → the permission it needs (access.PERMISSIONS). A workflow action's own
+# roles are the workflow table's, checked by workflow.apply_action after the state.
+ENDPOINT_PERMISSIONS: dict[str, str] = {
+    "api.create_customer": "customer.manage",
+    "api.get_customer": "customer.read",
+    "api.create_demand": "demand.log",
+    "api.list_demands": "desk.read",
+    "api.get_demand": "desk.read",
+    "api.demand_action": "desk.read",
+    "api.defer_notices": "notice.defer",
+    "api.set_gag": "gag.manage",
+    "api.extend_gag": "gag.manage",
+    "api.lift_gag": "gag.manage",
+    "api.upload_document": "document.upload",
+    "api.demand_notices": "desk.read",
+    "api.demand_audit": "audit.read",
+    "api.compile_report": "report.compile",
+    "api.publish_report": "report.publish",
+}
+
+
+def path_id(value: str) -> int:
+    """An id from the path (``models.parse_id``); anything else is a 404."""
+    number = parse_id(value)
+    if number is None:
+        raise NotFound(f"There is nothing with id {value}.")
+    return number
+
+
+@bp.before_request
+def guard() -> None:
+    user = api_user()  # 401; a customer's token 403
+    args = request.view_args or {}
+    session = get_session()
+    if "demand_id" in args:  # the one loader: 404 before the role
+        g.demand = get_demand(session, path_id(args["demand_id"]), for_update=request.method == "POST")
+    if "customer_id" in args:
+        g.customer = session.get(Customer, path_id(args["customer_id"]))
+        if g.customer is None:
+            raise NotFound(f"There is no customer {args['customer_id']}.")
+    if "action" in args and args["action"] not in ACTIONS:
+        raise NotFound(f"There is no action called {args['action']}.")
+    permission = ENDPOINT_PERMISSIONS.get(request.endpoint or "")
+    if permission is None:
+        raise Forbidden("This endpoint has no entry in the role table.")
+    access.require(user, permission)
+
+
+def json_body(required: bool = True) -> Any:
+    """The request's JSON; 400 when it is not JSON at all."""
+    if not request.data and not required:
+        return {}
+    try:
+        return request.get_json(force=True)
+    except HTTPBadRequest:
+        raise
+    except Exception:  # pragma: no cover - werkzeug raises BadRequest itself
+        raise HTTPBadRequest()

@@ -1,0 +1,71 @@
+"""The API's shape of a demand (its JSON)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..db import iso, utcnow
+from ..models import Demand
+from ..services.case import flags, preservation_hold
+
+
+def serialize(demand: Demand, now: datetime | None = None) -> dict:
+    """The API's demand (SPEC §6)."""
+    now = now or utcnow()
+    overdue, due_soon = flags(demand, now)
+    gag = demand.latest_gag(now)
+    hold = preservation_hold(demand)
+    production = None
+    if demand.items_of("production") or demand.production_files:
+        production = {
+            "items": [i.as_dict() for i in demand.items_of("production")],
+            "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.bytes} for f in demand.production_files],
+        }
+    return {
+        "id": demand.id,
+        "reference": demand.reference,
+        "status": demand.status,
+        "outcome": demand.outcome,
+        "received_at": iso(demand.received_at),
+        "channel": demand.channel,
+        "requester": {
+            "agency": demand.requester.agency,
+            "name": demand.requester.name,
+            "email": demand.requester.email,
+            "phone": demand.requester.phone,
+            "type": demand.requester.type,
+        },
+        "country": demand.country,
+        "process_type": demand.process_type,
+        "legal_reference": demand.legal_reference,
+        "issuing_authority": demand.issuing_authority,
+        "emergency": demand.emergency,
+        "justification": demand.justification,
+        "customers": [{"id": c.id, "name": c.name, "enterprise": c.enterprise} for c in demand.customers],
+        "targets": [t.identifier for t in demand.targets],
+        "requested": [i.as_dict() for i in demand.items_of("requested")],
+        "scope": [i.as_dict() for i in demand.items_of("scope")],
+        "production": production,
+        "preserved": [i.as_dict() for i in demand.items_of("preserved")],
+        "hold": None if hold is None else {
+            "starts_at": iso(hold.starts_at),
+            "ends_at": iso(hold.ends_at),
+            "extended_at": iso(hold.extended_at),
+        },
+        "documents": [{"id": d.id, "name": d.filename, "sha256": d.sha256, "bytes": d.bytes}
+                      for d in demand.documents],
+        "gag": None if gag is None else {
+            "order_ref": gag.order_ref,
+            "issued_by": gag.issued_by,
+            "issued_at": gag.issued_at.isoformat() if gag.issued_at else None,
+            "expires_at": iso(gag.expires_at),
+            "lifted_at": iso(gag.lifted_at),
+            "active": gag.active_at(now),
+        },
+        "due_at": iso(demand.due_at),
+        "overdue": overdue,
+        "due_soon": due_soon,
+        "assignee": demand.assignee.email if demand.assignee else None,
+        "notes": demand.notes,
+        "created_at": iso(demand.created_at),
+        "closed_at": iso(demand.closed_at),
+    }

@@ -1,0 +1,47 @@
+"""Reading one demand: the loader every audience uses, and its due-date flags."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session, selectinload
+
+from ..errors import NotFound
+from ..models import Demand, DemandTarget, PreservationHold
+
+DUE_SOON = timedelta(hours=48)
+
+
+def flags(demand: Demand, now: datetime) -> tuple[bool, bool]:
+    """(overdue, due_soon) for an open demand."""
+    if not demand.is_open:
+        return False, False
+    overdue = demand.due_at < now
+    return overdue, (not overdue and demand.due_at <= now + DUE_SOON)
+
+
+def preservation_hold(demand: Demand) -> PreservationHold | None:
+    """The hold a ``preserve`` recorded (only preserved demands have one)."""
+    session = object_session(demand)
+    if demand.outcome != "preserved" or session is None:
+        return None
+    return session.scalar(select(PreservationHold).where(PreservationHold.demand_id == demand.id))
+
+
+DEMAND_LOAD = (
+    selectinload(Demand.targets).joinedload(DemandTarget.customer),
+    selectinload(Demand.items),
+    selectinload(Demand.documents),
+    selectinload(Demand.production_files),
+    selectinload(Demand.gags),
+)
+
+
+def get_demand(session: Session, demand_id: int, *, for_update: bool = False) -> Demand:
+    stmt = select(Demand).where(Demand.id == demand_id).options(*DEMAND_LOAD)
+    if for_update:
+        stmt = stmt.with_for_update(of=Demand)
+    demand = session.scalar(stmt)
+    if demand is None:
+        raise NotFound(f"There is no demand {demand_id}.")
+    return demand

@@ -1,0 +1,155 @@
+"""The case list: its filters (from query arguments) and the query they make."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..errors import FieldErrors
+from ..models import Demand, DemandTarget, parse_id
+from ..vocabulary import OPEN_STATES, STATES
+from . import parsing
+from .case import DEMAND_LOAD
+
+
+@dataclass
+class DemandFilters:
+    status: str | None = None
+    country: str | None = None
+    process_type: str | None = None
+    customer: int | None = None
+    overdue: bool = False
+    q: str | None = None
+    sort: str = "-received_at"
+    page: int = 1
+    per_page: int = 50
+
+
+SORTS = {
+    "received_at": Demand.received_at,
+    "due_at": Demand.due_at,
+    "reference": Demand.reference,
+    "status": Demand.status,
+    "country": Demand.country,
+}
+
+
+MAX_PAGE = 1_000_000  # beyond any real list; keeps OFFSET inside what the databases take
+
+
+def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = None) -> DemandFilters:
+    """Filters from query arguments; bad values are a 422 naming the parameter.
+
+    ``process_types``: the known codes (from the rule table); an unknown one is a 422."""
+    errors = FieldErrors()
+    f = DemandFilters()
+    status = args.get("status") or None
+    if status and status not in STATES and status != "open":
+        errors.add("status", "is not a known status")
+    f.status = status
+    country = (args.get("country") or "").strip().upper() or None
+    if country:
+        parsing.country(errors, country, "country")
+    f.country = country
+    f.process_type = args.get("process_type") or None
+    if f.process_type and process_types is not None and f.process_type not in process_types:
+        errors.add("process_type", "is not a known process type")
+    customer = args.get("customer") or None
+    if customer:
+        try:
+            f.customer = int(customer)
+        except ValueError:
+            errors.add("customer", "must be a customer id")
+        else:
+            if parse_id(f.customer) is None:  # beyond any id (INTEGER column): matches nothing
+                f.customer = -1
+    f.overdue = str(args.get("overdue", "")).lower() in {"1", "true", "yes", "on"}
+    f.q = (args.get("q") or "").strip() or None
+    sort = args.get("sort") or "-received_at"
+    if sort.lstrip("-") not in SORTS:
+        errors.add("sort", f"must be one of {', '.join(SORTS)} (prefix - for descending)")
+    f.sort = sort
+    for key, default, top in (("page", 1, MAX_PAGE), ("per_page", 50, max_per_page)):
+        raw = args.get(key)
+        if raw in (None, ""):
+            setattr(f, key, default)
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            errors.add(key, "must be a whole number")
+            continue
+        if value < 1 or value > top:
+            if key == "per_page":
+                errors.add(key, f"must be between 1 and {top}")
+            else:
+                errors.add(key, "must be at least 1" if value < 1 else f"must be at most {top}")
+            continue
+        setattr(f, key, value)
+    errors.raise_if_any()
+    return f
+
+
+def filtered_query(session: Session, f: DemandFilters, now: datetime | None = None) -> Select:
+    now = now or utcnow()
+    stmt = select(Demand)
+    if f.status == "open":
+        stmt = stmt.where(Demand.status.in_(OPEN_STATES))
+    elif f.status:
+        stmt = stmt.where(Demand.status == f.status)
+    if f.country:
+        stmt = stmt.where(Demand.country == f.country)
+    if f.process_type:
+        stmt = stmt.where(Demand.process_type == f.process_type)
+    if f.customer:
+        stmt = stmt.where(
+            exists().where(DemandTarget.demand_id == Demand.id, DemandTarget.customer_id == f.customer)
+        )
+    if f.overdue:
+        stmt = stmt.where(Demand.status.in_(OPEN_STATES), Demand.due_at < now)
+    if f.q:
+        # Reference, legal reference or target identifier; any part of them, any case
+        # (lower() on both sides, so SQLite and PostgreSQL answer alike).
+        q = f.q.strip()
+        ident = parsing.identifier(q)
+        like = f"%{_escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Demand.reference).like(like, escape="\\"),
+                func.lower(Demand.legal_reference).like(like, escape="\\"),
+                exists().where(
+                    DemandTarget.demand_id == Demand.id,
+                    or_(DemandTarget.identifier == ident,
+                        func.lower(DemandTarget.identifier).like(like, escape="\\")),
+                ),
+            )
+        )
+    return stmt
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_demands(session: Session, f: DemandFilters, now: datetime | None = None) -> tuple[list[Demand], int]:
+    # everything serialize() reads, in a few queries per page
+    return page_of(session, filtered_query(session, f, now), f, DEMAND_LOAD)
+
+
+def page_of(session: Session, stmt: Select, f: DemandFilters, load: tuple) -> tuple[list[Demand], int]:
+    """One page of ``stmt`` in the filters' sort (newest id first among equals), with
+    the total of every match."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    column = SORTS[f.sort.lstrip("-")]
+    order = column.desc() if f.sort.startswith("-") else column.asc()
+    rows = session.scalars(
+        stmt.order_by(order, Demand.id.desc())
+        .offset((f.page - 1) * f.per_page)
+        .limit(f.per_page)
+        .options(*load)
+    ).all()
+    return list(rows), total or 0

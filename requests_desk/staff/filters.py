@@ -1,0 +1,91 @@
+"""The desk's template helpers: words for codes, sizes and deadlines, list links."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, url_for
+
+from ..db import utcnow
+from ..models import Customer, Demand
+from ..services.case import DUE_SOON
+from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
+from .blueprint import bp
+
+
+@bp.app_template_global()
+def demands_url(**args: Any) -> str:
+    return url_for("staff.demands", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
+@bp.app_template_global()
+def due_soon_delta() -> timedelta:
+    return DUE_SOON
+
+
+@bp.app_template_filter("customers")
+def customers_filter(demand: Demand) -> list[Customer]:
+    return demand.customers
+
+
+@bp.app_template_filter("relative")
+def relative(when: datetime | None, now: datetime | None = None) -> str:
+    """"in 3 days", "5 hours ago": how a deadline reads at a glance."""
+    if when is None:
+        return "—"
+    now = now or utcnow()
+    seconds = (when - now).total_seconds()
+    span = abs(seconds)
+    if span < 3600:
+        amount, unit = max(1, round(span / 60)), "minute"
+    elif span < 48 * 3600:
+        amount, unit = round(span / 3600), "hour"
+    else:
+        amount, unit = round(span / 86400), "day"
+    text = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"in {text}" if seconds >= 0 else f"{text} ago"
+
+
+@bp.app_template_filter("due_words")
+def due_words(when: datetime | None, now: datetime | None = None) -> str:
+    """"in 3 days" for a deadline ahead, "2 days overdue" for one passed."""
+    text = relative(when, now)
+    return text[:-4] + " overdue" if text.endswith(" ago") else text
+
+
+@bp.app_template_filter("outcome")
+def outcome_words(code: str | None) -> str:
+    return OUTCOME_TERMS.label(code, default="Closed")
+
+
+@bp.app_template_filter("process")
+def process_name(code: str | None) -> str:
+    return PROCESS_TERMS.label(code)
+
+
+@bp.app_template_filter("bytes")
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value):,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size:,} bytes"
+
+
+@bp.app_template_filter("country_name")
+def country_name(code: str | None) -> str:
+    import pycountry
+
+    found = pycountry.countries.get(alpha_2=code or "") if code else None
+    return getattr(found, "common_name", None) or getattr(found, "name", None) or (code or "—")
+
+
+
+
+@bp.app_context_processor
+def inject_app() -> dict:
+    """``current_app`` for base.html's "show the link if the page exists" checks."""
+    return {"current_app": current_app._get_current_object()}
