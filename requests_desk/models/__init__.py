@@ -35,6 +35,7 @@ from .demands import (
     ProductionFile,
     ReferenceCounter,
     Requester,
+    item_as_dict,
 )
 from .gags import (
     Gag,
@@ -68,6 +69,7 @@ __all__ = [
     "STATES",
     "TIERS",
     "MAX_ID",
+    "item_as_dict",
     "parse_id",
     "row_by_id",
     # users

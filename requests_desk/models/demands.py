@@ -3,7 +3,7 @@ manifest, assignments, due-date changes and preservation hold; the reference cou
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -181,15 +181,21 @@ class DemandItem(Base):
     demand: Mapped[Demand] = relationship(back_populates="items")
 
     def as_dict(self) -> dict:
-        out = {
-            "target": self.target,
-            "data_set": self.data_set,
-            "from": self.date_from.isoformat(),
-            "to": self.date_to.isoformat(),
-        }
-        if self.basis:
-            out["basis"] = self.basis
-        return out
+        return item_as_dict(self)
+
+
+def item_as_dict(item: Any) -> dict:
+    """An item (a row, or a parsed ``services.items.Item``) as the API and the audit log
+    write it: ``{target, data_set, from, to}``, plus ``basis`` when counsel gave one."""
+    out = {
+        "target": item.target,
+        "data_set": item.data_set,
+        "from": item.date_from.isoformat(),
+        "to": item.date_to.isoformat(),
+    }
+    if item.basis:
+        out["basis"] = item.basis
+    return out
 
 
 class Document(Base):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,10 +103,6 @@ class NoticeContent:
         if self.kind == "demand":
             return "Notice of a legal demand for your data"
         return "Outcome of a legal demand for your data"
-
-    @property
-    def disclosed_anything(self) -> bool:
-        return bool(self.disclosed)
 
 
 def load_notice(session: Session, notice_id: int) -> Notice | None:
@@ -283,6 +279,3 @@ def compose_email(content: NoticeContent, *, message_id: str, recipients: list[t
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=filename)
     return msg
 
-
-def recipients_of(message: EmailMessage) -> list[str]:
-    return [addr for _name, addr in getaddresses(message.get_all("To", []))]

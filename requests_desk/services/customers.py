@@ -46,17 +46,7 @@ def parse_customer(session: Session, data: Any, *, existing: Customer | None = N
                 errors.add(f"domains[{i}]", "already belongs to another customer")
             domains.append(domain)
     accounts: list[str] = []
-    for i, raw in enumerate(parsing.listing(errors, data, "accounts", "accounts", required=False)):
-        if not isinstance(raw, str) or not raw.strip():
-            errors.add(f"accounts[{i}]", "must be an account identifier")
-            continue
-        ident = parsing.identifier(raw)
-        if len(ident) > 320:
-            errors.add(f"accounts[{i}]", "must be at most 320 characters")
-            continue
-        if ident in accounts:
-            errors.add(f"accounts[{i}]", "is listed twice")
-            continue
+    for i, ident in parsing.identifiers(errors, data, "accounts", required=False):
         owner = session.scalar(select(CustomerAccount).where(CustomerAccount.identifier == ident))
         if owner and (existing is None or owner.customer_id != existing.id):
             errors.add(f"accounts[{i}]", "is already mapped to another customer")

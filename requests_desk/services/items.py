@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any, Iterable
 
 from ..errors import FieldErrors
+from ..models import item_as_dict
 from . import parsing
 
 
@@ -27,15 +28,7 @@ class Item:
         )
 
     def as_dict(self) -> dict:
-        out = {
-            "target": self.target,
-            "data_set": self.data_set,
-            "from": self.date_from.isoformat(),
-            "to": self.date_to.isoformat(),
-        }
-        if self.basis:
-            out["basis"] = self.basis
-        return out
+        return item_as_dict(self)
 
 
 def within_any(item: Item, bounds: Iterable[Item]) -> bool:

@@ -150,3 +150,27 @@ def mapping(errors: FieldErrors, value: Any, path: str) -> dict:
         errors.add(path, "must be an object")
         return {}
     return value
+
+
+MAX_IDENTIFIER = 320
+
+
+def identifiers(errors: FieldErrors, data: dict, key: str, *, required: bool = True) -> list[tuple[int, str]]:
+    """A list of account identifiers (targets, a customer's mapped accounts): each one
+    ``identifier``-cleaned, at most 320 characters, none twice. Returns (position, identifier)
+    for the good ones, so a caller can name the row of a later problem."""
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(listing(errors, data, key, key, required=required)):
+        if not isinstance(raw, str) or not raw.strip():
+            errors.add(f"{key}[{i}]", "must be an account identifier")
+            continue
+        ident = identifier(raw)
+        if len(ident) > MAX_IDENTIFIER:
+            errors.add(f"{key}[{i}]", f"must be at most {MAX_IDENTIFIER} characters")
+        elif ident in seen:
+            errors.add(f"{key}[{i}]", "is listed twice")
+        else:
+            seen.add(ident)
+            found.append((i, ident))
+    return found

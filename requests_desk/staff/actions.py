@@ -42,12 +42,6 @@ def _refused(demand_id: int, action: str, form: Any, err: DeskError, fields: dic
                        status=err.status)
 
 
-def _commit_and_return(demand_id: int, message: str, anchor: str = "timeline"):
-    get_session().commit()
-    flash(message, "success")
-    return redirect(_case_url(demand_id, anchor))
-
-
 # ---------------------------------------------------------------- item rows
 
 
