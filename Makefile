@@ -1,10 +1,10 @@
 # Requests Desk. `make run` serves the demo desk; `make test` runs the whole suite.
 #
 # Any Python 3.11 or newer builds .venv: $(PYTHON) when given (make run PYTHON=python3.12),
-# otherwise the first of PYTHON_CANDIDATES on PATH that is 3.11 or newer. The search runs
-# only when .venv has to be created.
+# otherwise the first of PYTHON_CANDIDATES on PATH that is 3.11 or newer (the machine's
+# python3 first). The search runs only when .venv has to be created.
 PYTHON ?=
-PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON_CANDIDATES := python3 python3.11 python3.12 python3.13
 PYTHON_OK := -c 'import sys; sys.exit(sys.version_info < (3, 11))'
 PYTHON_FOUND = $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) $(PYTHON_OK) >/dev/null 2>&1 && echo $(p))))
 VENV_PYTHON = $(if $(strip $(PYTHON)),$(PYTHON),$(PYTHON_FOUND))
