@@ -8,7 +8,7 @@ import os
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import ROOT, auth, db_session, web
+from . import ROOT, auth, db_session, headers, web
 from .api import bp as api_bp
 from .cli import desk
 from .config import load_config
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
     web.register_error_handlers(app)
+    headers.register(app)
     web.register_template_helpers(app)
     app.cli.add_command(desk)
     return app

@@ -175,6 +175,9 @@
       if (first) { first.focus({ preventScroll: true }); }
     });
   });
+  document.querySelectorAll("[data-go-back]").forEach(function (link) {
+    link.addEventListener("click", function (event) { event.preventDefault(); history.back(); });
+  });
   var opened = document.querySelector("details.action[open]");
   if (opened) { opened.scrollIntoView({ block: "start" }); }
 })();
