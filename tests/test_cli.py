@@ -92,7 +92,9 @@ def test_create_customer_user(session, runner, login):
     (["x@desk.example", "--role", "customer", "--customer", "9999"], "9999"),
     (["x@desk.example", "--role", "customer", "--role", "counsel", "--customer", "1"], "staff role"),
     (["x@desk.example", "--role", "intake", "--customer", "1"], "customer"),
-    (["x@desk.example", "--role", "intake", "--password", "short"], "10 characters"),
+    (["x@desk.example", "--role", "intake", "--password", "short"], "12 characters"),
+    (["x@desk.example", "--role", "intake", "--password", "aaaaaaaaaaaaaa"], "passphrase"),
+    (["x@desk.example", "--role", "intake", "--password", "LeaveMeAlone"], "breached"),
     (["taken@desk.example", "--role", "intake"], "exists"),
 ])
 def test_create_user_bad_input_one_line_nothing_saved(app, session, runner, args, mentions):

@@ -12,9 +12,9 @@ from .. import audit
 from ..errors import FieldErrors, NotFound, ValidationError
 from ..models import ApiToken, Customer, User, UserRole
 from ..vocabulary import ROLES, STAFF_ROLES
-from . import parsing
+from . import parsing, passwords
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_LENGTH
 # A hash to compare against when the e-mail is unknown, so timing does not tell.
 _DUMMY_HASH: list[str] = []  # made on first use, not at import (scrypt costs ~0.1 s)
 
@@ -37,7 +37,7 @@ def snapshot(user: User) -> dict:
 
 
 def generate_password() -> str:
-    return secrets.token_urlsafe(12)
+    return secrets.token_urlsafe(15)
 
 
 def create_user(
@@ -68,8 +68,9 @@ def create_user(
             errors.add("customer", f"there is no customer {customer_id}")
     elif customer_id is not None:
         errors.add("customer", "only customer users belong to a customer")
-    if password is not None and len(password) < MIN_PASSWORD:
-        errors.add("password", f"must be at least {MIN_PASSWORD} characters")
+    if password is not None:
+        for problem in passwords.problems(password):
+            errors.add("password", problem)
     if clean_email and session.scalar(select(User).where(func.lower(User.email) == clean_email)):
         errors.add("email", "a user with this e-mail exists")
     errors.raise_if_any()
@@ -77,7 +78,7 @@ def create_user(
     user = User(
         email=clean_email,
         name=name.strip(),
-        password_hash=generate_password_hash(password),
+        password_hash=passwords.hash_password(password),
         customer_id=customer_id if "customer" in roles else None,
     )
     user.role_rows = [UserRole(role=r) for r in roles]
