@@ -34,7 +34,8 @@ run: $(VENV)/.installed
 	$(FLASK) desk demo --if-empty
 	@echo
 	@echo "Requests Desk is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "(demo: DESK_STAFF_2FA=optional, so a demo user signs in with the password alone; production keeps it required)"
+	DESK_STAFF_2FA=optional $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n $(JOBS)

@@ -8,7 +8,7 @@ import os
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import ROOT, auth, db_session, headers, web
+from . import ROOT, account, auth, db_session, headers, web
 from .api import bp as api_bp
 from .cli import desk
 from .config import load_config
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(auth.load_current_user)
     app.teardown_appcontext(db_session.close_session)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp, url_prefix="/account")
     app.register_blueprint(staff_bp, url_prefix="/desk")
     app.register_blueprint(portal_bp, url_prefix="/portal")
     app.register_blueprint(public_bp, url_prefix="/transparency")

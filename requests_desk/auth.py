@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from . import access
+from . import access, audit
 from .db_session import get_session
 from .errors import Forbidden, Unauthorized
 from .models import User
+from .services import sessions as session_service
+from .services import throttle
+from .services import two_factor
 from .services import users as user_service
 
 bp = Blueprint("auth", __name__)
@@ -24,20 +28,41 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired()])
+
+FAILED = "That e-mail and password do not match an active account."
+
+
 def _fingerprint(user: User) -> str:
     """Ties a session to the password it was opened with: a new password ends old sessions."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def load_current_user() -> None:
-    """before_request (read only): the signed-in user, if any, on ``g.user``."""
-    g.user = None
-    uid = session.get("uid")
-    if uid is None:
+    """before_request: the signed-in user, if any, on ``g.user``. The cookie names a
+    server-side session (services/sessions.py); a session still owing its second factor
+    puts the user on ``g.pending`` instead, which no guarded page accepts."""
+    g.user = g.pending = g.user_session = None
+    sid = session.get("sid")
+    if not sid:
         return
-    user = get_session().get(User, uid)
-    if user is not None and user.active and session.get("fp") == _fingerprint(user):
+    db = get_session()
+    config = current_app.config
+    row = session_service.find(db, sid, idle=timedelta(minutes=config["DESK_SESSION_IDLE_MINUTES"]),
+                               lifetime=timedelta(hours=config["DESK_SESSION_MAX_HOURS"]))
+    if db.dirty:
+        db.commit()  # touched (once a minute) or just ended
+    if row is None:
+        return
+    user = row.user
+    if not user.active or session.get("fp") != _fingerprint(user):
+        return
+    g.user_session = row
+    if row.stage == "full":
         g.user = user
+    else:
+        g.pending = user
 
 
 def current_user() -> User | None:
@@ -58,24 +83,115 @@ def home_for(user: User) -> str:
     return url_for("portal.index") if user.has_role("customer") else url_for("staff.home")
 
 
+def address() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def needs_second_factor(user: User) -> bool:
+    if user.totp_enabled:
+        return True
+    return user.is_staff and current_app.config["DESK_STAFF_2FA"] == "required"
+
+
+def start_session(user: User, stage: str = "full") -> None:
+    """A new server-side session and a new cookie (nothing carried over); the caller commits."""
+    db = get_session()
+    old = session.get("sid")
+    if old:
+        session_service.end(db, old)
+    sid = session_service.open_session(db, user, stage)
+    session.clear()
+    session["sid"] = sid
+    session["fp"] = _fingerprint(user)
+
+
+def _locked_answer(template: str, form, until: datetime, **context):
+    error = f"Too many attempts. Sign-in for this account is paused; try again after {until:%H:%M} UTC."
+    return render_template(template, form=form, error=error, **context), 429
+
+
+def note_failure(db, email: str, kind: str, user: User | None = None) -> datetime | None:
+    """Counts a failed attempt, audits it (and the lockout it starts); returns the lock's end."""
+    throttle.note(db, email, address(), False, kind)
+    audit.record(db, None, "auth.failure", "user", user.id if user else None, None,
+                 {"email": (email or "").strip().lower()[:254], "address": address(), "kind": kind})
+    until = throttle.locked_until(db, email, address())
+    if until is not None:
+        audit.record(db, None, "auth.lockout", "user", user.id if user else None, None,
+                     {"email": (email or "").strip().lower()[:254], "address": address(), "until": until.isoformat()})
+    return until
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = user_service.authenticate(get_session(), form.email.data, form.password.data)
+        db = get_session()
+        email = form.email.data or ""
+        until = throttle.locked_until(db, email, address())
+        if until is not None:
+            return _locked_answer("auth/login.html", form, until)
+        user = user_service.authenticate(db, email, form.password.data)
         if user is None:
-            error = "That e-mail and password do not match an active account."
+            until = note_failure(db, email, "password")
+            db.commit()
+            if until is not None:
+                return _locked_answer("auth/login.html", form, until)
+            error = FAILED
         else:
-            session.clear()  # a new session at sign-in: nothing carried over
-            session["uid"] = user.id
-            session["fp"] = _fingerprint(user)
-            return redirect(safe_next(request.args.get("next")) or home_for(user))
+            throttle.note(db, email, address(), True)
+            stage = "password" if needs_second_factor(user) else "full"
+            start_session(user, stage)
+            audit.record(db, user, "auth.sign_in" if stage == "full" else "auth.password", "user", user.id,
+                         None, {"address": address()})
+            db.commit()
+            target = safe_next(request.args.get("next"))
+            if stage != "full":
+                session["next"] = target
+                return redirect(url_for("auth.code") if user.totp_enabled else url_for("account.two_factor"))
+            return redirect(target or home_for(user))
     return render_template("auth/login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code():
+    """The second step for an enrolled user: a TOTP code or a recovery code."""
+    user = g.pending
+    if user is None or not user.totp_enabled:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        until = throttle.locked_until(db, user.email, address())
+        if until is not None:
+            return _locked_answer("auth/code.html", form, until)
+        how = two_factor.check(db, user, form.code.data)
+        if how is None:
+            until = note_failure(db, user.email, "code", user)
+            db.commit()
+            if until is not None:
+                return _locked_answer("auth/code.html", form, until)
+            error = "That code is not right (or was used already). Try the next one."
+        else:
+            throttle.note(db, user.email, address(), True, "code")
+            target = session.get("next")
+            start_session(user)
+            audit.record(db, user, "auth.sign_in", "user", user.id, None, {"address": address(), "second_factor": how})
+            db.commit()
+            return redirect(safe_next(target) or home_for(user))
+    return render_template("auth/code.html", form=form, error=error), (401 if error else 200)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    db = get_session()
+    session_service.end(db, session.get("sid"))
+    user = g.user or g.pending
+    if user is not None:
+        audit.record(db, user, "auth.sign_out", "user", user.id, None, None)
+    db.commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -94,6 +210,8 @@ def index():
 def guard_staff():
     """Staff blueprint guard: anonymous → login page; customers → 403."""
     user = current_user()
+    if user is None and g.get("pending") is not None:  # the second factor is still owed
+        return redirect(url_for("auth.code") if g.pending.totp_enabled else url_for("account.two_factor"))
     if user is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if not user.is_staff:
@@ -132,9 +250,12 @@ def api_user() -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
-    user = user_service.user_for_token(get_session(), token.strip())
+    db = get_session()
+    user = user_service.user_for_token(db, token.strip())
+    if db.dirty:
+        db.commit()  # the token's last use (at most once a minute)
     if user is None:
-        raise Unauthorized("The API token is not valid.")
+        raise Unauthorized("The API token is not valid (unknown, expired or revoked).")
     g.user = user
     if not user.is_staff:
         raise Forbidden("Customer accounts cannot use the API.")

@@ -14,7 +14,18 @@ ENV_KEYS = (
     "DESK_BASE_URL",
     "DESK_SECURE_COOKIES",
     "DESK_REPORT_MIN_COUNTRY",
+    "DESK_STAFF_2FA",
+    "DESK_SESSION_IDLE_MINUTES",
+    "DESK_SESSION_MAX_HOURS",
+    "DESK_SIGN_IN_LINK_HOURS",
+    "DESK_SMTP_TIMEOUT",
+    "DESK_NOTICE_MAX_ATTEMPTS",
+    "DESK_NOTICE_BACKOFF_SECONDS",
 )
+
+# Whole-number settings (environment strings become ints; 0 is refused where it makes no sense).
+POSITIVE_INTS = ("DESK_SESSION_IDLE_MINUTES", "DESK_SESSION_MAX_HOURS", "DESK_SIGN_IN_LINK_HOURS",
+                 "DESK_NOTICE_MAX_ATTEMPTS", "DESK_NOTICE_BACKOFF_SECONDS")
 
 
 def _truthy(value: str) -> bool:
@@ -34,6 +45,13 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "DESK_BASE_URL": "http://127.0.0.1:5000",
         "DESK_SECURE_COOKIES": False,
         "DESK_REPORT_MIN_COUNTRY": 0,
+        "DESK_STAFF_2FA": "required",
+        "DESK_SESSION_IDLE_MINUTES": 30,
+        "DESK_SESSION_MAX_HOURS": 12,
+        "DESK_SIGN_IN_LINK_HOURS": 24,
+        "DESK_SMTP_TIMEOUT": 20.0,
+        "DESK_NOTICE_MAX_ATTEMPTS": 8,
+        "DESK_NOTICE_BACKOFF_SECONDS": 300,
         "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -50,6 +68,20 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
     config["SESSION_COOKIE_SECURE"] = config["DESK_SECURE_COOKIES"]
     config["DESK_REPORT_MIN_COUNTRY"] = _whole_number("DESK_REPORT_MIN_COUNTRY", config["DESK_REPORT_MIN_COUNTRY"])
     config["DESK_BASE_URL"] = str(config["DESK_BASE_URL"]).rstrip("/")
+    for key in POSITIVE_INTS:
+        config[key] = _whole_number(key, config[key])
+        if config[key] == 0:
+            raise ValueError(f"{key} must be 1 or more (got 0)")
+    try:
+        config["DESK_SMTP_TIMEOUT"] = float(config["DESK_SMTP_TIMEOUT"])
+    except (TypeError, ValueError):
+        raise ValueError(f"DESK_SMTP_TIMEOUT must be a number of seconds (got {config['DESK_SMTP_TIMEOUT']!r})") from None
+    if not config["DESK_SMTP_TIMEOUT"] > 0:
+        raise ValueError("DESK_SMTP_TIMEOUT must be more than 0 seconds")
+    config["DESK_STAFF_2FA"] = str(config["DESK_STAFF_2FA"]).strip().lower()
+    if config["DESK_STAFF_2FA"] not in ("required", "optional"):
+        raise ValueError(f"DESK_STAFF_2FA must be required or optional (got {config['DESK_STAFF_2FA']!r})")
+    config["PERMANENT_SESSION_LIFETIME"] = config["DESK_SESSION_MAX_HOURS"] * 3600
     secret = config.pop("DESK_SECRET_KEY", None)
     config["SECRET_KEY"] = secret or _instance_secret(instance)
     return config

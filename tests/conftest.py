@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("DESK_SECRET_KEY", "test-secret-key")
+# The login helper signs in with a password alone; tests/test_two_factor.py sets "required".
+os.environ.setdefault("DESK_STAFF_2FA", "optional")
 for _key in ("DESK_DATABASE_URL", "DESK_SMTP_URL", "DESK_UPLOAD_DIR", "DESK_BASE_URL"):
     os.environ.pop(_key, None)
 

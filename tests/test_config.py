@@ -117,3 +117,21 @@ def test_wsgi_import_is_light(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "Flask"]
     assert not (Path(tmp_path) / "desk.sqlite").exists()
+
+
+def test_sign_in_and_notice_settings_from_the_environment(tmp_path):
+    config = load_config(str(tmp_path), environ={})
+    assert config["DESK_STAFF_2FA"] == "required"
+    assert config["DESK_SESSION_IDLE_MINUTES"] == 30 and config["DESK_SESSION_MAX_HOURS"] == 12
+    assert config["DESK_SMTP_TIMEOUT"] == 20.0 and config["DESK_NOTICE_MAX_ATTEMPTS"] == 8
+    assert config["DESK_NOTICE_BACKOFF_SECONDS"] == 300
+    config = load_config(str(tmp_path), environ={
+        "DESK_STAFF_2FA": "Optional", "DESK_SESSION_IDLE_MINUTES": "10", "DESK_SMTP_TIMEOUT": "2.5",
+        "DESK_NOTICE_MAX_ATTEMPTS": "3", "DESK_NOTICE_BACKOFF_SECONDS": "7"})
+    assert config["DESK_STAFF_2FA"] == "optional" and config["DESK_SESSION_IDLE_MINUTES"] == 10
+    assert config["DESK_SMTP_TIMEOUT"] == 2.5 and config["DESK_NOTICE_MAX_ATTEMPTS"] == 3
+    assert config["DESK_NOTICE_BACKOFF_SECONDS"] == 7
+    for key, value in (("DESK_STAFF_2FA", "sometimes"), ("DESK_SESSION_IDLE_MINUTES", "0"),
+                       ("DESK_SMTP_TIMEOUT", "soon"), ("DESK_NOTICE_MAX_ATTEMPTS", "-1")):
+        with pytest.raises(ValueError, match=key):
+            load_config(str(tmp_path), environ={key: value})

@@ -94,19 +94,37 @@ def test_contact_rows_without_javascript(client, session, admin):
     assert n(session, Customer) == 0
 
 
-def test_admin_creates_a_staff_user_and_sees_the_password_once(client, session, admin, login):
+def _link(smtp_server, to: str) -> str:
+    mails = [m for m in smtp_server.received if to in m.rcpt_tos]
+    assert mails, [m.rcpt_tos for m in smtp_server.received]
+    body = mails[-1].message.get_content()
+    return re.search(r"http://[^\s]+/account/set-password/[^\s]+", body).group(0).split("127.0.0.1:5000", 1)[1]
+
+
+def _set_password(client, path: str, password: str):
+    from tests.factories import csrf_from
+
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                   "password": password, "confirm": password})
+
+
+def test_admin_creates_a_staff_user_who_sets_their_own_password_by_link(client, session, admin, login, smtp_server):
     r = post_form(client, "/desk/admin/users/new", {"email": "Nia@Desk.Example", "name": "Nia", "kind": "staff",
                                                     "roles": ["counsel", "approver"]})
     assert r.status_code == 200
     assert "no-store" in {d.strip() for d in r.headers["Cache-Control"].split(",")}
-    password = re.search(r'id="generated-password">([^<]+)<', r.get_data(as_text=True)).group(1)
-    assert "shown only now" in page_text(r)
+    assert "generated-password" not in r.get_data(as_text=True) and "e-mailed" in page_text(r)
     user = session.scalars(select(User).where(User.email == "nia@desk.example")).one()
-    assert user.roles == {"counsel", "approver"}
-    assert password not in page_text(client.get("/desk/admin/users"))
-    # the password works
+    assert user.roles == {"counsel"}  # approver waits for a second admin
+    path = _link(smtp_server, "nia@desk.example")
     client.post("/logout", data={"csrf_token": _token(client)})
-    assert login("nia@desk.example", password).headers["Location"] == "/desk/"
+    assert _set_password(client, path, "aaaaaaaaaa").status_code == 422
+    assert _set_password(client, path, "nia's own long passphrase").status_code == 302
+    assert _set_password(client, path, "another long passphrase").status_code == 410  # single use
+    assert login("nia@desk.example", "nia's own long passphrase").headers["Location"] == "/desk/"
 
 
 def _token(client):
@@ -115,20 +133,21 @@ def _token(client):
     return csrf_from(client.get("/desk/").get_data(as_text=True))
 
 
-def test_admin_creates_a_customer_user(client, session, admin, login):
+def test_admin_creates_a_customer_user(client, session, admin, login, smtp_server):
     customer = make_customer(session, "Contoso")
     page = client.get(f"/desk/admin/users/new?customer={customer.id}")
     assert form_value(page.get_data(as_text=True), "kind") == "customer"
     r = post_form(client, "/desk/admin/users/new", {"email": "reader@contoso.com", "kind": "customer",
                                                     "customer": str(customer.id)})
     assert r.status_code == 200
-    password = re.search(r'id="generated-password">([^<]+)<', r.get_data(as_text=True)).group(1)
     assert "A portal user of Contoso" in page_text(r)
     user = session.scalars(select(User).where(User.email == "reader@contoso.com")).one()
     assert user.roles == {"customer"} and user.customer_id == customer.id
     assert "reader@contoso.com" in page_text(client.get(f"/desk/admin/customers/{customer.id}"))
+    path = _link(smtp_server, "reader@contoso.com")
     client.post("/logout", data={"csrf_token": _token(client)})
-    assert login("reader@contoso.com", password).headers["Location"] == "/portal/"
+    assert _set_password(client, path, "the reader's passphrase").status_code == 302
+    assert login("reader@contoso.com", "the reader's passphrase").headers["Location"] == "/portal/"
 
 
 @pytest.mark.parametrize("data,field_id,message", [
@@ -175,6 +194,6 @@ def test_admin_deactivates_a_customer_user(client, session, admin):
 def test_admin_cannot_lock_themselves_out(client, session, admin):
     r = post_form(client, f"/desk/admin/users/{admin.id}", {"roles": ["counsel"], "active": "y"})
     assert r.status_code == 422
-    assert "cannot remove your own admin role" in field_error(r.get_data(as_text=True), "roles")
+    assert "cannot change your own roles" in field_error(r.get_data(as_text=True), "roles")
     session.expire_all()
     assert session.get(User, admin.id).roles == {"admin"}

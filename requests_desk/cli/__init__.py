@@ -13,7 +13,7 @@ from .demo import demo_command
 from .notices import dispatch_command
 from .reports import report
 from .setup import init_command
-from .users import create_user_command, token_command
+from .users import create_user_command, reset_two_factor_command, revoke_tokens_command, token_command
 
 
 @click.group("desk", cls=OneLineGroup)
@@ -21,6 +21,6 @@ def desk() -> None:
     """Requests Desk administration."""
 
 
-for _command in (init_command, create_user_command, token_command, verify_audit_command, dispatch_command,
-                 report, demo_command):
+for _command in (init_command, create_user_command, token_command, revoke_tokens_command, reset_two_factor_command,
+                 verify_audit_command, dispatch_command, report, demo_command):
     desk.add_command(_command)

@@ -54,6 +54,7 @@ from .reports import (
     ReportMarkCount,
 )
 from .rules import DataSet, ProcessRule
+from .security import RecoveryCode, RoleProposal, SignInAttempt, UserSession
 from .users import ApiToken, User, UserRole
 
 __all__ = [
@@ -76,6 +77,10 @@ __all__ = [
     "ApiToken",
     "User",
     "UserRole",
+    "RecoveryCode",
+    "RoleProposal",
+    "SignInAttempt",
+    "UserSession",
     # customers
     "Customer",
     "CustomerAccount",

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import audit
+from ..db import utcnow
 from ..errors import FieldErrors, NotFound, ValidationError
 from ..models import ApiToken, Customer, User, UserRole
 from ..vocabulary import ROLES, STAFF_ROLES
-from . import parsing, passwords
+from . import parsing, passwords, sessions
 
 MIN_PASSWORD = passwords.MIN_LENGTH
 # A hash to compare against when the e-mail is unknown, so timing does not tell.
@@ -88,8 +90,7 @@ def create_user(
     return user, password
 
 
-def set_roles(session: Session, actor: User | None, user: User, roles: list[str], active: bool) -> User:
-    before = snapshot(user)
+def check_roles(user: User, roles: list[str]) -> None:
     if user.has_role("customer"):
         # Only activation changes for a customer user (admins manage them too).
         if set(roles) != {"customer"}:
@@ -98,11 +99,32 @@ def set_roles(session: Session, actor: User | None, user: User, roles: list[str]
         bad = [r for r in roles if r not in STAFF_ROLES]
         if bad or not roles:
             raise ValidationError({"roles": ["choose one or more staff roles"]})
+
+
+def set_roles(session: Session, actor: User | None, user: User, roles: list[str], active: bool) -> User:
+    before = snapshot(user)
+    check_roles(user, roles)
+    if not user.has_role("customer"):
         user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
+    if user.active and not active:
+        user.security_version += 1
+        sessions.end_all(session, user)  # deactivation ends every session at once
     user.active = active
     session.flush()
     audit.record(session, actor, "user.update", "user", user.id, before, snapshot(user))
     return user
+
+
+def set_password(session: Session, actor: User | None, user: User, password: str) -> None:
+    """A new password (the policy applies): every session and sign-in link of the user ends."""
+    found = passwords.problems(password)
+    if found:
+        raise ValidationError({"password": found})
+    user.password_hash = passwords.hash_password(password)
+    user.security_version += 1
+    sessions.end_all(session, user)
+    session.flush()
+    audit.record(session, actor, "user.password", "user", user.id, None, {"password": "changed"})
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -126,19 +148,46 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, actor: User | None, user: User) -> str:
-    """A new API token; only its SHA-256 is stored."""
+def issue_token(session: Session, actor: User | None, user: User, expires_in_days: int = 90) -> str:
+    """A new API token for an active user, expiring after ``expires_in_days``; only its
+    SHA-256 is stored."""
+    if not user.active:
+        raise ValidationError({"user": [f"{user.email} is deactivated"]})
+    if expires_in_days < 1 or expires_in_days > 3650:
+        raise ValidationError({"expires_in": ["must be 1 to 3650 days"]})
     token = "rd_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token)))
+    expires = utcnow() + timedelta(days=expires_in_days)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), expires_at=expires))
     session.flush()
-    audit.record(session, actor, "user.token", "user", user.id, None, {"token": "issued"})
+    audit.record(session, actor, "user.token", "user", user.id, None,
+                 {"token": "issued", "expires_at": expires.isoformat()})
     return token
 
 
+def revoke_tokens(session: Session, actor: User | None, user: User) -> int:
+    now = utcnow()
+    result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=now))
+    session.flush()
+    audit.record(session, actor, "user.tokens_revoked", "user", user.id, None, {"revoked": result.rowcount or 0})
+    return result.rowcount or 0
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
+    """The user of a live token (not expired, not revoked, user active); notes its last use
+    (written at most once a minute)."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or not row.user.active:
+    now = utcnow()
+    if row is None or not row.user.active or row.revoked_at is not None:
         return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= timedelta(minutes=1):
+        row.last_used_at = now
     return row.user
 
 

@@ -3,15 +3,18 @@ customer users, active). Every change goes through services.customers / services
 which audit it."""
 from __future__ import annotations
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ..account import notify, send_sign_in_link
+from ..audit import record as audit_record
 from ..auth import requires
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
-from ..models import Customer, DemandTarget, User, parse_id, row_by_id
+from ..models import Customer, DemandTarget, RoleProposal, User, parse_id, row_by_id
 from ..services import customers as customer_service
+from ..services import role_changes, two_factor
 from ..services import users as user_service
 from . import forms
 from .blueprint import bp
@@ -181,16 +184,27 @@ def user_new():
         try:
             if form.kind.data == "customer" and customer_id is None:
                 raise ValidationError({"customer": ["choose the customer organisation"]})
-            user, password = user_service.create_user(session, g.user, form.email.data or "", roles,
-                                                      customer_id=customer_id, name=form.name.data or "")
+            guarded = [r for r in roles if r in role_changes.GUARDED]
+            first = [r for r in roles if r not in role_changes.GUARDED]
+            if guarded and not first:
+                raise ValidationError({"roles": ["approver and admin take a second admin: create the user "
+                                                 "with another staff role, and this one is proposed for "
+                                                 "another admin to confirm"]})
+            user, _ = user_service.create_user(session, g.user, form.email.data or "", first,
+                                               customer_id=customer_id, name=form.name.data or "")
+            proposed = guarded and role_changes.change(session, g.user, user, roles, True) == "proposed"
             session.commit()
         except ValidationError as err:
             session.rollback()
             placed = place_errors(err.errors, {"email": form.email, "roles": form.roles,
                                                "customer": form.customer, "password": form.email})
         else:
+            sent = _send_link(user, "An account on Requests Desk was opened for you.")
+            if proposed:
+                _tell_admins(session, f"{g.user.email} proposes roles {', '.join(sorted(roles))} for {user.email}; "
+                                      "another admin must confirm on the user's page.")
             response = make_response(render_template("staff/admin_user_created.html", user=user,
-                                                      password=password))
+                                                      sent=sent, proposed=proposed))
             response.headers["Cache-Control"] = "no-store"
             return response
     return render_template("staff/admin_user_form.html", form=form, placed=placed), (422 if placed else 200)
@@ -211,11 +225,9 @@ def user_edit(user_id: int):
     if request.method == "POST":
         roles = ["customer"] if user.has_role("customer") else list(form.roles.data or [])
         active = bool(form.active.data)
+        before = sorted(user.roles)
         try:
-            if user.id == g.user.id and (not active or "admin" not in roles):
-                raise ValidationError({"roles": ["you cannot remove your own admin role or deactivate "
-                                                 "yourself; ask another admin"]})
-            user_service.set_roles(session, g.user, user, roles, active)
+            outcome = role_changes.change(session, g.user, user, roles, active)
             session.commit()
         except DeskError as err:
             session.rollback()
@@ -223,7 +235,104 @@ def user_edit(user_id: int):
             if not err.errors:
                 placed.general.append(err.detail)
         else:
+            if outcome == "proposed":
+                _tell_admins(session, f"{g.user.email} proposes roles {', '.join(sorted(roles))} for {user.email} "
+                                      f"(now {', '.join(before)}); another admin must confirm on the user's page.")
+                flash(f"Proposed for {user.email}: another admin must confirm before anything changes.", "success")
+                return redirect(url_for("staff.user_edit", user_id=user.id))
+            if before != sorted(user.roles):
+                _tell_admins(session, f"{g.user.email} changed the roles of {user.email}: "
+                                      f"{', '.join(before)} → {', '.join(sorted(user.roles))}.")
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("staff.users"))
-    return render_template("staff/admin_user_edit.html", form=form, user=user, placed=placed), \
-        (422 if placed else 200)
+    return render_template("staff/admin_user_edit.html", form=form, user=user, placed=placed,
+                           **_security_context(session, user)), (422 if placed else 200)
+
+
+def _security_context(session, user: User) -> dict:
+    return {"proposal": role_changes.pending_for(session, user),
+            "tokens": user_service.tokens_of(session, user)}
+
+
+def _send_link(user: User, reason: str) -> bool:
+    try:
+        send_sign_in_link(user, reason)
+    except Exception:  # the account exists; the admin sends another link from its page
+        current_app.logger.exception("sign-in link not sent to %s", user.email)
+        return False
+    return True
+
+
+def _tell_admins(session, text: str) -> None:
+    try:
+        notify(role_changes.admin_emails(session), "Requests Desk: a role change", text)
+    except Exception:  # the change stands and is in the audit log; the mail is a courtesy copy
+        current_app.logger.exception("role change e-mail not sent")
+        flash("The admins could not be e-mailed about this change (it is in the audit log).", "error")
+
+
+def _user_or_404(session, user_id: int) -> User:
+    user = row_by_id(session, User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user
+
+
+@bp.post("/admin/users/<int:user_id>/proposal/<int:proposal_id>")
+@requires("user.manage")
+def user_proposal(user_id: int, proposal_id: int):
+    session = get_session()
+    user = _user_or_404(session, user_id)
+    proposal = row_by_id(session, RoleProposal, proposal_id)
+    if proposal is None or proposal.user_id != user.id:
+        raise NotFound(f"There is no proposal {proposal_id}.")
+    if request.form.get("decision") == "confirm":
+        role_changes.confirm(session, g.user, proposal)
+        text = f"{g.user.email} confirmed roles {', '.join(proposal.role_list)} for {user.email} " \
+               f"(proposed by {proposal.proposed_by.email})."
+    else:
+        role_changes.withdraw(session, g.user, proposal)
+        text = f"{g.user.email} withdrew the proposed roles {', '.join(proposal.role_list)} for {user.email}."
+    session.commit()
+    _tell_admins(session, text)
+    flash(text, "success")
+    return redirect(url_for("staff.user_edit", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/reset-2fa")
+@requires("user.manage")
+def user_reset_two_factor(user_id: int):
+    session = get_session()
+    user = _user_or_404(session, user_id)
+    two_factor.reset(session, g.user, user)
+    session.commit()
+    flash(f"Two-factor sign-in reset for {user.email}; they enrol again at their next sign-in.", "success")
+    return redirect(url_for("staff.user_edit", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/sign-in-link")
+@requires("user.manage")
+def user_sign_in_link(user_id: int):
+    session = get_session()
+    user = _user_or_404(session, user_id)
+    if not user.active:
+        raise ValidationError({"user": [f"{user.email} is deactivated"]})
+    from_audit = {"link": "sent"}
+    audit_record(session, g.user, "user.password_reset", "user", user.id, None, from_audit)
+    session.commit()
+    if _send_link(user, "An admin of Requests Desk sent you a link to set a new password."):
+        flash(f"A sign-in link was e-mailed to {user.email}.", "success")
+    else:
+        flash(f"The sign-in link could not be e-mailed to {user.email}.", "error")
+    return redirect(url_for("staff.user_edit", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/revoke-tokens")
+@requires("user.manage")
+def user_revoke_tokens(user_id: int):
+    session = get_session()
+    user = _user_or_404(session, user_id)
+    count = user_service.revoke_tokens(session, g.user, user)
+    session.commit()
+    flash(f"Revoked {count} API token(s) of {user.email}.", "success")
+    return redirect(url_for("staff.user_edit", user_id=user.id))
