@@ -215,7 +215,7 @@ def gag_periods(demand: Demand, now: datetime) -> list[GagPeriod]:
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    env = Environment(
+    env = Environment(  # nosec B701 - autoescape is on for .html; the .txt body is plain text, never HTML
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=lambda name: bool(name and name.endswith(".html")),
         undefined=StrictUndefined,
