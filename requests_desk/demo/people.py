@@ -1,0 +1,130 @@
+"""Who is in the demo: its logins, its customers, and the names, agencies, courts and law
+firms that requesters are drawn from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+# ---------------------------------------------------------------- logins
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    password: str
+    roles: tuple[str, ...]
+    name: str
+    customer: str | None = None
+
+
+STAFF_LOGINS = (
+    DemoLogin("admin@desk.example", "demo-admin-pass", ("admin",), "Ada Admin"),
+    DemoLogin("intake@desk.example", "demo-intake-pass", ("intake",), "Ian Intake"),
+    DemoLogin("counsel@desk.example", "demo-counsel-pass", ("counsel",), "Cora Counsel"),
+    DemoLogin("counsel2@desk.example", "demo-counsel2-pass", ("counsel",), "Carl Counsel"),
+    DemoLogin("approver@desk.example", "demo-approver-pass", ("approver",), "Avery Approver"),
+)
+CUSTOMER_PASSWORD = "demo-customer-pass"
+# Keys the case specs use for the staff users.
+USER_KEYS = {"admin": 0, "intake": 1, "counsel": 2, "counsel2": 3, "approver": 4}
+
+
+# ---------------------------------------------------------------- customers
+
+
+@dataclass(frozen=True)
+class CustomerSpec:
+    name: str
+    enterprise: bool
+    domains: tuple[str, ...]
+    contacts: tuple[tuple[str, str], ...]
+    accounts: tuple[str, ...] = ()
+    weight: float = 1.0  # share of the targets that fall on this customer
+
+
+CUSTOMERS = (
+    CustomerSpec("Contoso Ltd", True, ("contoso.example", "contoso-labs.example"),
+                 (("Contoso Privacy Office", "privacy@contoso.example"),
+                  ("Contoso General Counsel", "legal@contoso.example")),
+                 ("tenant:contoso-7781",), 3.0),
+    # Fabrikam runs Northwind's help desk: the account mapping wins over Northwind's domain.
+    CustomerSpec("Fabrikam Inc", True, ("fabrikam.example",),
+                 (("Fabrikam Legal", "legal@fabrikam.example"),),
+                 ("helpdesk@northwindtraders.example",), 2.0),
+    CustomerSpec("Northwind Traders", True, ("northwindtraders.example",),
+                 (("Northwind Compliance", "compliance@northwindtraders.example"),), (), 1.5),
+    # Litware's mail server has been refusing the desk's mail for the last days.
+    CustomerSpec("Litware Bank", True, ("litware.example",),
+                 (("Litware Legal Department", "legal@litware.example"),), (), 1.0),
+    CustomerSpec("Woodgrove Health", True, ("woodgrove.example",),
+                 (("Woodgrove Data Protection Officer", "dpo@woodgrove.example"),), (), 1.0),
+    CustomerSpec("Wide World Importers", True, ("wideworldimporters.example",),
+                 (("WWI Legal", "legal@wideworldimporters.example"),),
+                 ("wwi.buyer@webmail.example", "+1 206 555 0142"), 1.0),
+    CustomerSpec("Blue Yonder Bakery", False, ("blueyonderbakery.example",),
+                 (("Blue Yonder Bakery", "owner@blueyonderbakery.example"),), (), 0.4),
+    CustomerSpec("Proseware Studio", False, ("proseware.example",),
+                 (("Proseware office", "office@proseware.example"),), (), 0.4),
+    CustomerSpec("Lamna Photography", False, ("lamna.example",),
+                 (("Lamna Photography", "hello@lamna.example"),), (), 0.3),
+)
+OUTAGE_CUSTOMER = "Litware Bank"
+OUTAGE_DAYS = 3
+
+
+def customer_login(spec: CustomerSpec) -> DemoLogin:
+    return DemoLogin(f"portal@{spec.domains[0]}", CUSTOMER_PASSWORD, ("customer",),
+                     f"{spec.name} legal team", spec.name)
+
+
+def demo_logins() -> list[DemoLogin]:
+    return list(STAFF_LOGINS) + [customer_login(c) for c in CUSTOMERS if c.enterprise]
+
+
+def refusal_text(contacts: Iterable[str]) -> str:
+    """What the mailer records when a server refuses every recipient (550)."""
+    return "every recipient was refused: " + "; ".join(
+        f"{email} (550 5.1.1 Mailbox unavailable)" for email in contacts)
+
+
+# ---------------------------------------------------------------- names and places
+
+FIRST = ("james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "william",
+         "elizabeth", "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah",
+         "charles", "karen", "lena", "jonas", "emma", "lukas", "mia", "paul", "hannah", "oliver",
+         "amelia", "harry", "isla", "louis", "chloe", "hugo", "lea", "arjun", "priya", "rafael",
+         "camila", "kenji", "yuki", "sofia", "mateo", "noah", "zoe", "felix", "clara", "omar", "nina")
+LAST = ("smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez",
+        "martinez", "hernandez", "lopez", "wilson", "anderson", "taylor", "thomas", "moore",
+        "jackson", "martin", "lee", "mueller", "schmidt", "schneider", "fischer", "weber", "meyer",
+        "wagner", "becker", "evans", "walker", "wright", "roberts", "dubois", "bernard", "moreau",
+        "laurent", "sharma", "patel", "silva", "santos", "tanaka", "sato", "rossi", "russo",
+        "kowalski", "nowak", "jansen", "devries", "okafor", "novak")
+CONSUMER_DOMAINS = ("mailbox.example", "webmail.example", "inbox.example", "freemail.example")
+
+AGENCIES = {
+    "US": (("Federal Bureau of Investigation", "fbi.example.gov"),
+           ("New York City Police Department", "nypd.example.gov"),
+           ("Los Angeles Police Department", "lapd.example.gov"),
+           ("U.S. Secret Service", "usss.example.gov"),
+           ("Homeland Security Investigations", "hsi.example.gov"),
+           ("Cook County Sheriff's Office", "cookcountysheriff.example.gov"),
+           ("Texas Department of Public Safety", "dps.texas.example.gov")),
+    "DE": (("Bundeskriminalamt", "bka.example.de"), ("Landeskriminalamt Berlin", "lka-berlin.example.de"),
+           ("Staatsanwaltschaft München I", "sta-muenchen.example.de"),
+           ("Polizeipräsidium Frankfurt am Main", "polizei-ffm.example.de")),
+    "GB": (("Metropolitan Police Service", "met.example.uk"), ("National Crime Agency", "nca.example.uk"),
+           ("Greater Manchester Police", "gmp.example.uk"), ("Police Scotland", "scotland-police.example.uk")),
+    "FR": (("Police nationale — OFAC", "ofac.example.fr"), ("Gendarmerie nationale", "gendarmerie.example.fr"),
+           ("Parquet de Paris", "parquet-paris.example.fr")),
+}
+COURTS = {
+    "US": ("U.S. District Court, S.D.N.Y.", "U.S. District Court, C.D. Cal.", "U.S. District Court, N.D. Ill.",
+           "Superior Court of California, Los Angeles", "U.S. District Court, D.D.C."),
+    "DE": ("Amtsgericht Tiergarten", "Amtsgericht München", "Landgericht Frankfurt am Main"),
+    "GB": ("Westminster Magistrates' Court", "Crown Court at Southwark", "Sheriff Court, Glasgow"),
+    "FR": ("Tribunal judiciaire de Paris", "Tribunal judiciaire de Lyon"),
+}
+LAW_FIRMS = (("Baker Lane LLP", "bakerlane.example"), ("Whitfield & Partners", "whitfield.example"),
+             ("Okafor Legal", "okaforlegal.example"), ("Marin Abogados", "marinabogados.example"),
+             ("Hoffmann Rechtsanwälte", "hoffmann-law.example"))

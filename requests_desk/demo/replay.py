@@ -1,0 +1,263 @@
+"""A planned case turned into what the services would have written: ``CaseReplay`` replays
+a case spec in memory and stands in for the demand.
+
+It has the attributes of a ``Demand`` that the services read, so the services' own
+functions run on it: ``services.history.snapshot`` and ``changes`` make its audit events
+(``audit.canonical`` writes them), the workflow's table (``workflow.BY_ACTION``) gives each
+action's target state and outcome and its rules check the bodies and say what the event
+records, ``services.intake`` gives the due date, ``services.gags.parse_gag`` turns a gag's body
+into what the services keep.
+Only what those functions do in SQL is done here by hand: the rules that read or write
+other tables (scope, production, preservation), the side actions and gag changes, and the
+notices (``dispatch``). The planner's bodies are typed and clean, so the replay reads
+their other fields as they are; the service path checks every one of them (the
+comparison test)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from ..audit import canonical
+from ..errors import FieldErrors
+from ..models import Demand
+from ..services import parsing
+from ..services.gags import gag_snapshot, parse_gag
+from ..services.history import changes, snapshot
+from ..services.intake import default_due_at, is_emergency
+from ..services.items import Item
+from ..workflow import BY_ACTION, Context
+from .cases import CaseSpec, Step
+from .clock import seconds
+from .dispatch import CaseNotices, ReplayGag
+from .world import World
+
+
+class Actor(NamedTuple):
+    """A user as the workflow's rules read one (``id``) and the audit log names one."""
+
+    id: int
+    email: str
+
+
+class Target(NamedTuple):
+    identifier: str
+    customer_id: int | None
+
+
+class _Said(NamedTuple):
+    """An item as services.history.snapshot reads one, its ``as_dict`` made once: a
+    demand's items change a few times, its snapshot is taken at every event."""
+
+    said: dict
+
+    def as_dict(self) -> dict:
+        return self.said
+
+
+def order_key(at_s: int, index: int, number: int = 0) -> int:
+    """Where an event goes in the one audit chain: by time, then case, then step (and
+    the log's own gag after the log), as the service path meets them."""
+    return (at_s << 32) | (index << 8) | (number << 1)
+
+
+class CaseReplay:
+    """One case spec replayed with the services' rules: the demand's final fields and
+    rows, its audit events (canonical JSON, not yet chained) and its notices, with the
+    modelled dispatcher's runs between its steps."""
+
+    is_open = Demand.is_open
+
+    def __init__(self, world: World, case: CaseSpec, demand_id: int, reference: str, now: datetime,
+                 record_runs: bool = False):
+        self.w = world
+        self.case = case
+        self.id = demand_id
+        self.reference = reference
+        self.now_s = seconds(now)
+        log = case.steps[0]
+        p = self.p = log.body
+        self.country, self.process_type, self.legal_reference = p["country"], p["process_type"], p["legal_reference"]
+        self.rule = world.rules[self.process_type]
+        self.emergency = is_emergency(self.process_type, bool(p.get("emergency")))
+        self.justification = p.get("justification")
+        self.received_at = p["received_at"]
+        self.due_at = p.get("due_at") or default_due_at(self.rule, self.received_at, self.emergency)
+        self.created_at = log.at
+        self.created_by_id = world.users[log.actor][0]
+        resolution = world.resolution
+        self.targets = [Target(ident, resolution[ident][0] if ident in resolution else None)
+                        for ident in map(parsing.identifier, p["targets"])]
+        self.concerns_enterprise = any(resolution[t.identifier][1] for t in self.targets
+                                       if t.identifier in resolution)
+        customers: list[int] = []
+        for t in self.targets:
+            if t.customer_id is not None and t.customer_id not in customers:
+                customers.append(t.customer_id)
+        self.items: dict[str, list[Item]] = {}
+        self._said: dict[str, list[_Said]] = {}
+        for kind in ("requested", "scope", "production", "preserved"):
+            self._set_items(kind, self._items(p["requested"]) if kind == "requested" else [])
+        self.status, self.outcome = "received", None
+        self.assignee_id = self.proposed_by_id = self.approved_by_id = self.closed_at = None
+        self.files: list[dict] = []
+        self.hold: list | None = None  # [starts_at, ends_at, extended_at]
+        self.assignments: list[tuple] = []  # (assignee_id, reason, actor_id, at)
+        self.due_changes: list[tuple] = []  # (old_due_at, new_due_at, reason, actor_id, at)
+        self.events: list[tuple] = []  # (order key, at, actor_id, actor, action, before, after)
+        self.mail = CaseNotices(world, customers, record_runs)
+        self.snap = snapshot(self)  # the demand as the last event left it
+
+    def items_of(self, kind: str) -> list[_Said]:
+        return self._said[kind]
+
+    def _set_items(self, kind: str, items: list[Item]) -> None:
+        self.items[kind] = items
+        self._said[kind] = [_Said(i.as_dict()) for i in items]
+
+    @staticmethod
+    def _items(raw: list[dict]) -> list[Item]:
+        """A body's items as services.items.parse_items makes them of clean input."""
+        return [Item(parsing.identifier(i["target"]), i["data_set"], i["from"], i["to"], i.get("basis"))
+                for i in raw]
+
+    # ------------------------------------------------------------ running
+
+    def run(self) -> "CaseReplay":
+        index, mail = self.case.index, self.mail
+        for number, step in enumerate(self.case.steps):  # the planner keeps them in time order
+            at_s = seconds(step.at)
+            if mail.notices:
+                mail.dispatch_until(at_s)
+            mail.clock = at_s
+            self.apply(order_key(at_s, index, number), at_s, step)
+        if mail.notices:
+            mail.dispatch_until(self.now_s, inclusive=True)
+        return self
+
+    def apply(self, key: int, at_s: int, step: Step) -> None:
+        action, body, now = step.action, step.body, step.at
+        actor = Actor(*self.w.users[step.actor])
+        if action == "log":  # services.intake.log_demand
+            self._event(key, now, actor, "demand.log", None, self.snap)
+            if body.get("gag") is not None:
+                self._set_gag(key + 1, at_s, now, actor, body["gag"])
+            self.mail.make_due("demand", at_s)
+        elif action in self.OTHER:
+            self.OTHER[action](self, key, at_s, now, actor, body)
+        elif action in BY_ACTION:
+            self._transition(key, at_s, now, actor, action, body)
+        else:
+            raise ValueError(f"the demo has no step called {action}")
+
+    def _event(self, key: int, now: datetime, actor: Actor, action: str, before: dict | None, after: dict) -> None:
+        self.events.append((key, now, actor.id, actor.email, action, canonical(before), canonical(after)))
+
+    # ------------------------------------------------------------ workflow.apply_action
+
+    def _transition(self, key: int, at_s: int, now: datetime, actor: Actor, action: str, body: dict) -> None:
+        transition = BY_ACTION[action]
+        ctx = Context(None, actor, self, body, now, self.rule)  # type: ignore[arg-type]
+        own = self.RULES.get(action)
+        if own is not None:
+            own(self, ctx)
+        elif transition.rule is not None:
+            transition.rule(ctx)
+        ctx.errors.raise_if_any()
+        before, was_open = self.snap, self.is_open
+        self.status = transition.target
+        if transition.target == "closed":
+            self.outcome = ctx.outcome or transition.outcome
+            if was_open:
+                self.closed_at = now
+        self.snap = snapshot(self)
+        before, after = changes(action, before, self.snap)
+        after.update({k: v for k, v in ctx.extra.items() if v})
+        self._event(key, now, actor, action, before, after)
+        if was_open and not self.is_open:
+            self.mail.make_due("outcome", at_s)
+
+    # The workflow's rules that read or write other tables, done here on the replay's rows.
+
+    def _propose_scope(self, ctx: Context) -> None:
+        self._set_items("scope", self._items(ctx.body["items"]))
+        self.proposed_by_id, self.approved_by_id = ctx.actor.id, None
+
+    def _record_production(self, ctx: Context) -> None:
+        items = self._items(ctx.body["items"])
+        self._set_items("production", self.items["production"] + items)
+        self.files += [{"name": f["name"].strip(), "sha256": f["sha256"].lower(), "bytes": f["bytes"],
+                        "stored_name": f.get("stored_name")} for f in ctx.body["files"]]
+        tiers = self.w.tiers
+        ctx.outcome = ("content_disclosed" if any(tiers[i.data_set] == "content" for i in items)
+                       else "non_content_disclosed")
+
+    def _preserve(self, ctx: Context) -> None:
+        self._set_items("preserved", self.items["preserved"] + self._items(ctx.body["items"]))
+        ends = ctx.now + timedelta(days=self.rule.hold_days or 90)
+        self.hold = [ctx.now, ends, None]
+        ctx.extra["hold_ends_at"] = ends
+
+    def _extend_preservation(self, ctx: Context) -> None:
+        before = self.hold[1]
+        self.hold[1] = before + timedelta(days=self.rule.hold_extension_days or 90)
+        self.hold[2] = ctx.now
+        ctx.extra["hold_ends_at"] = {"before": before, "after": self.hold[1]}
+
+    RULES = {"propose-scope": _propose_scope, "record-production": _record_production, "preserve": _preserve,
+             "extend-preservation": _extend_preservation}
+
+    # ------------------------------------------------------------ side actions, gags, deferrals
+
+    def _side_action(self, key: int, now: datetime, actor: Actor, action: str, body: dict) -> None:
+        """The workflow's side actions (assign, set-due): a history row, and the event with the reason."""
+        reason, before = body["reason"], self.snap
+        if action == "assign":
+            assignee = next(uid for uid, email in self.w.users.values() if email == body["assignee"])
+            self.assignments.append((assignee, reason, actor.id, now))
+            self.assignee_id = assignee
+        else:
+            self.due_changes.append((self.due_at, body["due_at"], reason, actor.id, now))
+            self.due_at = body["due_at"]
+        self.snap = snapshot(self)
+        before, after = changes(action, before, self.snap)
+        after["reason"] = reason
+        self._event(key, now, actor, action, before, after)
+
+    def _set_gag(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        """services.gags.record_gag."""
+        errors = FieldErrors()
+        clean = parse_gag(errors, body)
+        errors.raise_if_any()
+        gag = ReplayGag(clean, now, actor.id)
+        self._event(key, now, actor, "gag.set", None, gag_snapshot(gag))
+        self.mail.add_gag(gag, at_s)
+
+    def _extend_gag(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        gag = self.mail.active_gag(at_s)
+        before = gag_snapshot(gag)
+        gag.expires_at = body["expires_at"]
+        gag.events.append(("extend", gag.expires_at, None, actor.id, now))
+        self._event(key, now, actor, "gag.extend", before, gag_snapshot(gag))
+
+    def _lift_gag(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        gag = self.mail.active_gag(at_s)
+        before = gag_snapshot(gag)
+        gag.lifted_at, gag.lift_reason = now, body["reason"]
+        gag.events.append(("lift", None, gag.lift_reason, actor.id, now))
+        self._event(key, now, actor, "gag.lift", before, gag_snapshot(gag))
+        self.mail.release(at_s)
+
+    def _defer_notices(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        until, reason = body["until"], body["reason"]
+        self._event(key, now, actor, "notices.defer", None, {"until": until, "reason": reason})
+        self.mail.defer(seconds(until), reason, actor.id, at_s)
+
+    def _assign(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        self._side_action(key, now, actor, "assign", body)
+
+    def _set_due(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        self._side_action(key, now, actor, "set-due", body)
+
+    OTHER = {"assign": _assign, "set-due": _set_due, "gag.set": _set_gag, "gag.extend": _extend_gag,
+             "gag.lift": _lift_gag, "defer-notices": _defer_notices}
+

@@ -1,0 +1,216 @@
+"""Rows as the bulk writer sends them: the tables it loads and their columns come from the
+models' metadata; ``ChunkMaker`` turns replayed cases into a chunk of such rows."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable, Iterable
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+
+from ..audit import hashed_fields
+from ..db import Base, UTCDateTime
+from ..models import (
+    Assignment,
+    AuditEvent,
+    Demand,
+    DemandItem,
+    DemandTarget,
+    DueDateChange,
+    Gag,
+    GagEvent,
+    Notice,
+    NoticeDeferral,
+    PreservationHold,
+    ProductionFile,
+    Requester,
+)
+from ..services.intake import format_reference
+from .cases import CaseSpec
+from .clock import DAY, UTC, day, seconds, seconds_or_none
+from .replay import CaseReplay, order_key
+from .world import World
+
+LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, ProductionFile, Assignment, DueDateChange,
+                 PreservationHold, Gag, GagEvent, NoticeDeferral, Notice, AuditEvent)
+# The loaded tables, parents before children (the metadata's order).
+LOADED_TABLES: tuple[Table, ...] = tuple(
+    t for t in Base.metadata.sorted_tables if t in {m.__table__ for m in LOADED_MODELS})
+TABLES = {t.name: tuple(c.name for c in t.columns) for t in LOADED_TABLES}
+# Tables whose rows a chunk brings without their own id (the writer numbers them); a
+# demand brings its id, its requester is numbered by the writer, audit events are chained.
+NUMBERED = tuple(name for name in TABLES if name not in ("requesters", "demands", "audit_events"))
+
+
+def row_maker(table: Table, leave_out: Iterable[str] = ()) -> Callable[..., tuple]:
+    """A function that takes a row's values by column name and returns them as a tuple in
+    the table's column order (without the ``leave_out`` columns), as executemany and COPY
+    take them. A column left unnamed takes its scalar default, or NULL where it may; any
+    other is a required argument, so a new NOT NULL column without a default stops the
+    load at its first row until the demo fills it."""
+    leave_out = set(leave_out)
+    params, names, defaults = [], [], {}
+    for column in table.columns:
+        if column.name in leave_out:
+            continue
+        if not column.name.isidentifier():
+            raise ValueError(f"{table.name}.{column.name} cannot be a keyword argument")
+        names.append(column.name)
+        scalar = column.default is not None and column.default.is_scalar
+        if scalar or column.nullable:
+            defaults[column.name] = column.default.arg if scalar else None
+            params.append(f"{column.name}=_defaults[{column.name!r}]")
+        else:
+            params.append(column.name)
+    source = (f"def {table.name}_row(*, {', '.join(params)}):\n"
+              f"    return ({''.join(f'{n}, ' for n in names)})\n")
+    namespace: dict = {"_defaults": defaults}
+    exec(source, namespace)  # one plain function per table: a row costs a call, not a loop over columns
+    return namespace[f"{table.name}_row"]
+
+
+class Encoding:
+    """Values as the bulk writer hands them to the driver. A time is the text its column
+    keeps: on SQLite naive UTC with microseconds, as SQLAlchemy stores ``UTCDateTime``
+    (``check`` compares with SQLAlchemy's own processor); on PostgreSQL timestamptz text
+    that COPY reads. The demo's times are whole seconds; each day's text is made once."""
+
+    def __init__(self, dialect_name: str):
+        self.sqlite = dialect_name == "sqlite"
+        self.tail = ".000000" if self.sqlite else "+00"
+        self._days: dict[int, str] = {}
+        self._dates: dict[date, str] = {}
+        self._clock = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(DAY)]
+
+    def dt(self, s: int | None) -> str | None:
+        """Epoch seconds as the column takes them."""
+        if s is None:
+            return None
+        text = self._days.get(s // DAY)
+        if text is None:
+            text = self._days[s // DAY] = day(s // DAY).isoformat()
+        return f"{text} {self._clock[s % DAY]}{self.tail}"
+
+    def dt_of(self, value: datetime | None) -> str | None:
+        return self.dt(seconds_or_none(value))
+
+    def date(self, value: date | None) -> str | None:
+        if value is None:
+            return None
+        text = self._dates.get(value)
+        if text is None:
+            text = self._dates[value] = value.isoformat()
+        return text
+
+    def check(self, dialect: Dialect) -> None:
+        """Our text for a time is what SQLAlchemy would bind for it (SQLite)."""
+        if not self.sqlite:
+            return
+        sample = datetime(2024, 2, 29, 13, 5, 9, tzinfo=UTC)
+        ours = self.dt(seconds(sample))
+        theirs = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)(sample)
+        if ours != theirs:
+            raise RuntimeError(f"SQLAlchemy stores {sample} as {theirs!r} on SQLite, the demo wrote {ours!r}")
+
+
+@dataclass
+class Chunk:
+    """One chunk of replayed cases, as rows: demands with their ids and their requester's
+    fields in place of its id; other rows without their own id (a gag event names its gag
+    by its number within the chunk); audit events not yet numbered nor chained."""
+
+    first: int  # index of the chunk's first case
+    count: int
+    last_key: int  # order key of the chunk's last log: later chunks' events all come after
+    rows: dict[str, list[tuple]]
+    events: list[tuple]  # (order key, at, actor_id, actor, action, before, after, demand_id, hashed fields)
+    counters: dict[int, int]  # each year's last reference number, this chunk's demands included
+
+
+class ChunkMaker:
+    """Replays case specs into chunk rows (in the loading process, or in a worker)."""
+
+    def __init__(self, world: World, now: datetime, dialect_name: str):
+        self.world = world
+        self.now = now
+        self.enc = Encoding(dialect_name)
+        by_name = {t.name: t for t in LOADED_TABLES}
+        self.demand_row = row_maker(by_name["demands"])
+        self.row = {name: row_maker(by_name[name], ("id",)) for name in NUMBERED}
+
+    def make(self, cases: Iterable[CaseSpec], demand_base: int, counters: dict[int, int], id_seed: int) -> Chunk:
+        """The chunk's rows; references continue from ``counters`` (each year's last number)."""
+        counters = dict(counters)
+        rows: dict[str, list[tuple]] = {t: [] for t in TABLES if t != "requesters"}
+        events: list[tuple] = []
+        bits = random.Random(id_seed).getrandbits
+        dt, dt_of, iso = self.enc.dt, self.enc.dt_of, self.enc.date
+        row = self.row
+        target_row, item_row, file_row = row["demand_targets"], row["demand_items"], row["production_files"]
+        notice_row, gag_row, gag_event_row = row["notices"], row["gags"], row["gag_events"]
+        first = count = last_key = gag_no = 0
+        for case in cases:
+            if not count:
+                first = case.index
+            count += 1
+            did = demand_base + case.index
+            p = case.steps[0].body
+            year = p["received_at"].year  # as services.intake.log_demand numbers it
+            counters[year] = counters.get(year, 0) + 1
+            r = CaseReplay(self.world, case, did, format_reference(year, counters[year]), self.now).run()
+            last_key = order_key(seconds(r.created_at), case.index)
+            rows["demands"].append(self.demand_row(
+                id=did, reference=r.reference, received_at=dt_of(r.received_at), channel=p["channel"],
+                requester_id=p["requester"], country=r.country, process_type=r.process_type,
+                legal_reference=r.legal_reference, issuing_authority=p["issuing_authority"], emergency=r.emergency,
+                justification=r.justification, due_at=dt_of(r.due_at), assignee_id=r.assignee_id, status=r.status,
+                outcome=r.outcome, proposed_by_id=r.proposed_by_id, approved_by_id=r.approved_by_id,
+                created_by_id=r.created_by_id, created_at=dt_of(r.created_at), closed_at=dt_of(r.closed_at),
+                concerns_enterprise=r.concerns_enterprise))
+            for position, t in enumerate(r.targets):
+                rows["demand_targets"].append(target_row(demand_id=did, identifier=t.identifier,
+                                                         customer_id=t.customer_id, position=position))
+            for kind, items in r.items.items():
+                for i in items:
+                    rows["demand_items"].append(item_row(
+                        demand_id=did, kind=kind, target=i.target, data_set=i.data_set,
+                        date_from=iso(i.date_from), date_to=iso(i.date_to), basis=i.basis))
+            for f in r.files:
+                rows["production_files"].append(file_row(demand_id=did, **f))
+            for assignee, reason, actor_id, at in r.assignments:
+                rows["assignments"].append(row["assignments"](
+                    demand_id=did, assignee_id=assignee, reason=reason, actor_id=actor_id, at=dt_of(at)))
+            for old, new, reason, actor_id, at in r.due_changes:
+                rows["due_date_changes"].append(row["due_date_changes"](
+                    demand_id=did, old_due_at=dt_of(old), new_due_at=dt_of(new), reason=reason, actor_id=actor_id,
+                    at=dt_of(at)))
+            if r.hold is not None:
+                starts, ends, extended = r.hold
+                rows["preservation_holds"].append(row["preservation_holds"](
+                    demand_id=did, starts_at=dt_of(starts), ends_at=dt_of(ends), extended_at=dt_of(extended)))
+            for g in r.mail.gags:
+                rows["gags"].append(gag_row(
+                    demand_id=did, order_ref=g.order_ref, issued_by=g.issued_by, issued_at=iso(g.issued_at),
+                    expires_at=dt_of(g.expires_at), set_at=dt_of(g.set_at), lifted_at=dt_of(g.lifted_at),
+                    lift_reason=g.lift_reason))
+                for kind, expires, reason, actor_id, at in g.events:
+                    rows["gag_events"].append(gag_event_row(gag_id=gag_no, kind=kind, expires_at=dt_of(expires),
+                                                            reason=reason, actor_id=actor_id, at=dt_of(at)))
+                gag_no += 1
+            for until, reason, actor_id, at in r.mail.deferrals:
+                rows["notice_deferrals"].append(row["notice_deferrals"](
+                    demand_id=did, until=dt(until), reason=reason, actor_id=actor_id, at=dt(at)))
+            for n in r.mail.notices:
+                rows["notices"].append(notice_row(
+                    demand_id=did, customer_id=n.customer_id, kind=n.kind, state=n.state, held_by=n.held_by,
+                    gag_held=n.gag_held, delayed=n.delayed, due_at=dt(n.due), created_at=dt(n.due),
+                    attempts=n.attempts, next_attempt_at=dt(n.next), last_error=n.last_error, sent_at=dt(n.sent),
+                    message_id=f"<notice.{bits(128):032x}@requests-desk>"))
+            # All of an event's hashed content but its number is known here: the writer
+            # only numbers, chains and hashes.
+            for key, at, actor_id, actor, action, before, after in r.events:
+                events.append((key, dt_of(at), actor_id, actor, action, before, after, did,
+                               hashed_fields(at, actor_id, actor, action, "demand", did, did, before, after)))
+        return Chunk(first, count, last_key, rows, events, counters)
