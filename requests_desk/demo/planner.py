@@ -204,6 +204,9 @@ class CasePlanner:
                                 "non_content_disclosed", "redirected", "redirecting")
             if discloses and (w.rules[ptype].preservation or ptype == "national_security"):
                 ptype = "subpoena"
+            # An emergency is never redirected (and intake makes every emergency request one).
+            if end in ("redirected", "redirecting") and ptype == "emergency":
+                ptype = "subpoena"
         rule = w.rules[ptype]
         if fate.emergency is None and end in ("redirected", "redirecting"):
             emergency = False
