@@ -54,9 +54,14 @@ class _Said(NamedTuple):
         return self.said
 
 
+def actors_of(world: World) -> dict[str, Actor]:
+    return {key: Actor(*user) for key, user in world.users.items()}
+
+
 def order_key(at_s: int, index: int, number: int = 0) -> int:
     """Where an event goes in the one audit chain: by time, then case, then step (and
-    the log's own gag after the log), as the service path meets them."""
+    the log's own gag after the log), as the service path meets them. ``key >> 32`` is
+    the time again."""
     return (at_s << 32) | (index << 8) | (number << 1)
 
 
@@ -68,8 +73,9 @@ class CaseReplay:
     is_open = Demand.is_open
 
     def __init__(self, world: World, case: CaseSpec, demand_id: int, reference: str, now: datetime,
-                 record_runs: bool = False):
+                 record_runs: bool = False, actors: dict[str, Actor] | None = None):
         self.w = world
+        self.actors = actors or actors_of(world)
         self.case = case
         self.id = demand_id
         self.reference = reference
@@ -117,8 +123,7 @@ class CaseReplay:
     @staticmethod
     def _items(raw: list[dict]) -> list[Item]:
         """A body's items as services.items.parse_items makes them of clean input."""
-        return [Item(parsing.identifier(i["target"]), i["data_set"], i["from"], i["to"], i.get("basis"))
-                for i in raw]
+        return [Item(i["target"], i["data_set"], i["from"], i["to"], i.get("basis")) for i in raw]
 
     # ------------------------------------------------------------ running
 
@@ -136,7 +141,7 @@ class CaseReplay:
 
     def apply(self, key: int, at_s: int, step: Step) -> None:
         action, body, now = step.action, step.body, step.at
-        actor = Actor(*self.w.users[step.actor])
+        actor = self.actors[step.actor]
         if action == "log":  # services.intake.log_demand
             self._event(key, now, actor, "demand.log", None, self.snap)
             if body.get("gag") is not None:

@@ -30,7 +30,7 @@ from ..models import (
 from ..services.intake import format_reference
 from .cases import CaseSpec
 from .clock import DAY, UTC, day, seconds, seconds_or_none
-from .replay import CaseReplay, order_key
+from .replay import CaseReplay, actors_of, order_key
 from .world import World
 
 LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, ProductionFile, Assignment, DueDateChange,
@@ -138,6 +138,7 @@ class ChunkMaker:
         self.enc = Encoding(dialect_name)
         by_name = {t.name: t for t in LOADED_TABLES}
         self.demand_row = row_maker(by_name["demands"])
+        self.actors = actors_of(world)
         self.row = {name: row_maker(by_name[name], ("id",)) for name in NUMBERED}
 
     def make(self, cases: Iterable[CaseSpec], demand_base: int, counters: dict[int, int], id_seed: int) -> Chunk:
@@ -159,7 +160,8 @@ class ChunkMaker:
             p = case.steps[0].body
             year = p["received_at"].year  # as services.intake.log_demand numbers it
             counters[year] = counters.get(year, 0) + 1
-            r = CaseReplay(self.world, case, did, format_reference(year, counters[year]), self.now).run()
+            r = CaseReplay(self.world, case, did, format_reference(year, counters[year]), self.now,
+                           actors=self.actors).run()
             last_key = order_key(seconds(r.created_at), case.index)
             rows["demands"].append(self.demand_row(
                 id=did, reference=r.reference, received_at=dt_of(r.received_at), channel=p["channel"],
@@ -211,6 +213,6 @@ class ChunkMaker:
             # All of an event's hashed content but its number is known here: the writer
             # only numbers, chains and hashes.
             for key, at, actor_id, actor, action, before, after in r.events:
-                events.append((key, dt_of(at), actor_id, actor, action, before, after, did,
+                events.append((key, dt(key >> 32), actor_id, actor, action, before, after, did,
                                hashed_fields(at, actor_id, actor, action, "demand", did, did, before, after)))
         return Chunk(first, count, last_key, rows, events, counters)
