@@ -79,15 +79,22 @@ def _text(ctx: Context, key: str, message: str) -> str:
     if not isinstance(value, str) or not value.strip():
         ctx.errors.add(key, message)
         return ""
-    return value.strip()
+    return parsing.clean(ctx.errors, value, key, multiline=True, max_len=parsing.MAX_REASON) or ""
+
+
+def _note(ctx: Context) -> tuple[str, object]:
+    """The body's note (or its reason, as the forms send it): (field, value)."""
+    if ctx.body.get("note"):
+        return "note", ctx.body["note"]
+    return "reason", ctx.body.get("reason")
 
 
 def rule_redirect_note(ctx: Context) -> None:
-    note = ctx.body.get("note") or ctx.body.get("reason")
+    key, note = _note(ctx)
     if not isinstance(note, str) or not note.strip():
         ctx.errors.add("note", "say how the requester was told to go to the customer")
         return
-    ctx.extra["note"] = note.strip()
+    ctx.extra["note"] = parsing.clean(ctx.errors, note, key, multiline=True, max_len=parsing.MAX_REASON)
 
 
 def rule_start_review(ctx: Context) -> None:
@@ -100,7 +107,8 @@ def rule_start_review(ctx: Context) -> None:
     )
     reason = ctx.body.get("reason")
     if isinstance(reason, str) and reason.strip():
-        ctx.extra["reason"] = reason.strip()
+        ctx.extra["reason"] = parsing.clean(ctx.errors, reason, "reason", multiline=True,
+                                            max_len=parsing.MAX_REASON)
     elif not exempt:
         ctx.errors.add(
             "reason",
@@ -110,11 +118,11 @@ def rule_start_review(ctx: Context) -> None:
 
 
 def rule_optional_note(ctx: Context) -> None:
-    note = ctx.body.get("note") or ctx.body.get("reason")
+    key, note = _note(ctx)
     if note is not None and not isinstance(note, str):
-        ctx.errors.add("note", "must be text")
+        ctx.errors.add(key, "must be text")
     elif note and note.strip():
-        ctx.extra["note"] = note.strip()
+        ctx.extra["note"] = parsing.clean(ctx.errors, note, key, multiline=True, max_len=parsing.MAX_REASON)
 
 
 def rule_reason_required(ctx: Context) -> None:
@@ -193,6 +201,8 @@ def rule_record_production(ctx: Context) -> None:
     parsed_files: list[dict] = []
     if not isinstance(files, list) or not files:
         ctx.errors.add("files", "list the files produced (name, SHA-256, size)")
+    elif len(files) > parsing.MAX_LIST:
+        ctx.errors.add("files", f"must have at most {parsing.MAX_LIST:,} entries")
     else:
         for index, raw in enumerate(files):
             at = f"files[{index}]"
@@ -204,8 +214,8 @@ def rule_record_production(ctx: Context) -> None:
             size = raw.get("bytes")
             if not isinstance(name, str) or not name.strip():
                 ctx.errors.add(f"{at}.name", "is required")
-            elif len(name.strip()) > 255:
-                ctx.errors.add(f"{at}.name", "must be at most 255 characters")
+            else:
+                parsing.clean(ctx.errors, name, f"{at}.name", max_len=parsing.MAX_FILENAME)
             if not isinstance(sha, str) or not SHA256_RE.fullmatch(sha.lower()):
                 ctx.errors.add(f"{at}.sha256", "must be a SHA-256 digest: 64 hexadecimal characters")
             if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_FILE_BYTES:
@@ -382,13 +392,15 @@ def _side_action(session: Session, actor: User, demand: Demand, action: str, bod
     if not isinstance(body, dict):
         raise ValidationError({"": ["the body must be a JSON object"]})
     errors = FieldErrors()
-    reason = parsing.text(errors, body, "reason", "reason", max_len=5000)
+    reason = parsing.text(errors, body, "reason", "reason", max_len=parsing.MAX_REASON)
     before = snapshot(demand)
     if action == "assign":
         email = body.get("assignee")
         assignee = None
         if not isinstance(email, str) or not email.strip():
             errors.add("assignee", "is required: a counsel user's e-mail")
+        elif parsing.hygiene_problem(email):
+            errors.add("assignee", parsing.hygiene_problem(email))
         else:
             assignee = next((u for u in counsel_users(session) if u.email == email.strip().lower()), None)
             if assignee is None:
@@ -399,7 +411,7 @@ def _side_action(session: Session, actor: User, demand: Demand, action: str, bod
         session.add(Assignment(demand_id=demand.id, assignee_id=assignee.id, reason=reason,
                                actor_id=actor.id, at=now))
     else:
-        due_at = parsing.datetime_value(errors, body.get("due_at"), "due_at")
+        due_at = parsing.datetime_value(errors, body.get("due_at"), "due_at", future=True)
         if due_at is not None and due_at < demand.received_at:
             errors.add("due_at", "must not be before the demand was received")  # as at intake
         errors.raise_if_any()

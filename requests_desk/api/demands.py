@@ -21,7 +21,7 @@ from ..services import gags as gag_service
 from ..services.case import get_demand
 from ..services.intake import log_demand
 from .blueprint import bp, json_body
-from .serialize import serialize
+from .serialize import serialize, serialize_summary
 
 
 def _fresh(demand_id: int):
@@ -44,7 +44,7 @@ def list_demands():
     rows, total = case_list.list_demands(session, filters)
     now = utcnow()
     return jsonify({
-        "items": [serialize(d, now) for d in rows],
+        "items": [serialize_summary(d, now) for d in rows],
         "total": total,
         "page": filters.page,
         "per_page": filters.per_page,

@@ -68,7 +68,11 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
             if parse_id(f.customer) is None:  # beyond any id (INTEGER column): matches nothing
                 f.customer = -1
     f.overdue = str(args.get("overdue", "")).lower() in {"1", "true", "yes", "on"}
-    f.q = (args.get("q") or "").strip() or None
+    q = args.get("q") or ""
+    if q and (parsing.hygiene_problem(q) or len(q) > parsing.MAX_QUERY):
+        errors.add("q", parsing.hygiene_problem(q) or f"must be at most {parsing.MAX_QUERY} characters")
+        q = ""
+    f.q = q.strip() or None
     sort = args.get("sort") or "-received_at"
     if sort.lstrip("-") not in SORTS:
         errors.add("sort", f"must be one of {', '.join(SORTS)} (prefix - for descending)")

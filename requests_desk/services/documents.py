@@ -3,7 +3,7 @@ outside any web-served folder, with SHA-256 and size recorded."""
 from __future__ import annotations
 
 import hashlib
-import os
+import re
 import secrets
 from pathlib import Path
 from typing import BinaryIO
@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from .. import access, audit
 from ..errors import ValidationError
 from ..models import Demand, Document, User
+from . import parsing
 
 MAX_BYTES = 20 * 1024 * 1024
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"]')
 CHUNK = 1024 * 1024
 
 
@@ -27,6 +29,20 @@ def upload_dir() -> Path:
 def looks_like_pdf(head: bytes, tail: bytes) -> bool:
     """A PDF starts with ``%PDF-`` (within the first KiB) and ends with ``%%EOF``."""
     return b"%PDF-" in head[:1024] and b"%%EOF" in tail[-2048:]
+
+
+def safe_filename(filename: str | None) -> str:
+    """The name a document is kept under: its last path part, with every control
+    character, lone surrogate and quote replaced by ``_`` (it reaches e-mail headers as an
+    attachment's name), at most 255 characters, keeping ``.pdf`` at the end."""
+    raw = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME.sub("_", raw).strip(" .")
+    if not name:
+        return "document.pdf"
+    if len(name) > parsing.MAX_FILENAME:
+        ext = ".pdf" if name.lower().endswith(".pdf") else ""
+        name = name[: parsing.MAX_FILENAME - len(ext)] + ext
+    return name
 
 
 def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
@@ -62,10 +78,9 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    name = os.path.basename(filename.replace("\\", "/")).strip() or "document.pdf"
     doc = Document(
         demand_id=demand.id,
-        filename=name[:255],
+        filename=safe_filename(filename),
         stored_name=stored_name,
         sha256=digest.hexdigest(),
         bytes=size,

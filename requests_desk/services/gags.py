@@ -27,7 +27,8 @@ def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
         errors.add(f"{prefix}expires_at", "is required (null when the order has no end date)")
         expires_at = None
     else:
-        expires_at = parsing.datetime_value(errors, raw.get("expires_at"), f"{prefix}expires_at", required=False)
+        expires_at = parsing.datetime_value(errors, raw.get("expires_at"), f"{prefix}expires_at", required=False,
+                                            future=True)
     if issued_at and expires_at and expires_at.date() < issued_at:
         errors.add(f"{prefix}expires_at", "must not be before the order's issue date")
     return {"order_ref": order_ref, "issued_by": issued_by, "issued_at": issued_at, "expires_at": expires_at}
@@ -96,7 +97,7 @@ def extend_gag(session: Session, actor: User | None, demand: Demand, data: Any, 
     errors.raise_if_any()
     if "expires_at" not in data:
         raise ValidationError({"expires_at": ["is required (null when the order has no end date)"]})
-    expires_at = parsing.datetime_value(errors, data.get("expires_at"), "expires_at", required=False)
+    expires_at = parsing.datetime_value(errors, data.get("expires_at"), "expires_at", required=False, future=True)
     errors.raise_if_any()
     if gag.expires_at is None and expires_at is not None:
         raise ValidationError({"expires_at": ["the gag has no end date; an end date would shorten it"]})
@@ -124,7 +125,7 @@ def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
     errors.raise_if_any()
-    reason = parsing.text(errors, data, "reason", "reason", max_len=5000)
+    reason = parsing.text(errors, data, "reason", "reason", max_len=parsing.MAX_REASON)
     errors.raise_if_any()
     before = gag_snapshot(gag)
     gag.lifted_at = now
@@ -146,8 +147,8 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
     errors.raise_if_any()
-    until = parsing.datetime_value(errors, data.get("until"), "until")
-    reason = parsing.text(errors, data, "reason", "reason", max_len=5000)
+    until = parsing.datetime_value(errors, data.get("until"), "until", future=True)
+    reason = parsing.text(errors, data, "reason", "reason", max_len=parsing.MAX_REASON)
     if until and until <= now:
         errors.add("until", "must be in the future")
     if not demand.emergency:

@@ -87,7 +87,7 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
                                  max_len=5000)
     if emergency and not justification:
         errors.add("justification", "an emergency demand needs a written justification")
-    due_at = parsing.datetime_value(errors, data.get("due_at"), "due_at", required=False)
+    due_at = parsing.datetime_value(errors, data.get("due_at"), "due_at", required=False, future=True)
     if due_at and received_at and due_at < received_at:
         errors.add("due_at", "must not be before received_at")
     notes = parsing.text(errors, data, "notes", "notes", required=False, max_len=20000) or ""

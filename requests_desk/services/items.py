@@ -57,6 +57,9 @@ def parse_items(
     if not isinstance(raw, list):
         errors.add(path, "must be a list of items")
         return []
+    if len(raw) > parsing.MAX_ITEMS:
+        errors.add(path, f"must have at most {parsing.MAX_ITEMS:,} items")
+        return []
     known_targets = set(targets)
     known_sets = set(data_sets)
     items: list[Item] = []
@@ -69,6 +72,9 @@ def parse_items(
         target = entry.get("target")
         if not isinstance(target, str) or not target.strip():
             errors.add(f"{at}.target", "is required")
+            target = None
+        elif parsing.hygiene_problem(target):
+            errors.add(f"{at}.target", parsing.hygiene_problem(target))
             target = None
         else:
             target = parsing.identifier(target)
@@ -83,10 +89,8 @@ def parse_items(
         date_to = parsing.date_value(errors, entry.get("to"), f"{at}.to")
         if date_from and date_to and date_to < date_from:
             errors.add(f"{at}.to", "must not be before from")
-        basis = entry.get("basis")
-        if basis is not None and not isinstance(basis, str):
-            errors.add(f"{at}.basis", "must be text")
-            basis = None
+        basis = parsing.text(errors, entry, "basis", f"{at}.basis", required=False,
+                             max_len=parsing.MAX_REASON)
         if len(errors.errors) == before:
-            items.append(Item(target, data_set, date_from, date_to, (basis or "").strip() or None))
+            items.append(Item(target, data_set, date_from, date_to, basis or None))
     return items

@@ -24,10 +24,11 @@ from reports.schema import Report as ReportDoc
 
 from .. import access, audit
 from ..db import utcnow
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, FieldErrors, NotFound, ValidationError
 from ..models import Report, ReportArtifact, User
+from . import parsing
 
-NOTE_MAX = 2000
+NOTE_MAX = parsing.MAX_NOTE
 ARTIFACT_KINDS = ("json", "csv", "html", "pdf")
 
 Actor = User | str | None  # a user (API, pages), or the operator at the command line
@@ -52,11 +53,9 @@ def parse_period(value: Any, field: str = "period") -> Period:
 def parse_note(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValidationError({"note": ["must be text"]})
-    value = value.strip()
-    if len(value) > NOTE_MAX:
-        raise ValidationError({"note": [f"must be at most {NOTE_MAX} characters"]})
+    errors = FieldErrors()
+    value = parsing.text(errors, {"note": value}, "note", "note", required=False, max_len=NOTE_MAX)
+    errors.raise_if_any()
     return value or None
 
 

@@ -1,0 +1,211 @@
+"""Bounds and hygiene (SPEC §6; issue 17): every input a hostile client sent is answered
+with a 422 naming the field (or a 404 for a path id), never a 500, and nothing is saved —
+alike on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from requests_desk.models import AuditEvent, Demand, Document, DemandTarget
+from requests_desk.services.documents import safe_filename, store_document
+from requests_desk.services.parsing import MAX_ITEMS, MAX_TARGETS
+from tests.factories import (
+    MINIMAL_PDF,
+    demand_form,
+    demand_payload,
+    field_error,
+    make_demand,
+    make_token,
+    make_user,
+    post_form,
+)
+
+SURROGATE = "\ud800"
+
+
+def counts(session) -> tuple[int, int, int]:
+    session.expire_all()
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Demand, DemandTarget, AuditEvent))
+
+
+def assert_422(r, field: str) -> dict:
+    assert r.status_code == 422, r.get_data(as_text=True)[:500]
+    assert r.content_type == "application/problem+json"
+    body = r.get_json()
+    assert field in body["errors"], body["errors"]
+    return body
+
+
+@pytest.fixture
+def counsel(session):
+    return make_user(session, "counsel", email="cora.counsel@desk.example")
+
+
+@pytest.fixture
+def client_api(api, session, counsel):
+    return api(make_token(session, counsel))
+
+
+def _with(payload: dict, path: str, value) -> dict:
+    """``payload`` with the field at ``path`` (``requester.name``, ``targets[0]``) set."""
+    node = payload
+    parts = path.replace("[", ".").replace("]", "").split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    if last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return payload
+
+
+TEXT_FIELDS = ["legal_reference", "issuing_authority", "channel", "requester.agency", "requester.name",
+               "requester.phone", "requester.email", "targets[0]", "notes", "justification",
+               "gag.order_ref", "gag.issued_by"]
+
+
+@pytest.mark.parametrize("bad,why", [(SURROGATE, "surrogate"), ("a\x00b", "NUL")])
+def test_lone_surrogate_and_nul_in_any_text_field_is_422_naming_it(client_api, session, bad, why):
+    before = counts(session)
+    for field in TEXT_FIELDS:
+        payload = demand_payload(gag={"order_ref": "NDO-1", "issued_by": "Court", "expires_at": None})
+        r = client_api.post("/api/v1/demands", json=_with(payload, field, f"X{bad}Y"))
+        assert_422(r, field)
+    payload = demand_payload()
+    payload["requested"][0]["target"] = f"alice{bad}@contoso.com"
+    assert_422(client_api.post("/api/v1/demands", json=payload), "requested[0].target")
+    assert counts(session) == before
+
+
+@pytest.mark.parametrize("field", ["legal_reference", "requester.name", "targets[0]", "channel"])
+@pytest.mark.parametrize("char", ["\r", "\n", "\x07", "\x1b", "\x85"])
+def test_control_characters_in_single_line_fields_are_422(client_api, session, field, char):
+    r = client_api.post("/api/v1/demands", json=_with(demand_payload(), field, f"A{char}B"))
+    body = assert_422(r, field)
+    assert "control character" in body["errors"][field][0]
+    assert counts(session)[0] == 0
+
+
+def test_free_text_keeps_tabs_and_line_breaks_but_no_other_control(client_api, session):
+    r = client_api.post("/api/v1/demands", json=demand_payload(notes="line one\r\n\tline two\nthree"))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert r.get_json()["notes"] == "line one\n\tline two\nthree"
+    r = client_api.post("/api/v1/demands", json=demand_payload(notes="bell\x07"))
+    assert_422(r, "notes")
+
+
+def test_dates_before_1970_or_after_tomorrow_are_422(client_api, session):
+    before = counts(session)
+    far = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for field, value in (("received_at", "0001-01-01T00:00:00Z"), ("received_at", "1969-12-31T23:59:59Z"),
+                         ("due_at", "2101-01-01T00:00:00Z"), ("due_at", "0001-01-01T00:00:00Z"),
+                         ("requested[0].from", "0001-01-01"), ("requested[0].to", "9999-12-31"),
+                         ("gag.expires_at", "2101-01-01T00:00:00Z"), ("gag.issued_at", "9999-01-01"),
+                         ("received_at", far)):
+        payload = demand_payload(gag={"order_ref": "NDO-1", "issued_by": "Court", "expires_at": None})
+        r = client_api.post("/api/v1/demands", json=_with(payload, field, value))
+        assert_422(r, field)
+    assert counts(session) == before
+    # the far future is fine where the spec allows it
+    payload = demand_payload(due_at="2100-12-31T00:00:00Z",
+                             gag={"order_ref": "NDO-1", "issued_by": "Court", "expires_at": "2100-06-01T00:00:00Z"})
+    assert client_api.post("/api/v1/demands", json=payload).status_code == 201
+
+
+def test_at_most_1000_targets_and_1000_items(client_api, session):
+    targets = [f"user{i}@contoso.com" for i in range(MAX_TARGETS + 1)]
+    payload = demand_payload(targets=targets, requested=[
+        {"target": targets[0], "data_set": "subscriber_info", "from": "2026-01-01", "to": "2026-01-02"}])
+    assert_422(client_api.post("/api/v1/demands", json=payload), "targets")
+    items = [{"target": "alice@example.org", "data_set": "subscriber_info", "from": "2026-01-01",
+              "to": "2026-01-02"}] * (MAX_ITEMS + 1)
+    assert_422(client_api.post("/api/v1/demands", json=demand_payload(requested=items)), "requested")
+    assert counts(session)[0] == 0
+
+
+def test_list_gives_targets_count_and_the_single_demand_its_targets(client_api, session):
+    targets = [f"user{i}@contoso.com" for i in range(300)]
+    payload = demand_payload(targets=targets, requested=[
+        {"target": targets[0], "data_set": "subscriber_info", "from": "2026-01-01", "to": "2026-01-02"}])
+    r = client_api.post("/api/v1/demands", json=payload)
+    assert r.status_code == 201
+    listed = client_api.get("/api/v1/demands").get_json()["items"][0]
+    assert listed["targets_count"] == 300 and "targets" not in listed
+    assert listed["reference"] and listed["customers"] is not None
+    assert len(client_api.get(f"/api/v1/demands/{listed['id']}").get_json()["targets"]) == 300
+
+
+@pytest.mark.parametrize("q", ["\x00", "a\x00b", "\x7f", "x" * 201])  # a URL cannot carry a lone surrogate
+def test_list_q_with_nul_is_422_on_the_api_and_a_field_error_on_the_page(client_api, client, session, login, q):
+    assert_422(client_api.get("/api/v1/demands", query_string={"q": q}), "q")
+    make_user(session, "intake", email="ivy.intake@desk.example")
+    login("ivy.intake@desk.example")
+    r = client.get("/desk/demands", query_string={"q": q})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    shown = html.split('id="q"', 1)[1].split("</div>", 1)[0]  # the search field's block
+    assert 'class="error"' in shown and ("control character" in shown or "surrogate" in shown
+                                         or "at most 200" in shown)
+
+
+@pytest.mark.parametrize("path_id", ["1_0", "\uff11", " 1", "1 ", "+1", "-1", "0x1", "1e0"])
+def test_path_ids_are_ascii_digits_only(client_api, session, counsel, path_id):
+    make_demand(session, counsel)
+    r = client_api.get(f"/api/v1/demands/{path_id}")
+    assert r.status_code == 404, (path_id, r.status_code)
+    assert client_api.get(f"/api/v1/customers/{path_id}").status_code == 404
+
+
+def test_action_bodies_with_surrogates_or_nul_are_422(client_api, session, counsel):
+    demand = make_demand(session, counsel)
+    for path, body, field in (
+        ("start-review", {"reason": SURROGATE}, "reason"),
+        ("attempt-redirect", {"note": "told\x00them"}, "note"),
+        ("set-due", {"due_at": "2027-01-01T00:00:00Z", "reason": f"x{SURROGATE}"}, "reason"),
+        ("set-due", {"due_at": "0001-01-01T00:00:00Z", "reason": "x"}, "due_at"),
+        ("assign", {"assignee": f"cora{SURROGATE}@desk.example", "reason": "x"}, "assignee"),
+        ("gag", {"order_ref": SURROGATE, "issued_by": "Court", "expires_at": None}, "order_ref"),
+        ("defer-notices", {"until": "2101-01-01T00:00:00Z", "reason": "x"}, "until"),
+    ):
+        assert_422(client_api.post(f"/api/v1/demands/{demand.id}/{path}", json=body), field)
+    r = client_api.post("/api/v1/customers", json={"name": f"Evil{SURROGATE}"})
+    assert r.status_code in (403, 422)
+
+
+def test_form_shows_the_field_error_for_nul_and_saves_nothing(client, session, login):
+    make_user(session, "intake", email="ivy.intake@desk.example")
+    login("ivy.intake@desk.example")
+    before = counts(session)
+    for field in ("legal_reference", "requester_name", "targets-0"):
+        r = post_form(client, "/desk/demands/new", demand_form(**{field: "A\x00B"}))
+        assert r.status_code == 422, r.status_code
+        assert "control character" in field_error(r.get_data(as_text=True), field).lower(), field
+    r = post_form(client, "/desk/demands/new", demand_form(received_at="0001-01-01T00:00"))
+    assert r.status_code == 422
+    assert "1970" in field_error(r.get_data(as_text=True), "received_at")
+    assert counts(session) == before
+
+
+def test_document_filename_is_cleaned_before_it_is_stored(app, client_api, session, counsel):
+    demand = make_demand(session, counsel)
+    with app.test_request_context():
+        doc = store_document(session, counsel, demand, "a\r\nb.pdf", io.BytesIO(MINIMAL_PDF))
+        session.commit()
+    session.expire_all()
+    assert session.get(Document, doc.id).filename == "a__b.pdf"
+    # multipart's own encoded name (RFC 7578 filename*) reaches the same cleaning
+    body = (b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename*=UTF-8''c%0D%0Ad%00.pdf\r\n"
+            b"Content-Type: application/pdf\r\n\r\n" + MINIMAL_PDF + b"\r\n--XX--\r\n")
+    r = client_api.post(f"/api/v1/demands/{demand.id}/documents", data=body,
+                        content_type="multipart/form-data; boundary=XX")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert "\r" not in r.get_json()["name"] and "\x00" not in r.get_json()["name"]
+    assert safe_filename("../../etc/pa\x00ss\".pdf") == "pa_ss_.pdf"
+    assert safe_filename(f"x{SURROGATE}.pdf") == "x_.pdf"
+    assert safe_filename("") == "document.pdf"
+    assert len(safe_filename("a" * 400 + ".pdf")) == 255 and safe_filename("a" * 400 + ".pdf").endswith(".pdf")
+
