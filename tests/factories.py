@@ -1,12 +1,14 @@
 """Factories as plain functions, and HTTP helpers that go through real auth."""
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
+from reportlab.pdfgen import canvas
 from sqlalchemy import event
 
 from requests_desk.services import customers as customer_service
@@ -16,12 +18,18 @@ from requests_desk.services import users as user_service
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def real_pdf(text: str = "Legal process") -> bytes:
+    """A small, real one-page PDF (reportlab) that a PDF library reads, carrying ``text``."""
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, invariant=1, pageCompression=0)
+    page.drawString(72, 720, text)
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+MINIMAL_PDF = real_pdf()
 
 
 def make_user(session, *roles: str, email: str | None = None, customer_id: int | None = None,
@@ -163,7 +171,7 @@ def upload_pdf(api_client, demand_id: int, name: str = "warrant.pdf", content: b
 
 def pdf_with_text(text: str) -> bytes:
     """A small valid PDF whose bytes carry ``text`` (to tell documents apart)."""
-    return MINIMAL_PDF.replace(b"trailer", f"% {text}\ntrailer".encode())
+    return real_pdf(text)
 
 
 class NoticeDesk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -209,3 +210,19 @@ def test_document_filename_is_cleaned_before_it_is_stored(app, client_api, sessi
     assert safe_filename("") == "document.pdf"
     assert len(safe_filename("a" * 400 + ".pdf")) == 255 and safe_filename("a" * 400 + ".pdf").endswith(".pdf")
 
+
+@pytest.mark.parametrize("content", [
+    b"%PDF-1.4 garbage garbage garbage garbage %%EOF",  # the 45 bytes a hostile client sent
+    b"%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>\n%%EOF\n",  # a polyglot
+    MINIMAL_PDF[: len(MINIMAL_PDF) // 2] + b"\n%%EOF\n",  # a cut-off PDF
+], ids=["garbage", "polyglot", "truncated"])
+def test_a_pdf_header_and_eof_are_not_enough_a_pdf_library_must_read_it(app, client_api, session, counsel,
+                                                                        content):
+    demand = make_demand(session, counsel)
+    r = client_api.post(f"/api/v1/demands/{demand.id}/documents",
+                        data={"file": (io.BytesIO(content), "warrant.pdf")}, content_type="multipart/form-data")
+    body = assert_422(r, "file")
+    assert "readable PDF" in body["errors"]["file"][0]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Document)) == 0
+    assert list(Path(app.config["DESK_UPLOAD_DIR"]).glob("*")) == []

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
+from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from .. import access, audit
@@ -29,6 +30,16 @@ def upload_dir() -> Path:
 def looks_like_pdf(head: bytes, tail: bytes) -> bool:
     """A PDF starts with ``%PDF-`` (within the first KiB) and ends with ``%%EOF``."""
     return b"%PDF-" in head[:1024] and b"%%EOF" in tail[-2048:]
+
+
+def readable_pdf(path: Path) -> bool:
+    """A PDF library opens it and finds at least one page (a ``%PDF`` header and a
+    ``%%EOF`` are not enough: a polyglot or a few bytes of garbage carry both)."""
+    try:
+        reader = PdfReader(str(path), strict=False)
+        return len(reader.pages) >= 1
+    except Exception:  # pypdf raises many kinds on hostile input; any of them: not readable
+        return False
 
 
 def safe_filename(filename: str | None) -> str:
@@ -75,6 +86,8 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
             raise ValidationError({"file": ["is empty"]})
         if not looks_like_pdf(head, tail):
             raise ValidationError({"file": ["is not a PDF (checked by its content, not its name)"]})
+        if not readable_pdf(path):
+            raise ValidationError({"file": ["is not a readable PDF (checked by its content, not its name)"]})
     except BaseException:
         path.unlink(missing_ok=True)
         raise
