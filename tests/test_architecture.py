@@ -152,10 +152,12 @@ def test_modules_stay_a_screen_or_two():
 
 def test_every_api_route_has_a_row_in_the_role_table(app):
     from requests_desk import access
-    from requests_desk.api.blueprint import ENDPOINT_PERMISSIONS
+    from requests_desk.api.blueprint import ENDPOINT_PERMISSIONS, PUBLIC_ENDPOINTS
 
     api = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")}
-    assert api == set(ENDPOINT_PERMISSIONS)
+    assert api == set(ENDPOINT_PERMISSIONS) | PUBLIC_ENDPOINTS
+    assert not set(ENDPOINT_PERMISSIONS) & PUBLIC_ENDPOINTS
+    assert PUBLIC_ENDPOINTS == {"api.openapi"}  # only the API's description is anonymous
     for permission in ENDPOINT_PERMISSIONS.values():
         assert access.roles_for(permission)
 

@@ -5,7 +5,7 @@ the answers the API promises: 401 (no or bad token), 404 (an id in the path that
 not exist, or an unknown action), 403 (the role table in ``access.py`` says no for this
 endpoint), then the view: 409 (state) and 422 (content) from the services. A view
 cannot forget the guard, and an endpoint missing from ``ENDPOINT_PERMISSIONS`` is
-refused (a test checks that every route has a row).
+refused (a test checks that every route has a row, or is one of ``PUBLIC_ENDPOINTS``).
 """
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
 }
 
 
+# Endpoints anyone may read without a token: the API's own description.
+PUBLIC_ENDPOINTS: frozenset[str] = frozenset({"api.openapi"})
+
+
 def path_id(value: str) -> int:
     """An id from the path (``models.parse_id``); anything else is a 404."""
     number = parse_id(value)
@@ -56,6 +60,8 @@ def path_id(value: str) -> int:
 
 @bp.before_request
 def guard() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     user = api_user()  # 401; a customer's token 403
     args = request.view_args or {}
     session = get_session()
