@@ -1,0 +1,162 @@
+"""Fuzzing (issue 17): schemathesis sends what it generates from /api/v1/openapi.json to
+a live gunicorn, on SQLite and on PostgreSQL, with a counsel token; any 5xx or an answer
+that does not match the document fails. A fixed seed and budget keep it repeatable and
+short (``FUZZ_EXAMPLES`` examples per operation). Hypothesis also posts random values
+into the intake form and the case page's forms: never a 500.
+
+Marked ``fuzz``: it runs in ``make test``; ``-m "not fuzz"`` leaves it out."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.factories import demand_form, make_demand, make_token, make_user, post_form
+
+pytestmark = pytest.mark.fuzz
+
+ROOT = Path(__file__).resolve().parent.parent
+FUZZ_EXAMPLES = int(os.environ.get("DESK_FUZZ_EXAMPLES", "12"))
+SEED = 17
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def live_server(app, tmp_path):
+    """gunicorn (1 sync worker) over the test's database; yields its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DESK_DATABASE_URL": app.config["DESK_DATABASE_URL"],
+        "DESK_UPLOAD_DIR": app.config["DESK_UPLOAD_DIR"],
+        "DESK_OUTBOX_DIR": app.config["DESK_OUTBOX_DIR"],
+        "DESK_SECRET_KEY": "fuzz-secret-key",
+        "DESK_INSTANCE_PATH": str(tmp_path / "live-instance"),
+    }
+    log = open(tmp_path / "gunicorn.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(f"{base}/api/v1/openapi.json"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"gunicorn did not start: {log.read()[-2000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_api_fuzzed_from_its_openapi_document(app, session, live_server):
+    counsel = make_user(session, "counsel", email="cora.counsel@desk.example")
+    token = make_token(session, counsel)
+    make_demand(session, counsel)  # something for the ids in paths to find
+    schema = schemathesis.openapi.from_url(f"{live_server}/api/v1/openapi.json")
+    headers = {"Authorization": f"Bearer {token}"}
+    failures: list[str] = []
+    calls: list[int] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 15
+    for operation in operations:
+
+        @seed(SEED)
+        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def fuzz(case):
+            response = case.call_and_validate(base_url=f"{live_server}/api/v1", headers=headers, checks=CHECKS,
+                                              timeout=30)
+            calls.append(response.status_code)
+
+        try:
+            fuzz()
+        except Exception as err:  # noqa: BLE001 - collect every operation's failure, then fail once
+            failures.append(f"{operation.label}: {str(err)[:1500]}")
+    assert not failures, "\n\n".join(failures)
+    assert len(calls) >= len(operations) and any(code < 300 for code in calls) and 422 in calls
+
+
+# ---------------------------------------------------------------- the desk's forms
+
+TEXT = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=10),
+    st.sampled_from(["\x00", "a\x00b", "\r\n", "0001-01-01T00:00", "9999-12-31", "2026-02-30", " ", "-1",
+                     "1_0", "１", "x" * 400, "<script>", "%00"]),
+)
+INTAKE_FIELDS = ["requester_agency", "requester_name", "requester_email", "requester_type", "country",
+                 "process_type", "legal_reference", "received_at", "due_at", "notes", "targets-0",
+                 "requested-0-target", "requested-0-data_set", "requested-0-date_from", "requested-0-date_to",
+                 "gag_order_ref", "gag_issued_at", "gag_expires_at", "justification"]
+
+
+def test_intake_and_case_page_forms_never_answer_500(client, session, login):
+    counsel = make_user(session, "counsel", "intake", email="cora.counsel@desk.example")
+    demand = make_demand(session, counsel)
+    login(counsel.email)
+
+    @seed(SEED)
+    @settings(max_examples=max(10, FUZZ_EXAMPLES * 2), deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(changes=st.dictionaries(st.sampled_from(INTAKE_FIELDS), TEXT, min_size=1, max_size=4),
+           action=st.sampled_from(sorted(CASE_FORMS)),
+           values=st.dictionaries(st.sampled_from(["note", "reason", "due_at", "assignee", "order_ref",
+                                                   "issued_by", "expires_at", "until"]), TEXT, max_size=4))
+    def fuzz(changes, action, values):
+        r = post_form(client, "/desk/demands/new", demand_form(**changes))
+        assert r.status_code < 500, (changes, r.status_code)
+        r = client.get("/desk/demands", query_string={"q": changes.get("notes", "x")})
+        assert r.status_code < 500
+        page = f"/desk/demands/{demand.id}"
+        form = {f"{action}-{name}": value for name, value in values.items()}
+        r = post_form(client, page, form, post_path=f"{page}/{CASE_FORMS[action]}")
+        assert r.status_code < 500, (action, values, r.status_code)
+
+    fuzz()
+
+
+# form prefix -> where the case page posts it
+CASE_FORMS = {
+    "start-review": "action/start-review", "attempt-redirect": "action/attempt-redirect",
+    "set-due": "action/set-due", "assign": "action/assign", "reject": "action/reject",
+    "withdraw": "action/withdraw", "gag-set": "gag/set", "gag-extend": "gag/extend", "gag-lift": "gag/lift",
+    "defer-notices": "defer-notices",
+}
