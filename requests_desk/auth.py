@@ -31,6 +31,7 @@ class LoginForm(FlaskForm):
 class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired()])
 
+
 FAILED = "That e-mail and password do not match an active account."
 
 
