@@ -71,7 +71,7 @@ class DeskWriter:
         else:
             for t in LOADED_TABLES:
                 self.conn.execute(text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), MAX(id)) "
-                                       f"FROM {t.name} HAVING MAX(id) IS NOT NULL"), {"table": t.name})
+                                       f"FROM {t.name} HAVING MAX(id) IS NOT NULL"), {"table": t.name})  # nosec B608 - table names of the models
         self.conn.commit()
 
     def rollback(self) -> None:
@@ -123,7 +123,7 @@ class DeskWriter:
         names = ", ".join(f"'{t.name}'" for t in LOADED_TABLES)
         indexes = [tuple(r) for r in self.conn.execute(text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-            f"AND sql IS NOT NULL AND tbl_name IN ({names}) ORDER BY name"))]
+            f"AND sql IS NOT NULL AND tbl_name IN ({names}) ORDER BY name"))]  # nosec B608 - names are the models' table names
         for name, _sql in indexes:
             self.cur.execute(f'DROP INDEX "{name}"')
         for sql in report_summary.drop_trigger_sql("sqlite"):
