@@ -73,8 +73,8 @@ def parse_items(
         if not isinstance(target, str) or not target.strip():
             errors.add(f"{at}.target", "is required")
             target = None
-        elif parsing.hygiene_problem(target):
-            errors.add(f"{at}.target", parsing.hygiene_problem(target))
+        elif parsing.hygiene_problem(target.strip()):
+            errors.add(f"{at}.target", parsing.hygiene_problem(target.strip()))
             target = None
         else:
             target = parsing.identifier(target)

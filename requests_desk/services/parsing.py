@@ -54,12 +54,13 @@ def hygiene_problem(value: str, *, multiline: bool = False) -> str | None:
 
 def clean(errors: FieldErrors, value: str, path: str, *, multiline: bool = False,
           max_len: int | None = None) -> str | None:
-    """``value`` trimmed, or None with an error on ``path`` (hygiene, then length)."""
+    """``value`` trimmed (surrounding whitespace, tabs and line breaks included, go as
+    before), or None with an error on ``path`` (hygiene of what is kept, then length)."""
+    value = value.strip()
     problem = hygiene_problem(value, multiline=multiline)
     if problem:
         errors.add(path, problem)
         return None
-    value = value.strip()
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     if max_len is not None and len(value) > max_len:
@@ -93,7 +94,7 @@ def email(errors: FieldErrors, value: Any, path: str, *, required: bool = True) 
     if not isinstance(value, str):
         errors.add(path, "must be an e-mail address")
         return None
-    problem = hygiene_problem(value)
+    problem = hygiene_problem(value.strip())
     if problem:
         errors.add(path, problem)
         return None
@@ -260,7 +261,7 @@ def identifiers(errors: FieldErrors, data: dict, key: str, *, required: bool = T
         if not isinstance(raw, str) or not raw.strip():
             errors.add(f"{key}[{i}]", "must be an account identifier")
             continue
-        problem = hygiene_problem(raw)
+        problem = hygiene_problem(raw.strip())  # trimmed first, as identifier() does
         if problem:
             errors.add(f"{key}[{i}]", problem)
             continue
