@@ -15,6 +15,7 @@ from typing import Sequence
 from requests_desk.vocabulary import REPORT_OUTCOME_TERMS
 
 from .schema import OTHER, OUTCOME_FIELDS, Report, percent
+from .wording import country_name
 
 INK = "#1d2330"
 MUTED = "#5b6475"
@@ -82,8 +83,6 @@ def country_bars(report: Report) -> list[tuple[str, int]]:
 
 
 def _short_country(code: str) -> str:
-    from .wording import country_name
-
     name = country_name(code)
     return name if len(name) <= 22 else code
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .charts import HistoryPoint, render_charts
+from .html import render_body
+from .pdf import render_pdf
 from .schema import Report
 from .writers import report_csv, report_json
 
@@ -33,16 +35,11 @@ class Artifact:
 
 def render_html(report: Report, history: Sequence[HistoryPoint]) -> str:
     """The page body with its inline SVG charts (no PNGs: used for draft previews too)."""
-    from .html import render_body
-
     return render_body(report, history, render_charts(report, history, png=False))
 
 
 def render_all(report: Report, history: Sequence[HistoryPoint]) -> dict[str, Artifact]:
     """JSON, CSV, the HTML body with inline SVG charts, and the PDF: each chart drawn once."""
-    from .html import render_body
-    from .pdf import render_pdf
-
     charts = render_charts(report, history)
     return {
         "json": Artifact("json", report_json(report)),
