@@ -3,15 +3,16 @@ a case spec in memory and stands in for the demand.
 
 It has the attributes of a ``Demand`` that the services read, so the services' own
 functions run on it: ``services.history.snapshot`` and ``changes`` make its audit events
-(``audit.canonical`` writes them), the workflow's table (``workflow.BY_ACTION``) gives each
-action's target state and outcome and its rules check the bodies and say what the event
-records, ``services.intake`` gives the due date, ``services.gags.parse_gag`` turns a gag's body
-into what the services keep.
-Only what those functions do in SQL is done here by hand: the rules that read or write
-other tables (scope, production, preservation), the side actions and gag changes, and the
-notices (``dispatch``). The planner's bodies are typed and clean, so the replay reads
-their other fields as they are; the service path checks every one of them (the
-comparison test)."""
+(``audit.canonical`` writes them); the workflow's table (``workflow.BY_ACTION``) gives each
+action's target state and outcome, and its rules check the bodies and say what the event
+records; ``services.intake`` gives the due date and the emergency rule;
+``services.gags.parse_gag`` and ``gag_snapshot`` read and record a gag.
+
+Only what the services do in SQL is done here by hand: the workflow rules that read or
+write other tables (scope, production, preservation), the side actions and gag changes,
+and the notices (``dispatch``). The planner's bodies are typed and clean, so the replay
+reads their fields as they are; the service path checks every one of them, and the
+comparison test (tests/test_demo.py) holds the two paths to the same rows."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
