@@ -2,6 +2,7 @@
 models' metadata; ``ChunkMaker`` turns replayed cases into a chunk of such rows."""
 from __future__ import annotations
 
+import keyword
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -55,7 +56,7 @@ def row_maker(table: Table, leave_out: Iterable[str] = ()) -> Callable[..., tupl
     for column in table.columns:
         if column.name in leave_out:
             continue
-        if not column.name.isidentifier():
+        if not column.name.isidentifier() or keyword.iskeyword(column.name):
             raise ValueError(f"{table.name}.{column.name} cannot be a keyword argument")
         names.append(column.name)
         scalar = column.default is not None and column.default.is_scalar
