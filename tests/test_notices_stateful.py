@@ -36,7 +36,10 @@ from tests.factories import demand_payload, make_customer, make_customer_user, m
 from tests.factories import login as login_as
 from tests.smtp import SmtpServer
 
-KEEP = {"users", "user_roles", "api_tokens", "customers", "customer_domains", "customer_accounts",
+# The people and their sign-ins stay between examples (the portal clients keep their
+# sessions); demands, notices and all that hangs off them start afresh.
+KEEP = {"users", "user_roles", "api_tokens", "user_sessions", "recovery_codes", "role_proposals",
+        "sign_in_attempts", "customers", "customer_domains", "customer_accounts",
         "customer_contacts", "data_sets", "process_rules", "reports", "report_artifacts"}
 
 TARGET_SETS = {

@@ -78,7 +78,7 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
     legal_reference = parsing.text(errors, data, "legal_reference", "legal_reference")
     issuing_authority = parsing.text(errors, data, "issuing_authority", "issuing_authority",
                                      required=False) or ""
-    received_at = parsing.datetime_value(errors, data.get("received_at"), "received_at")
+    received_at = parsing.datetime_value(errors, data.get("received_at"), "received_at", now=now)
     if received_at and received_at > now + timedelta(minutes=5):
         errors.add("received_at", "cannot be in the future")
     channel = parsing.text(errors, data, "channel", "channel", required=False, max_len=50) or "email"
@@ -92,18 +92,7 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
         errors.add("due_at", "must not be before received_at")
     notes = parsing.text(errors, data, "notes", "notes", required=False, max_len=20000) or ""
 
-    targets: list[str] = []
-    for i, raw in enumerate(parsing.listing(errors, data, "targets", "targets")):
-        if not isinstance(raw, str) or not raw.strip():
-            errors.add(f"targets[{i}]", "must be an account identifier")
-            continue
-        ident = parsing.identifier(raw)
-        if len(ident) > 320:
-            errors.add(f"targets[{i}]", "must be at most 320 characters")
-        elif ident in targets:
-            errors.add(f"targets[{i}]", "is listed twice")
-        else:
-            targets.append(ident)
+    targets = [ident for _, ident in parsing.identifiers(errors, data, "targets")]
 
     requested = parse_items(
         errors, data.get("requested"), "requested", targets=targets, data_sets=data_sets(session)
@@ -137,6 +126,16 @@ def is_emergency(process_type: str | None, flagged: bool) -> bool:
     return flagged or process_type == "emergency"
 
 
+def _bump_counter(session: Session, year: int) -> int | None:
+    """The year's next sequence number, or None when the year has no counter yet."""
+    return session.execute(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last_seq=ReferenceCounter.last_seq + 1)
+        .returning(ReferenceCounter.last_seq)
+    ).scalar()
+
+
 def default_due_at(rule: ProcessRule, received_at: datetime, emergency: bool) -> datetime:
     hours = rule.emergency_due_hours if emergency else rule.due_hours
     return received_at + timedelta(hours=hours)
@@ -144,12 +143,7 @@ def default_due_at(rule: ProcessRule, received_at: datetime, emergency: bool) ->
 
 def next_reference(session: Session, year: int) -> str:
     """Allocate ``LD-<year>-<6 digits>``; the counter row's lock serialises writers."""
-    updated = session.execute(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.year == year)
-        .values(last_seq=ReferenceCounter.last_seq + 1)
-        .returning(ReferenceCounter.last_seq)
-    ).scalar()
+    updated = _bump_counter(session, year)
     if updated is None:
         try:
             with session.begin_nested():
@@ -157,12 +151,7 @@ def next_reference(session: Session, year: int) -> str:
             updated = 1
         except IntegrityError:
             # Another request created this year's counter first: take the next number from it.
-            updated = session.execute(
-                update(ReferenceCounter)
-                .where(ReferenceCounter.year == year)
-                .values(last_seq=ReferenceCounter.last_seq + 1)
-                .returning(ReferenceCounter.last_seq)
-            ).scalar_one()
+            updated = _bump_counter(session, year)
     return format_reference(year, updated)
 
 
