@@ -8,7 +8,6 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
-from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from .. import access, audit
@@ -36,6 +35,8 @@ def readable_pdf(path: Path) -> bool:
     """A PDF library opens it and finds at least one page (a ``%PDF`` header and a
     ``%%EOF`` are not enough: a polyglot or a few bytes of garbage carry both)."""
     try:
+        from pypdf import PdfReader  # on first upload, not at every worker's start (~0.07 s)
+
         reader = PdfReader(str(path), strict=False)
         return len(reader.pages) >= 1
     except Exception:  # pypdf raises many kinds on hostile input; any of them: not readable
