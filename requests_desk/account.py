@@ -92,19 +92,11 @@ def password():
         db = get_session()
         if not user_service.authenticate(db, user.email, form.current.data):
             form.current.errors = ["is not your current password"]
-        elif form.password.data != form.confirm.data:
-            form.confirm.errors = ["does not match the new password"]
-        else:
-            try:
-                user_service.set_password(db, user, user, form.password.data)
-            except ValidationError as err:
-                db.rollback()
-                form.password.errors = err.errors.get("password", [err.detail])
-            else:
-                start_session(user)  # every other session has ended; this browser stays in
-                db.commit()
-                flash("Your password is changed. Every other session has been signed out.", "success")
-                return redirect(home_for(user))
+        elif _set_own_password(db, user, form):
+            start_session(user)  # every other session has ended; this browser stays in
+            db.commit()
+            flash("Your password is changed. Every other session has been signed out.", "success")
+            return redirect(home_for(user))
         return render_template("account/password.html", form=form), 422
     return render_template("account/password.html", form=form)
 
@@ -133,21 +125,28 @@ def set_password(token: str):
                                detail="Sign-in links work once and expire. Ask an admin for a new one."), 410
     form = SetPasswordForm()
     if form.validate_on_submit():
-        if form.password.data != form.confirm.data:
-            form.confirm.errors = ["does not match the new password"]
-        else:
-            try:
-                user_service.set_password(db, user, user, form.password.data)
-            except ValidationError as err:
-                db.rollback()
-                form.password.errors = err.errors.get("password", [err.detail])
-            else:
-                db.commit()
-                session.clear()
-                flash("Your password is set. Sign in with it.", "success")
-                return redirect(url_for("auth.login"))
+        if _set_own_password(db, user, form):
+            db.commit()
+            session.clear()
+            flash("Your password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login"))
         return render_template("account/set_password.html", form=form, user=user), 422
     return render_template("account/set_password.html", form=form, user=user)
+
+
+def _set_own_password(db, user: User, form) -> bool:
+    """Set the password typed twice in ``form`` (the same policy everywhere); on a refusal
+    the form carries the error and nothing is changed."""
+    if form.password.data != form.confirm.data:
+        form.confirm.errors = ["does not match the new password"]
+        return False
+    try:
+        user_service.set_password(db, user, user, form.password.data)
+    except ValidationError as err:
+        db.rollback()
+        form.password.errors = err.errors.get("password", [err.detail])
+        return False
+    return True
 
 
 def send_sign_in_link(user: User, reason: str) -> str:
