@@ -5,22 +5,11 @@ A module names the classes of another only in strings and annotations, which res
 through the mapper registry, importing them under ``TYPE_CHECKING`` at most: at run time
 a model module imports only ``base``, and the modules' imports (``TYPE_CHECKING`` ones
 included) have no cycle. This package imports every module, so that every table is in
-``Base.metadata``, and re-exports every name callers import from ``requests_desk.models``.
+``Base.metadata``, and re-exports every name callers import from ``requests_desk.models``
+(codes are imported from ``requests_desk.vocabulary`` itself).
 """
 from __future__ import annotations
 
-from ..vocabulary import (  # re-exported for the callers that still import them from here
-    ITEM_KINDS,
-    NOTICE_KINDS,
-    NOTICE_STATES,
-    OPEN_STATES,
-    OUTCOMES,
-    REQUESTER_TYPES,
-    ROLES,
-    STAFF_ROLES,
-    STATES,
-    TIERS,
-)
 from .audit import AuditEvent, AuditHead
 from .base import MAX_ID, parse_id, row_by_id
 from .customers import Customer, CustomerAccount, CustomerContact, CustomerDomain
@@ -58,17 +47,7 @@ from .security import RecoveryCode, RoleProposal, SignInAttempt, UserSession
 from .users import ApiToken, User, UserRole
 
 __all__ = [
-    # codes (requests_desk/vocabulary.py)
-    "ITEM_KINDS",
-    "NOTICE_KINDS",
-    "NOTICE_STATES",
-    "OPEN_STATES",
-    "OUTCOMES",
-    "REQUESTER_TYPES",
-    "ROLES",
-    "STAFF_ROLES",
-    "STATES",
-    "TIERS",
+    # helpers shared by the model modules and their callers
     "MAX_ID",
     "item_as_dict",
     "parse_id",

@@ -37,8 +37,10 @@ DEMAND_LOAD = (
 )
 
 
-def get_demand(session: Session, demand_id: int, *, for_update: bool = False) -> Demand:
-    stmt = select(Demand).where(Demand.id == demand_id).options(*DEMAND_LOAD)
+def get_demand(session: Session, demand_id: int, *, for_update: bool = False, also: tuple = ()) -> Demand:
+    """The one loader of a demand (404 when unknown): what every reader needs, plus the
+    loader options ``also`` names (the case page adds the gags' history)."""
+    stmt = select(Demand).where(Demand.id == demand_id).options(*DEMAND_LOAD, *also)
     if for_update:
         stmt = stmt.with_for_update(of=Demand)
     demand = session.scalar(stmt)

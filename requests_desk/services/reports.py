@@ -9,6 +9,7 @@ rendered from live data. A correction is a new compile and a new publish: versio
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -138,8 +139,6 @@ def _render_artifacts(session: Session, row: Report, frozen: ReportDoc) -> None:
 
 def _summary(row: Report) -> dict:
     """What the audit log keeps of a report: enough to tell versions apart."""
-    import hashlib
-
     return {
         "period": row.period,
         "status": row.status,

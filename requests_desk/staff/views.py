@@ -36,7 +36,7 @@ from ..rules import data_sets as load_data_sets
 from ..rules import needs_basis, process_rules, tier_within
 from ..services import case_list
 from ..services import queue as queue_service
-from ..services.case import DEMAND_LOAD, flags
+from ..services.case import flags, get_demand
 from ..services.documents import document_path, upload_dir
 from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
@@ -51,16 +51,8 @@ def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
     """The one loader for a demand on the desk: 404 when unknown."""
     if parse_id(demand_id) is None:
         raise NotFound(f"There is no demand {demand_id}.")
-    stmt = (
-        select(Demand).where(Demand.id == demand_id)
-        .options(*DEMAND_LOAD, selectinload(Demand.gags).selectinload(Gag.events))
-    )
-    if for_update:
-        stmt = stmt.with_for_update(of=Demand)
-    demand = get_session().scalar(stmt)
-    if demand is None:
-        raise NotFound(f"There is no demand {demand_id}.")
-    return demand
+    return get_demand(get_session(), demand_id, for_update=for_update,
+                      also=(selectinload(Demand.gags).selectinload(Gag.events),))
 
 
 def list_args(args: MultiDict, **changes: Any) -> dict:
