@@ -29,6 +29,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "gag.manage": ("counsel",),
     "notice.defer": ("counsel",),
     "notice.retry": ("counsel", "admin"),
+    "notice.release": ("counsel",),
+    "document.mark": ("counsel",),
+    # break-glass: any staff user may ask for a demand's files, giving a reason;
+    # admins see every grant of the last 90 days on /desk/access, others their own
+    "access.break-glass": STAFF,
+    "access.review": ("admin",),
     # reports
     "report.compile": ("admin", "counsel"),
     "report.publish": ("admin",),
@@ -38,8 +44,22 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Need to know (SPEC §7): a process type in a compartment exists only for users who
+# hold its role; to anyone else such a demand is a 404 and is not counted anywhere.
+COMPARTMENTS: dict[str, str] = {"national_security": "cleared"}
+
+
 class HasRoles(Protocol):
     def has_role(self, *roles: str) -> bool: ...
+
+
+def hidden_process_types(user: HasRoles | None) -> tuple[str, ...]:
+    """The process types whose demands ``user`` may not know of (None: no user, all)."""
+    return tuple(p for p, role in COMPARTMENTS.items() if user is None or not user.has_role(role))
+
+
+def may_see(user: HasRoles | None, process_type: str) -> bool:
+    return process_type not in hidden_process_types(user)
 
 
 def roles_for(permission: str) -> tuple[str, ...]:

@@ -77,9 +77,10 @@ ROLE_TERMS = Terms(
     Term("counsel", "Counsel", help="reviews, scopes, records production, manages gags"),
     Term("approver", "Approver", help="approves a proposed scope (never their own)"),
     Term("admin", "Admin", help="users, customers, the data-set catalogue, report publication"),
+    Term("cleared", "Cleared", help="sees national-security demands (granted by two admins, like approver)"),
     Term("customer", "Customer", help="a user of one customer organisation: the portal only"),
 )
-STAFF_ROLES = ("intake", "counsel", "approver", "admin")
+STAFF_ROLES = ("intake", "counsel", "approver", "admin", "cleared")
 ROLES = ROLE_TERMS.codes
 
 REQUESTER_TYPE_TERMS = Terms(
@@ -244,7 +245,7 @@ NOTICE_KIND_TERMS = Terms(
 NOTICE_KINDS = NOTICE_KIND_TERMS.codes
 
 NOTICE_STATE_TERMS = Terms(
-    Term("held", "Held", help="waiting: a gag or an emergency deferral is in force"),
+    Term("held", "Held", help="waiting: for counsel's release, a gag or an emergency deferral"),
     Term("pending", "Pending", help="due: the dispatcher sends it on its next run"),
     Term("sent", "Sent"),
     Term("failed", "Failed", help="given up after repeated attempts; staff can retry it"),

@@ -14,11 +14,13 @@ from .audit import AuditEvent, AuditHead
 from .base import MAX_ID, parse_id, row_by_id
 from .customers import Customer, CustomerAccount, CustomerContact, CustomerDomain
 from .demands import (
+    AccessGrant,
     Assignment,
     Demand,
     DemandItem,
     DemandTarget,
     Document,
+    DocumentRecipient,
     DueDateChange,
     PreservationHold,
     ProductionFile,
@@ -69,11 +71,13 @@ __all__ = [
     "DataSet",
     "ProcessRule",
     # demands
+    "AccessGrant",
     "Assignment",
     "Demand",
     "DemandItem",
     "DemandTarget",
     "Document",
+    "DocumentRecipient",
     "DueDateChange",
     "PreservationHold",
     "ProductionFile",

@@ -38,3 +38,6 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(BigInteger)
+    # Which key made the chain's HMACs (a fingerprint, never the key): null while the
+    # chain is still the older unkeyed SHA-256 one that ``desk init`` re-keys once.
+    key_id: Mapped[str | None] = mapped_column(String(16))

@@ -92,6 +92,10 @@ class Demand(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True when any target resolves to an enterprise customer (kept at intake).
     concerns_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Counsel's release of the demand's notices (SPEC §4): until then every notice of
+    # the demand waits as held, awaiting counsel, whatever a gag or deferral says.
+    notices_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notices_released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     requester: Mapped[Requester] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
@@ -209,8 +213,27 @@ class Document(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A redacted copy made for one customer of the demand: it goes to that customer only.
+    for_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     demand: Mapped[Demand] = relationship(back_populates="documents")
+    recipients: Mapped[list[DocumentRecipient]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="DocumentRecipient.customer_id"
+    )
+
+
+class DocumentRecipient(Base):
+    """Counsel's mark: this document goes to this customer (with its notice, in its portal).
+    On a demand that concerns more than one customer a document goes to none until marked."""
+
+    __tablename__ = "document_recipients"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="recipients")
 
 
 class ProductionFile(Base):
@@ -226,6 +249,23 @@ class ProductionFile(Base):
     stored_name: Mapped[str | None] = mapped_column(String(64))
 
     demand: Mapped[Demand] = relationship(back_populates="production_files")
+
+
+class AccessGrant(Base):
+    """Break-glass (SPEC §7): one staff user may open one demand's files until
+    ``expires_at``, for the reason given; listed on the case page and /desk/access."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (Index("ix_access_grants_user_demand", "user_id", "demand_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class Assignment(Base):

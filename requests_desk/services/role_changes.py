@@ -1,5 +1,5 @@
-"""Separation of duties for roles: nobody changes its own roles; granting ``approver`` or
-``admin`` takes two admins (one proposes, another confirms; until then nothing changes).
+"""Separation of duties for roles: nobody changes its own roles; granting ``approver``,
+``admin`` or ``cleared`` takes two admins (one proposes, another confirms; until then nothing changes).
 Every step is an audit event; the caller e-mails the admins (``admin_emails``)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..errors import Forbidden, ValidationError
 from ..models import RoleProposal, User, UserRole
 from . import users as user_service
 
-GUARDED = frozenset({"approver", "admin"})
+GUARDED = frozenset({"approver", "admin", "cleared"})
 
 
 def _pending(session: Session, user: User) -> RoleProposal | None:
@@ -25,7 +25,7 @@ def pending_for(session: Session, user: User) -> RoleProposal | None:
 
 
 def change(session: Session, actor: User, user: User, roles: list[str], active: bool) -> str:
-    """Apply a change, or propose it when it grants approver/admin: ``changed``/``proposed``."""
+    """Apply a change, or propose it when it grants approver/admin/cleared: ``changed``/``proposed``."""
     roles = list(dict.fromkeys(roles))
     if actor.id == user.id and (set(roles) != set(user.roles) or not active):
         raise ValidationError({"roles": ["you cannot change your own roles or deactivate yourself; "
