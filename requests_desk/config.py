@@ -21,11 +21,12 @@ ENV_KEYS = (
     "DESK_SMTP_TIMEOUT",
     "DESK_NOTICE_MAX_ATTEMPTS",
     "DESK_NOTICE_BACKOFF_SECONDS",
+    "DESK_BREAK_GLASS_HOURS",
 )
 
 # Whole-number settings (environment strings become ints; 0 is refused where it makes no sense).
 POSITIVE_INTS = ("DESK_SESSION_IDLE_MINUTES", "DESK_SESSION_MAX_HOURS", "DESK_SIGN_IN_LINK_HOURS",
-                 "DESK_NOTICE_MAX_ATTEMPTS", "DESK_NOTICE_BACKOFF_SECONDS")
+                 "DESK_NOTICE_MAX_ATTEMPTS", "DESK_NOTICE_BACKOFF_SECONDS", "DESK_BREAK_GLASS_HOURS")
 
 
 def _truthy(value: str) -> bool:
@@ -52,6 +53,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "DESK_SMTP_TIMEOUT": 20.0,
         "DESK_NOTICE_MAX_ATTEMPTS": 8,
         "DESK_NOTICE_BACKOFF_SECONDS": 300,
+        "DESK_BREAK_GLASS_HOURS": 4,
         "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
