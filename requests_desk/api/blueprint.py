@@ -41,6 +41,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "api.upload_document": "document.upload",
     "api.demand_notices": "desk.read",
     "api.demand_audit": "audit.read",
+    "api.break_glass": "access.break-glass",
     "api.compile_report": "report.compile",
     "api.publish_report": "report.publish",
 }

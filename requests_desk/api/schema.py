@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from ..services import parsing as P
 from ..services.documents import MAX_BYTES
+from ..services.file_access import MIN_REASON
 from ..services.case_list import MAX_PAGE, SORTS
 from ..vocabulary import NOTICE_KINDS, NOTICE_STATES, OUTCOMES, PROCESS_TYPES, REQUESTER_TYPES, STATES
 from ..workflow import ACTIONS
@@ -158,6 +159,11 @@ DEMAND_SUMMARY = {
     "properties": {**{k: v for k, v in DEMAND["properties"].items() if k != "targets"},
                    "targets_count": {"type": "integer", "minimum": 0}},
 }
+ACCESS_GRANT = {
+    "type": "object",
+    "required": ["id", "demand_id", "user", "reason", "granted_at", "expires_at"],
+    "properties": {"id": ID, "demand_id": ID, "user": _STR, "reason": _STR, "granted_at": _STR, "expires_at": _STR},
+}
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -259,6 +265,10 @@ def openapi_document() -> dict:
         "/demands/{demand_id}/audit": {"get": {"summary": "The demand's audit events", "parameters": [DEMAND_ID],
                                                "responses": {"200": _json({"type": "array",
                                                                            "items": {"type": "object"}}), **READ}}},
+        "/demands/{demand_id}/access": {"post": {
+            "summary": "Break-glass: the demand's files for DESK_BREAK_GLASS_HOURS, with a reason",
+            "parameters": [DEMAND_ID], "requestBody": _body("BreakGlass"),
+            "responses": {"201": _json(_ref("AccessGrant"), "Created"), **_problems(400, 401, 403, 404, 422)}}},
         "/reports": {"post": {"summary": "Compile a report's draft", "requestBody": _body("Period"),
                               "responses": {"201": _json({"type": "object"}, "Created"),
                                             **_problems(400, 401, 403, 409, 422)}}},
@@ -294,6 +304,9 @@ def openapi_document() -> dict:
                 "Period": {"type": "object", "required": ["period"],
                            "properties": {"period": {"type": "string", "pattern": "^[0-9]{4}-H[12]$"}}},
                 "Publication": {"type": "object", "properties": {"note": _text(P.MAX_NOTE)}},
+                "BreakGlass": {"type": "object", "required": ["reason"],
+                               "properties": {"reason": _text(P.MAX_REASON, minLength=MIN_REASON)}},
+                "AccessGrant": ACCESS_GRANT,
             },
         },
     }
