@@ -162,6 +162,13 @@ class UploadForm(FlaskForm):
                                   render_kw={"accept": "application/pdf,.pdf"})
 
 
+class BreakGlassForm(FlaskForm):
+    """Break-glass: the reason (at least 10 characters) and where to go back to."""
+
+    reason = TextAreaField("Why do you need this demand's files?", render_kw={"rows": 3})
+    next = HiddenField()
+
+
 # ---------------------------------------------------------------- admin
 
 

@@ -95,6 +95,14 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         entry.title = f"Added the document {after.get('name', '')}"
         if isinstance(size, int):
             entry.details.append(f"{size:,} bytes, SHA-256 {str(after.get('sha256', ''))[:16]}…")
+    elif a == "access.granted":
+        entry.title = "Break-glass access to the files"
+        entry.details.append(f"Until {_when(after.get('expires_at'))}")
+        if after.get("reason"):
+            entry.details.append(f"Reason: {after['reason']}")
+    elif a == "document.viewed":
+        what = "production file" if after.get("file") == "production_file" else "document"
+        entry.title = f"Opened the {what} {after.get('name', '')}"
     elif a == "gag.set":
         entry.title = f"Recorded a gag order ({after.get('order_ref', '')})"
         entry.details.append(f"Issued by {after.get('issued_by', '')}; in force until {_when(after.get('expires_at'))}")

@@ -1,4 +1,4 @@
-"""Staff pages: the queue, the case list, the case page and document downloads.
+"""Staff pages: the queue, the case list and the case page (its files: ``files.py``).
 
 Forms that change a demand live in ``intake.py`` (log a demand) and ``actions.py``
 (everything on the case page); admin pages in ``admin.py``."""
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import g, render_template, request, send_file, url_for
+from flask import g, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
@@ -21,26 +21,22 @@ from ..models import (
     Assignment,
     Customer,
     Demand,
-    Document,
     DueDateChange,
     Gag,
     Notice,
     PreservationHold,
     ProcessRule,
-    ProductionFile,
     User,
     parse_id,
-    row_by_id,
 )
 from ..rules import data_sets as load_data_sets
 from ..rules import needs_basis, process_rules, tier_within
 from ..services import case_list
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand
-from ..services.documents import document_path, upload_dir
 from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
-from . import forms
+from . import files, forms
 from .blueprint import bp
 from .timeline import describe, user_ids
 
@@ -288,7 +284,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,
         needs_reason=(demand.concerns_enterprise and not (demand.emergency or rule.preservation
                                                           or demand.process_type == "national_security")),
-        action_url=action_url,
+        action_url=action_url, file_access=files.case_access(session, user, demand, now),
     ), status
 
 
@@ -305,30 +301,3 @@ def action_url(demand: Demand, action: str) -> str:
 @bp.get("/demands/<int:demand_id>")
 def demand(demand_id: int):
     return render_case(load_demand(demand_id))
-
-
-# ---------------------------------------------------------------- downloads
-
-
-@bp.get("/documents/<int:doc_id>")
-def document(doc_id: int):
-    doc = row_by_id(get_session(), Document, doc_id)
-    if doc is None:
-        raise NotFound("There is no such document.")
-    path = document_path(doc)
-    if not path.exists():
-        raise NotFound("The stored file is missing; ask an administrator to restore it from backup.")
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.filename,
-                     max_age=0, etag=doc.sha256)
-
-
-@bp.get("/production-files/<int:file_id>")
-def production_file(file_id: int):
-    row = row_by_id(get_session(), ProductionFile, file_id)
-    if row is None or not row.stored_name:
-        raise NotFound("No copy of this file was kept.")
-    path = upload_dir() / row.stored_name
-    if not path.exists():
-        raise NotFound("The stored file is missing.")
-    return send_file(path, mimetype="application/octet-stream", as_attachment=True, download_name=row.name,
-                     max_age=0)
