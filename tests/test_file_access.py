@@ -80,10 +80,11 @@ class Team:
     approver = property(lambda self: self.user("abe", "approver"))
     admin = property(lambda self: self.user("ada", "admin"))
 
-    def demand_with_document(self, **overrides):
-        """A demand intake logged, with one PDF (uploaded through the API as intake)."""
-        demand = make_demand(self.session, self.intake, **overrides)
-        doc = upload_pdf(self.api(make_token(self.session, self.intake)), demand.id)
+    def demand_with_document(self, by=None, **overrides):
+        """A demand intake (or ``by``) logged, with one PDF uploaded through the API by the same user."""
+        by = by or self.intake
+        demand = make_demand(self.session, by, **overrides)
+        doc = upload_pdf(self.api(make_token(self.session, by)), demand.id)
         return self.session.get(Demand, demand.id), doc["id"]
 
 
@@ -314,7 +315,8 @@ def test_break_glass_needs_the_csrf_token_and_a_known_demand(app, session, team)
 
 
 def test_national_security_files_are_404_to_users_not_cleared(app, session, team):
-    demand, doc_id = team.demand_with_document(process_type="national_security")
+    cleared_intake = team.user("ines", "intake", "cleared")
+    demand, doc_id = team.demand_with_document(by=cleared_intake, process_type="national_security")
     cleared_counsel = team.user("cleo", "counsel", "cleared")
     act(session, cleared_counsel, demand, "assign", {"assignee": team.counsel.email, "reason": "Carl has it"})
     # the assignee without the cleared role: the file does not exist for them
