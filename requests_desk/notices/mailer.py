@@ -20,6 +20,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..private_files import create_private, private_dir
+
 DEFAULT_TIMEOUT = 20.0
 
 
@@ -159,9 +161,9 @@ class FileMailer:
     def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, str]:
         name = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:32] + ".eml"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             tmp = self.directory / f".{name}.tmp"
-            with open(tmp, "wb") as out:
+            with create_private(tmp, replace=True) as out:  # 0600 in a 0700 folder: mail is private
                 out.write(message.as_bytes())
             os.replace(tmp, self.directory / name)
         except OSError as err:

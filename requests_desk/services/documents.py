@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .. import access, audit
 from ..errors import ValidationError
 from ..models import Demand, Document, User
+from ..private_files import create_private, private_dir
 from . import parsing
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -61,8 +62,7 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
                    stream: BinaryIO, *, directory: Path | None = None) -> Document:
     if actor is not None:
         access.require(actor, "document.upload", "add documents")
-    directory = directory or upload_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(directory or upload_dir())
     stored_name = secrets.token_hex(16)
     path = directory / stored_name
     digest = hashlib.sha256()
@@ -70,7 +70,7 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
     head = b""
     tail = b""
     try:
-        with open(path, "xb") as out:
+        with create_private(path) as out:  # 0600: readable by the service's user only
             while True:
                 chunk = stream.read(CHUNK)
                 if not chunk:

@@ -13,6 +13,7 @@ from flask import flash, g, redirect, request, url_for
 from .. import access, workflow
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
+from ..private_files import create_private, private_dir
 from ..services import documents as document_service
 from ..services import gags as gag_service
 from ..vocabulary import ACTION_TERMS
@@ -71,9 +72,8 @@ def hash_upload(stream, keep: bool) -> tuple[str, int, str | None]:
     stored_name = secrets.token_hex(16) if keep else None
     out = None
     if keep:
-        directory = document_service.upload_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        out = open(directory / stored_name, "xb")
+        directory = private_dir(document_service.upload_dir())
+        out = create_private(directory / stored_name)  # 0600, as every upload
     try:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
