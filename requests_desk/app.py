@@ -30,7 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     engine = make_engine(app.config["DESK_DATABASE_URL"])
-    app.extensions["desk"] = {"engine": engine, "sessionmaker": make_sessionmaker(engine)}
+    # The audit key rides on every session (audit.record reads session.info), never in the database.
+    sessions = make_sessionmaker(engine, audit_key=str(app.config["DESK_AUDIT_KEY"]).encode())
+    app.extensions["desk"] = {"engine": engine, "sessionmaker": sessions}
 
     csrf = CSRFProtect(app)
     app.before_request(auth.load_current_user)

@@ -1,25 +1,66 @@
 """Append-only, hash-chained audit log.
 
-Each event's hash is SHA-256 over the previous hash and the event's canonical content
-(seq, time, actor, action, object, before, after). The head (last hash, count) is kept
-in its own table, so deleting the last event is detected too.
+Each event's hash is an HMAC-SHA256, under the audit key, of the previous hash and the
+event's canonical content (seq, time, actor, action, object, before, after). The key is
+kept outside the database (``DESK_AUDIT_KEY`` or the instance folder's ``audit_key``) and
+reaches us on the session (``session.info["audit_key"]``, see ``db.make_sessionmaker``):
+whoever can write to the database but lacks the key cannot recompute a chain that
+verifies. The head (last hash, count, and ``key_id``, a fingerprint of the key) is kept in
+its own table, so deleting the last event is detected too.
+
+Desks made before the key have a plain SHA-256 chain (``key_id`` null); ``rekey``, run
+by ``desk init``, checks that chain and re-hashes it under the key once.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .db import utcnow
+from .errors import DeskError
 from .models import AuditEvent, AuditHead, User
 
 GENESIS = "0" * 64
+KEY_ID_LABEL = b"requests-desk audit key id"
+KEY_MISMATCH = "the audit key does not match the one this chain was made with"
+UNKEYED = "the audit log is still the unkeyed chain of an older desk: run desk init to re-key it"
+_EVENTS = AuditEvent.__table__
+
+
+class AuditKeyMissing(RuntimeError):
+    """A session without the audit key tried to write or check the log: never unkeyed."""
+
+
+class AuditKeyMismatch(DeskError):
+    """The chain was made with another key (or is still the unkeyed one): the server's
+    setting is wrong, nothing the user did; the change is refused, the chain stays whole."""
+
+    status = 500
+    title = "The audit log cannot be written"
+
+
+def session_key(session: Session) -> bytes:
+    """The audit key this session was made with (``db.make_sessionmaker``)."""
+    key = session.info.get("audit_key")
+    if not key:
+        raise AuditKeyMissing("this database session has no audit key: make sessions with "
+                               "db.make_sessionmaker(engine, audit_key) (the app's sessionmaker does)")
+    return key
+
+
+@functools.lru_cache(maxsize=8)
+def key_id(key: bytes) -> str:
+    """The key's fingerprint kept in ``audit_head.key_id``: it names the key, never reveals it."""
+    return hmac.new(key, KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 def _default(value: Any) -> Any:
@@ -40,10 +81,20 @@ def canonical(value: Any) -> str | None:
     return _CANONICAL.encode(value)
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    fields = hashed_fields(event.at, event.actor_id, event.actor, event.action, event.object_type,
-                           event.object_id, event.demand_id, event.before, event.after)
-    return chain_hash(prev_hash, event.seq, fields)
+def event_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
+    """An event's hash under ``key`` (an ``AuditEvent`` or a row of its table)."""
+    return chain_hash(key, prev_hash, event.seq, _fields_of(event))
+
+
+def unkeyed_event_hash(prev_hash: str, event: AuditEvent) -> str:
+    """The hash a chain made before the audit key has (plain SHA-256): ``rekey`` checks it."""
+    message = f"{prev_hash}[{event.seq},{_fields_of(event)}".encode()
+    return hashlib.sha256(message).hexdigest()
+
+
+def _fields_of(event: AuditEvent) -> str:
+    return hashed_fields(event.at, event.actor_id, event.actor, event.action, event.object_type,
+                         event.object_id, event.demand_id, event.before, event.after)
 
 
 def hashed_fields(at: datetime, actor_id: int | None, actor: str, action: str, object_type: str,
@@ -57,9 +108,10 @@ def hashed_fields(at: datetime, actor_id: int | None, actor: str, action: str, o
     return content[1:]
 
 
-def chain_hash(prev_hash: str, seq: int, fields: str) -> str:
-    """The hash of event number ``seq`` after ``prev_hash``; ``fields`` from ``hashed_fields``."""
-    return hashlib.sha256(f"{prev_hash}[{seq},{fields}".encode()).hexdigest()
+def chain_hash(key: bytes, prev_hash: str, seq: int, fields: str) -> str:
+    """The hash of event number ``seq`` after ``prev_hash``: HMAC-SHA256 under ``key`` of
+    ``prev_hash`` followed by the JSON list; ``fields`` from ``hashed_fields``."""
+    return hmac.new(key, f"{prev_hash}[{seq},{fields}".encode(), "sha256").hexdigest()
 
 
 def record(
@@ -74,7 +126,8 @@ def record(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Append one event; the caller's transaction commits it with the change it records."""
-    head = _locked_head(session)
+    key = session_key(session)
+    head = _locked_head(session, key)
     if isinstance(actor, User):
         actor_id, actor_label = actor.id, actor.email
     else:
@@ -94,7 +147,7 @@ def record(
         after=canonical(after),
         prev_hash=head.last_hash,
     )
-    event.hash = event_hash(head.last_hash, event)
+    event.hash = event_hash(key, head.last_hash, event)
     head.last_hash = event.hash
     head.count = event.seq
     session.add(event)
@@ -102,18 +155,32 @@ def record(
     return event
 
 
-def _locked_head(session: Session) -> AuditHead:
+def _locked_head(session: Session, key: bytes) -> AuditHead:
+    """The head, locked, made with this key: a worker with another key (or a chain not yet
+    re-keyed by ``desk init``) must not append events that break the chain."""
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
         try:
             with session.begin_nested():
-                session.add(AuditHead(id=1, last_hash=GENESIS, count=0))
+                session.add(AuditHead(id=1, last_hash=GENESIS, count=0, key_id=key_id(key)))
         except IntegrityError:
             pass  # a concurrent first event created it; lock that row instead
         head = session.scalars(
             select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
         ).one()
+    if head.key_id is None and head.count == 0:
+        head.key_id = key_id(key)
+    check_head_key(head.key_id, head.count, key)
     return head
+
+
+def check_head_key(head_key_id: str | None, count: int, key: bytes) -> None:
+    """Refuse to go on with a chain made with another key, or an unkeyed one with events."""
+    if head_key_id is None:
+        if count:
+            raise AuditKeyMismatch(UNKEYED)
+    elif head_key_id != key_id(key):
+        raise AuditKeyMismatch(KEY_MISMATCH)
 
 
 @dataclass
@@ -121,15 +188,35 @@ class VerifyResult:
     ok: bool
     count: int
     problem: str | None = None
+    last_hash: str = GENESIS
+    key_id: str | None = None
+
+    def head_line(self) -> str:
+        """The head as a line to record somewhere else (a ticket, a printed log): a later
+        run that prints another hash for the same count means the log was rewritten."""
+        return f"head {self.count} {self.last_hash} key {self.key_id}"
 
 
 def verify(session: Session, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in order; name the first altered, inserted or missing event."""
+    """Walk the chain in order under the session's key; name the first altered, inserted
+    or missing event, or say the key is not the one the chain was made with."""
+    key = session_key(session)
     head = session.get(AuditHead, 1)
+    if head is not None and head.count and head.key_id is None:
+        return VerifyResult(False, 0, UNKEYED)
+    if head is not None and head.key_id is not None and head.key_id != key_id(key):
+        return VerifyResult(False, 0, KEY_MISMATCH, key_id=key_id(key))
+    result = _walk(session, head, lambda prev, event: event_hash(key, prev, event), batch)
+    result.key_id = key_id(key)
+    return result
+
+
+def _walk(session: Session, head: AuditHead | None, hash_of, batch: int) -> VerifyResult:
+    """The chain against ``hash_of(prev_hash, event)`` and the head, streamed as rows."""
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     before_prev_hash, prev_id = None, None
-    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
-    for event in session.scalars(stmt):
+    stmt = select(_EVENTS).order_by(_EVENTS.c.seq).execution_options(yield_per=batch)
+    for event in session.execute(stmt):
         if event.seq != expected_seq:
             if event.seq > expected_seq:
                 return VerifyResult(False, checked, f"event #{expected_seq} is missing (next is #{event.seq})")
@@ -138,7 +225,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             # The event before this one is the first bad one: this event still points at the
             # hash that was there before. If it points two back, the one between was inserted.
             before = f"event #{event.seq - 1} (id {prev_id})"
-            if prev_id is None or event_hash(prev_hash, event) == event.hash:
+            if prev_id is None or hash_of(prev_hash, event) == event.hash:
                 # it chains from the true previous hash: only its own prev_hash was changed
                 return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was altered")
             if event.prev_hash == before_prev_hash:
@@ -146,7 +233,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             else:
                 problem = f"{before} was altered or inserted: event #{event.seq} (id {event.id}) does not follow it"
             return VerifyResult(False, checked - 1, problem)
-        if event_hash(prev_hash, event) != event.hash:
+        if hash_of(prev_hash, event) != event.hash:
             return VerifyResult(False, checked, f"event #{event.seq} (id {event.id}) was altered")
         before_prev_hash, prev_hash, prev_id = prev_hash, event.hash, event.id
         expected_seq += 1
@@ -159,7 +246,59 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
         return VerifyResult(False, checked, f"event #{head_count + 1} is not in the head (inserted after it)")
     if head_hash != prev_hash:
         return VerifyResult(False, checked, f"event #{checked} does not match the chain's head")
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, last_hash=prev_hash)
+
+
+class AuditChainBroken(DeskError):
+    status = 409
+    title = "The audit log is broken"
+
+
+def rekey(session: Session, batch: int = 5000) -> int | None:
+    """``desk init``: make the chain keyed, once. An unkeyed chain (head ``key_id`` null,
+    from before the audit key) is checked first (refused if broken), every event is
+    hashed again under the session's key, ``key_id`` set and an ``audit.rekeyed`` event
+    appended; returns how many events were re-hashed. A new desk just gets its
+    ``key_id``; a keyed chain is left alone (None), or refused if made with another key.
+    All in the caller's transaction; the events are read and written a batch at a time."""
+    key = session_key(session)
+    kid = key_id(key)
+    # Take the write lock first (PostgreSQL: the head's row; SQLite: the database), so no
+    # event is appended between the check and the re-hashing.
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(count=AuditHead.count))
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           .execution_options(populate_existing=True)).first()
+    if head is not None and head.key_id is not None:
+        check_head_key(head.key_id, head.count, key)
+        return None
+    if head is None or head.count == 0:
+        if session.scalar(select(_EVENTS.c.id).limit(1)) is not None:
+            raise AuditChainBroken("the audit log is broken (events without a head): not re-keying it")
+        _locked_head(session, key)  # made, or given its key_id
+        return None
+    checked = _walk(session, head, unkeyed_event_hash, batch)
+    if not checked.ok:
+        raise AuditChainBroken(f"the audit log's unkeyed chain is already broken ({checked.problem}); "
+                               "not re-keying it")
+    prev_hash, last_seq, done = GENESIS, 0, 0
+    page = (select(_EVENTS).where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq).limit(batch))
+    rewrite = (update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
+               .values(prev_hash=bindparam("new_prev"), hash=bindparam("new_hash")))
+    while True:
+        rows = session.execute(page, {"after": last_seq}).all()
+        if not rows:
+            break
+        changes = []
+        for event in rows:
+            digest = event_hash(key, prev_hash, event)
+            changes.append({"event_id": event.id, "new_prev": prev_hash, "new_hash": digest})
+            prev_hash, last_seq = digest, event.seq
+        session.execute(rewrite, changes)
+        done += len(rows)
+    head.last_hash, head.key_id = prev_hash, kid
+    session.flush()
+    record(session, "system", "audit.rekeyed", "audit", None, None, {"events": done, "key_id": kid})
+    return done
 
 
 def events_for_demand(session: Session, demand_id: int) -> list[AuditEvent]:

@@ -5,9 +5,12 @@ import os
 import secrets
 from pathlib import Path
 
+from .private_files import create_private, private_dir, tighten
+
 ENV_KEYS = (
     "DESK_DATABASE_URL",
     "DESK_SECRET_KEY",
+    "DESK_AUDIT_KEY",
     "DESK_SMTP_URL",
     "DESK_MAIL_FROM",
     "DESK_UPLOAD_DIR",
@@ -85,8 +88,25 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         raise ValueError(f"DESK_STAFF_2FA must be required or optional (got {config['DESK_STAFF_2FA']!r})")
     config["PERMANENT_SESSION_LIFETIME"] = config["DESK_SESSION_MAX_HOURS"] * 3600
     secret = config.pop("DESK_SECRET_KEY", None)
-    config["SECRET_KEY"] = secret or _instance_secret(instance)
+    config["SECRET_KEY"] = secret or _instance_secret(instance, "secret_key")
+    audit_key = audit_key_setting(config.get("DESK_AUDIT_KEY"))
+    config["DESK_AUDIT_KEY"] = audit_key or _instance_secret(instance, "audit_key")
     return config
+
+
+AUDIT_KEY_MIN = 32
+
+
+def audit_key_setting(value: str | None) -> str | None:
+    """``DESK_AUDIT_KEY`` as given: any string of 32 characters or more, used as its UTF-8
+    bytes (a hex string is not decoded, so ``secrets.token_hex(32)`` and the generated
+    file work alike). None when unset: the instance folder's ``audit_key`` file then."""
+    if value is None or value == "":
+        return None
+    if len(value.strip()) < AUDIT_KEY_MIN:
+        raise ValueError(f"DESK_AUDIT_KEY must be at least {AUDIT_KEY_MIN} characters "
+                         "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    return value.strip()
 
 
 def _whole_number(key: str, value) -> int:
@@ -99,14 +119,26 @@ def _whole_number(key: str, value) -> int:
     return number
 
 
-def _instance_secret(instance: Path) -> str:
-    """The generated secret kept in the instance folder (created on first use)."""
-    path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+def _instance_secret(instance: Path, name: str) -> str:
+    """A generated secret kept in the instance folder (``secret_key``, ``audit_key``):
+    64 hex characters, written 0600 in a 0700 folder on first start. Written beside its
+    name and linked into place, so a worker starting at the same moment reads the whole
+    key or makes none: the first link wins and every worker reads that one."""
+    path = instance / name
+    if not path.exists():
+        private_dir(instance)
+        tmp = instance / f".{name}.{secrets.token_hex(8)}.tmp"
+        try:
+            with create_private(tmp) as fh:
+                fh.write(secrets.token_hex(32).encode())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    tighten(path)
+    key = path.read_text().strip()
+    if not key:
+        raise ValueError(f"{path} is empty: restore the key from its backup")
     return key

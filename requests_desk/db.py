@@ -1,12 +1,16 @@
 """Database plumbing: declarative base, UTC datetime type, engine and sessions."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from .private_files import FILE_MODE, private_dir, tighten
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,16 +64,40 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; on SQLite enforce foreign keys and wait on locks."""
+    """Create an engine; on SQLite enforce foreign keys and wait on locks, and keep the
+    database file readable by the service's user only."""
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def _private_sqlite_file(url: str) -> None:
+    """Create a new SQLite file 0600 (its folder 0700 if missing) before SQLite opens it,
+    or tighten an existing one. SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files
+    the database file's mode; ones left from before are tightened too. Opens no connection."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        tighten(f"{path}{suffix}")
+
+
+def make_sessionmaker(engine: Engine, audit_key: bytes) -> sessionmaker[Session]:
+    """Sessions carry the audit key in ``info`` (``audit.record`` reads it there): the key
+    is kept outside the database and no session writes the audit log without it."""
+    if not audit_key:
+        raise ValueError("an audit key is required (DESK_AUDIT_KEY or the instance folder's audit_key file)")
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"audit_key": bytes(audit_key)})
 
 
 def iso(value: datetime | None) -> str | None:

@@ -17,6 +17,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("DESK_SECRET_KEY", "test-secret-key")
+# Like the secret key: one audit key for the tests, so no test writes a key file into the
+# repository's instance folder (tests/test_audit_key.py checks the generated file).
+os.environ.setdefault("DESK_AUDIT_KEY", "test-audit-key-0123456789abcdef0123456789abcdef")
 # The login helper signs in with a password alone; tests/test_two_factor.py sets "required".
 os.environ.setdefault("DESK_STAFF_2FA", "optional")
 for _key in ("DESK_DATABASE_URL", "DESK_SMTP_URL", "DESK_UPLOAD_DIR", "DESK_BASE_URL"):

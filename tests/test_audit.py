@@ -1,7 +1,8 @@
 """The audit log (SPEC §3, issue 2 point 7): every change to a demand, customer or user
 writes an event (actor, time, action, before/after) in a hash chain whose head is kept
 apart; `desk verify-audit` exits 0 on an intact chain and non-zero naming the first
-altered, inserted or missing event — the last one included."""
+altered, inserted or missing event — the last one included. The hashes are HMACs under
+the audit key: tests/test_audit_key.py covers the key itself."""
 from __future__ import annotations
 
 import json
@@ -108,15 +109,24 @@ def _verify(app):
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_intact_chain_exits_0(app, chain):
+def _key(session) -> bytes:
+    return session.info["audit_key"]
+
+
+def test_intact_chain_exits_0_and_prints_the_head(app, session, chain):
+    """The line names the head (count, last hash, key id) to record elsewhere."""
     code, out, err = _verify(app)
     assert (code, err) == (0, "")
-    assert out.strip() == "Audit log intact: 9 events."
+    head = session.get(AuditHead, 1)
+    assert (head.count, head.last_hash) == (9, chain[-1].hash)
+    assert head.key_id == audit.key_id(_key(session)) and len(head.key_id) == 16
+    assert out.strip() == f"Audit log intact: 9 events; head 9 {chain[-1].hash} key {head.key_id}"
 
 
-def test_empty_log_is_intact(app):
+def test_empty_log_is_intact(app, session):
     code, out, _ = _verify(app)
-    assert code == 0 and "0 events" in out
+    assert code == 0
+    assert out.strip() == f"Audit log intact: 0 events; head 0 {audit.GENESIS} key {audit.key_id(_key(session))}"
 
 
 def _bad(app, *names: str) -> str:
@@ -147,7 +157,7 @@ def test_altered_event_with_recomputed_hash(app, session, chain):
     """An editor who also recomputes the event's own hash is caught by the next event."""
     row = session.scalar(select(AuditEvent).where(AuditEvent.seq == 5))
     row.after = '{"status":"closed","outcome":"content_disclosed"}'
-    row.hash = audit.event_hash(row.prev_hash, row)
+    row.hash = audit.event_hash(_key(session), row.prev_hash, row)
     session.commit()
     assert _bad(app, "event #5", "altered or inserted")
 
@@ -182,17 +192,18 @@ def test_deleted_last_two_events(app, session, chain):
     assert _bad(app, "event #8", "missing")
 
 
-def _forge(prev: AuditEvent, seq: int) -> AuditEvent:
+def _forge(key: bytes, prev: AuditEvent, seq: int) -> AuditEvent:
+    """An event chained properly, even with the key (tests/test_audit_key.py: without it)."""
     forged = AuditEvent(seq=seq, at=prev.at, actor_id=None, actor="mallory", action="demand.log",
                         object_type="demand", object_id=1, demand_id=1, before=None, after='{"x":1}',
                         prev_hash=prev.hash)
-    forged.hash = audit.event_hash(prev.hash, forged)
+    forged.hash = audit.event_hash(key, prev.hash, forged)
     return forged
 
 
 def test_inserted_event_at_the_end(app, session, chain):
     """A well-formed event appended without the head: caught by the head."""
-    session.add(_forge(chain[-1], 10))
+    session.add(_forge(_key(session), chain[-1], 10))
     session.commit()
     assert _bad(app, "event #10", "not in the head")
 
@@ -201,7 +212,7 @@ def test_inserted_event_in_the_middle(app, session, chain):
     """Renumber the later events to make room and chain the forged one properly."""
     for seq in range(9, 4, -1):  # one by one, from the end: seq stays unique
         session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(seq=seq + 1))
-    session.add(_forge(chain[3], 5))
+    session.add(_forge(_key(session), chain[3], 5))
     session.commit()
     line = _bad(app, "event #5", "inserted")
     assert "mallory" not in line  # it names the event; it does not echo its content

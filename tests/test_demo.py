@@ -24,6 +24,8 @@ from .factories import csrf_from
 from .smtp import SmtpServer
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+# The bulk desk's own audit key (any key: the bulk path must chain under the one it is given).
+BULK_KEY = b"bulk-desk-audit-key-0123456789abcdef-0123456789"
 CASES = 30
 OPEN_STATES = {"received", "redirecting", "in_review", "scoped", "approved"}
 OUTCOMES = {"content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "redirected",
@@ -72,11 +74,16 @@ def bulk_engine(db_url, sqlite_template, tmp_path):
         admin.dispose()
         engine = make_engine(db_url, connect_args={"options": "-csearch_path=demo_bulk"})
         upgrade_schema(engine)
-        with Session(engine) as session:
+        with _session(engine) as session:
             load_rules(session)
             session.commit()
     yield engine
     engine.dispose()
+
+
+def _session(engine, key: bytes = BULK_KEY) -> Session:
+    """A session as the app makes them: with the audit key in ``info``."""
+    return Session(engine, info={"audit_key": key})
 
 
 def _world(session: Session) -> demo.World:
@@ -125,10 +132,10 @@ def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine
     finally:
         server.stop()
 
-    with Session(bulk_engine) as bulk_session:
+    with _session(bulk_engine) as bulk_session:
         bulk_world = _world(bulk_session)
         assert bulk_world.users == world.users and bulk_world.customers == world.customers
-        stats = demo.BulkLoader(bulk_engine, bulk_world, NOW, seed=11).load(cases, chunk=7)
+        stats = demo.BulkLoader(bulk_engine, bulk_world, NOW, audit_key=BULK_KEY, seed=11).load(cases, chunk=7)
         assert stats.demands == CASES
 
         session.expire_all()
@@ -143,11 +150,13 @@ def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine
         assert report_summary.snapshot(conn) == kept and kept["report_accounts"] and kept["report_marks"]
         bulk_session.rollback()
 
-        # Both chains verify, each with its own hashes.
+        # Both chains verify, each with its own hashes (and key), the bulk one under none other.
         for s in (session, bulk_session):
             result = audit.verify(s)
             assert result.ok, result.problem
             assert result.count == len(by_service["audit_events"])
+        with _session(bulk_engine, session.info["audit_key"]) as other_key:
+            assert audit.verify(other_key).problem == audit.KEY_MISMATCH
 
         # The transparency report compiled from either desk is the same.
         from requests_desk.services.reports import compile_report
@@ -179,16 +188,18 @@ def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine):
     """desk demo draws and replays in a worker process for large loads: same rows."""
     counts = []
     for engine, workers in ((app.extensions["desk"]["engine"], 0), (bulk_engine, 1)):
-        with Session(engine) as s:
+        key = session.info["audit_key"] if workers == 0 else BULK_KEY
+        with _session(engine, key) as s:
             world = demo.create_world(s, NOW)
             s.commit()
-        stats = demo.BulkLoader(engine, world, NOW, seed=4).load_generated(2500, workers=workers)
+        stats = demo.BulkLoader(engine, world, NOW, audit_key=key, seed=4).load_generated(2500, workers=workers)
         assert stats.workers == workers and stats.demands == 2500
         counts.append(stats)
     session.expire_all()
-    with Session(bulk_engine) as bulk_session:
+    with _session(bulk_engine) as bulk_session:
         by_main, by_worker = _rows(session), _rows(bulk_session)
         assert audit.verify(bulk_session).ok
+        assert audit.verify(session).ok
     for table in by_main:
         assert by_worker[table] == by_main[table], table
     assert len(by_main["demands"]) == 2500

@@ -1,10 +1,11 @@
-"""``desk init``: create or upgrade the schema and seed the rule tables."""
+"""``desk init``: create or upgrade the schema, seed the rule tables, key the audit chain."""
 from __future__ import annotations
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..audit import rekey
 from ..db_session import session_scope
 from ..migrate import upgrade_schema
 from ..rules import load_rules
@@ -15,8 +16,12 @@ from .common import one_line_errors
 @with_appcontext
 @one_line_errors
 def init_command() -> None:
-    """Create or upgrade the schema and seed the rule tables (idempotent)."""
+    """Create or upgrade the schema, seed the rule tables and key the audit chain (idempotent)."""
     upgrade_schema(current_app.extensions["desk"]["engine"])
     with session_scope() as session:
         load_rules(session)
+    with session_scope() as session:
+        rekeyed = rekey(session)
+    if rekeyed is not None:
+        click.echo(f"Audit log re-keyed: {rekeyed} events hashed again under the audit key.")
     click.echo("Database ready.")

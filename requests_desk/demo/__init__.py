@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from reports.periods import Period
 
+from ..audit import session_key
 from ..db import utcnow
 from ..models import Customer, Demand, User
 from ..services.reports import compile_report, publish_report
@@ -77,7 +78,9 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
     with sessions() as session:
         world = create_world(session, now)
         session.commit()
-    loader = BulkLoader(app.extensions["desk"]["engine"], world, now, seed=seed, on_progress=on_progress)
+        audit_key = session_key(session)
+    loader = BulkLoader(app.extensions["desk"]["engine"], world, now, audit_key=audit_key, seed=seed,
+                        on_progress=on_progress)
     result = loader.load_generated(count)
     with app.extensions["desk"]["engine"].begin() as conn:
         conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner

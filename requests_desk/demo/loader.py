@@ -59,9 +59,12 @@ class BulkLoader:
     ``load(cases)`` replays given specs in this process; ``load_generated`` draws them
     in forked worker processes while this one chains the audit log and writes."""
 
-    def __init__(self, engine: Engine, world: World, now: datetime, *, seed: int = 1,
+    def __init__(self, engine: Engine, world: World, now: datetime, *, audit_key: bytes, seed: int = 1,
                  on_progress: Callable[[int], None] | None = None, commit_every: int = 5_000):
+        if not audit_key:
+            raise ValueError("the bulk loader chains the audit log: it needs the audit key")
         self.engine = engine
+        self.audit_key = audit_key
         self.world = world
         self.now = now.replace(microsecond=0)
         self.seed = seed
@@ -144,7 +147,7 @@ class BulkLoader:
         result = LoadResult(workers=workers)
         if self.engine.dialect.name == "sqlite":
             self.engine.dispose()  # our pooled connections must not keep the database in WAL mode
-        writer = DeskWriter(self.engine)
+        writer = DeskWriter(self.engine, self.audit_key)
         with ThreadPoolExecutor(1, thread_name_prefix="desk-bulk-writer") as db:
             db.submit(writer.open).result()
             try:
@@ -232,12 +235,12 @@ class BulkLoader:
         """Number and chain the queued events that come before ``until_key`` (all: None)."""
         heap, pop, make = self.heap, heapq.heappop, self.audit_row
         audit_rows = self.rows["audit_events"]
-        prev, seq, next_id = self.prev_hash, self.seq, self.next_id["audit_events"]
+        prev, seq, next_id, key = self.prev_hash, self.seq, self.next_id["audit_events"], self.audit_key
         start = seq
         while heap and (until_key is None or heap[0][0] < until_key):
             _key, at_, actor_id, actor, action, before, after, demand_id, fields = pop(heap)
             seq += 1
-            digest = chain_hash(prev, seq, fields)
+            digest = chain_hash(key, prev, seq, fields)
             audit_rows.append(make(id=next_id, seq=seq, at=at_, actor_id=actor_id, actor=actor, action=action,
                                    object_type="demand", object_id=demand_id, demand_id=demand_id, before=before,
                                    after=after, prev_hash=prev, hash=digest))

@@ -12,15 +12,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from .. import report_summary
-from ..audit import GENESIS
+from ..audit import GENESIS, check_head_key, key_id
 from ..models import AuditHead, ReferenceCounter, Requester
 from ..services.intake import REQUESTER_IDENTITY
 from .rows import LOADED_TABLES
 
 
 class DeskWriter:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, audit_key: bytes):
         self.engine = engine
+        self.audit_key = audit_key
         self.sqlite = engine.dialect.name == "sqlite"
         self.conn: Connection | None = None
         self.journal: str | None = None
@@ -53,10 +54,14 @@ class DeskWriter:
         if self.sqlite:
             self.cur.execute("BEGIN IMMEDIATE")
         next_id = {t.name: conn.scalar(select(func.coalesce(func.max(t.c.id), 0))) + 1 for t in LOADED_TABLES}
+        head = conn.execute(select(AuditHead.last_hash, AuditHead.count, AuditHead.key_id)
+                            .where(AuditHead.id == 1)).first()
+        if head is not None:  # the chain goes on under the key it was made with
+            check_head_key(head[2], head[1], self.audit_key)
+            head = head[:2]
+        self.has_head = head is not None
         if self.sqlite:
             self.indexes = self._drop_for_load()
-        head = conn.execute(select(AuditHead.last_hash, AuditHead.count).where(AuditHead.id == 1)).first()
-        self.has_head = head is not None
         identity = [Requester.__table__.c[name] for name in REQUESTER_IDENTITY]
         return {
             "next_id": next_id,
@@ -101,10 +106,11 @@ class DeskWriter:
             written += len(rows)
         last_hash, count = head
         if count:
+            values = {"last_hash": last_hash, "count": count, "key_id": key_id(self.audit_key)}
             if self.has_head:
-                self.conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=last_hash, count=count))
+                self.conn.execute(update(AuditHead).where(AuditHead.id == 1).values(**values))
             else:
-                self.conn.execute(insert(AuditHead).values(id=1, last_hash=last_hash, count=count))
+                self.conn.execute(insert(AuditHead).values(id=1, **values))
                 self.has_head = True
         if counters:
             upsert = (sqlite.insert if self.sqlite else postgresql.insert)(ReferenceCounter).values(
