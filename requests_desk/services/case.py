@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from ..errors import NotFound
-from ..models import Demand, DemandTarget, PreservationHold
+from ..models import Demand, DemandTarget, Document, PreservationHold
 
 DUE_SOON = timedelta(hours=48)
 
@@ -31,7 +31,7 @@ def preservation_hold(demand: Demand) -> PreservationHold | None:
 DEMAND_LOAD = (
     selectinload(Demand.targets).joinedload(DemandTarget.customer),
     selectinload(Demand.items),
-    selectinload(Demand.documents),
+    selectinload(Demand.documents).selectinload(Document.recipients),  # whom each goes to
     selectinload(Demand.production_files),
     selectinload(Demand.gags),
 )

@@ -1,5 +1,7 @@
 """Legal-process documents: PDFs checked by content, stored under random names
-outside any web-served folder, with SHA-256 and size recorded."""
+outside any web-served folder, with SHA-256 and size recorded. Intake and counsel add
+the legal process itself; counsel may add a redacted copy for one customer of a demand
+that concerns several (it goes to that customer only, see ``document_marks``)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from .. import access, audit
 from ..errors import ValidationError
-from ..models import Demand, Document, User
+from ..models import Demand, Document, User, parse_id
 from ..private_files import create_private, private_dir
 from . import parsing
+from .document_marks import shared
 
 MAX_BYTES = 20 * 1024 * 1024
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"]')
@@ -58,10 +61,32 @@ def safe_filename(filename: str | None) -> str:
     return name
 
 
+def copy_customer(actor: User | None, demand: Demand, value: int | str | None) -> int | None:
+    """The customer a redacted copy is for (None: the legal process itself, for all).
+    Only counsel adds a copy, and only for a customer of a demand that concerns several."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if actor is not None:
+        access.require(actor, "document.mark", "add a redacted copy for one customer")
+    customer_id = parse_id(value.strip() if isinstance(value, str) else value)
+    if customer_id is None:
+        raise ValidationError({"customer_id": ["is not a customer id"]})
+    if customer_id not in {c.id for c in demand.customers}:
+        raise ValidationError({"customer_id": [f"customer {customer_id} is not a customer of this demand"]})
+    if not shared(demand):
+        raise ValidationError({"customer_id": ["this demand concerns one customer, who gets every document: "
+                                               "a redacted copy is for a demand that concerns several"]})
+    return customer_id
+
+
 def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
-                   stream: BinaryIO, *, directory: Path | None = None) -> Document:
+                   stream: BinaryIO, *, directory: Path | None = None,
+                   for_customer: int | str | None = None) -> Document:
+    """Store one uploaded PDF of ``demand``; ``for_customer`` (an id) makes it a redacted
+    copy for that customer (see ``copy_customer``). Audited as ``document.upload``."""
     if actor is not None:
         access.require(actor, "document.upload", "add documents")
+    for_customer_id = copy_customer(actor, demand, for_customer)
     directory = private_dir(directory or upload_dir())
     stored_name = secrets.token_hex(16)
     path = directory / stored_name
@@ -99,11 +124,14 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
         sha256=digest.hexdigest(),
         bytes=size,
         uploaded_by_id=actor.id if actor else None,
+        for_customer_id=for_customer_id,
     )
     session.add(doc)
     session.flush()
-    audit.record(session, actor, "document.upload", "document", doc.id, None,
-                 {"name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes}, demand_id=demand.id)
+    after: dict = {"name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes}
+    if for_customer_id is not None:
+        after["for_customer_id"] = for_customer_id
+    audit.record(session, actor, "document.upload", "document", doc.id, None, after, demand_id=demand.id)
     return doc
 
 
