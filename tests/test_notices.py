@@ -7,6 +7,8 @@ from email.utils import getaddresses
 
 import pytest
 
+from requests_desk.models import Demand
+from requests_desk.services import document_marks
 from tests.factories import make_customer, pdf_with_text, upload_pdf
 from tests.smtp import attachments, html_part, text_part
 
@@ -37,7 +39,9 @@ def test_notice_of_demand_reaches_every_contact_with_the_pdf(app, desk, contoso,
         {"target": "eve@fabrikam.com", "data_set": "sign_in_logs", "from": "2025-06-01", "to": "2025-06-30"},
     ])
     warrant = pdf_with_text("warrant for bob and eve")
-    upload_pdf(desk.as_intake, demand["id"], "Search warrant 2026-17.pdf", warrant)
+    doc = upload_pdf(desk.as_intake, demand["id"], "Search warrant 2026-17.pdf", warrant)
+    # Two customers: the warrant goes to each once counsel marks it so (SPEC §7).
+    mark_for_every_customer(desk, demand["id"], doc["id"])
 
     result = run_dispatch()
     assert result.exit_code == 0, result.output
@@ -78,6 +82,13 @@ def test_notice_of_demand_reaches_every_contact_with_the_pdf(app, desk, contoso,
     again = run_dispatch()
     assert again.exit_code == 0 and "sent 0" in again.output
     assert len(smtp_server.for_reference(ref)) == 2
+
+
+def mark_for_every_customer(desk, demand_id: int, doc_id: int) -> None:
+    desk.session.expire_all()
+    demand = desk.session.get(Demand, demand_id)
+    document_marks.mark(desk.session, desk.counsel, demand, {doc_id: {c.id for c in demand.customers}})
+    desk.session.commit()
 
 
 def _customer_id(desk, message) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from requests_desk.models import Demand
+from requests_desk.services import document_marks
 from tests.factories import login as login_as
 from tests.factories import make_customer, make_customer_user, make_user, pdf_with_text, upload_pdf
 
@@ -36,6 +38,10 @@ def test_portal_shows_the_demand_and_its_documents(app, session, desk, orgs, run
     ])
     pdf = pdf_with_text("warrant")
     doc = upload_pdf(desk.as_intake, demand["id"], "warrant.pdf", pdf)
+    # Two customers: counsel marks the warrant for Contoso (SPEC §7; tests/test_document_marks.py).
+    demand_row = session.get(Demand, demand["id"])
+    document_marks.mark(session, desk.counsel, demand_row, {doc["id"]: {contoso.id}})
+    session.commit()
     portal = signed_in(app, session, contoso, "reader@contoso.com")
 
     # A pending notice (e-mail not sent yet) is shown: only held ones are not.

@@ -2,8 +2,10 @@
 
 ``notice_content`` gathers, for one notice, exactly what its customer may read: the
 demand's reference, requester, process type, the customer's own accounts and the items
-about them (requested, disclosed, preserved), the outcome, the documents, and — for a
-delayed notice — the demand's date and the gag period. The portal renders the same
+about them (requested, disclosed, preserved), the outcome, the documents that go to it
+(``services.document_marks.documents_for``: on a demand about several customers, only
+those counsel marked for it), and — for a delayed notice — the demand's date and the gag
+period. The portal renders the same
 ``NoticeContent``, so the e-mail and the page never disagree.
 
 Items about another customer's accounts are never shown: one demand may concern several
@@ -30,10 +32,12 @@ from ..models import (
     DataSet,
     Demand,
     DemandTarget,
+    Document,
     Notice,
     PreservationHold,
     ProcessRule,
 )
+from ..services.document_marks import documents_for
 from ..vocabulary import OUTCOME_TERMS, REQUESTER_TYPE_TERMS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -115,7 +119,7 @@ def load_notice(session: Session, notice_id: int) -> Notice | None:
             selectinload(Notice.demand).options(
                 selectinload(Demand.targets).joinedload(DemandTarget.customer),
                 selectinload(Demand.items),
-                selectinload(Demand.documents),
+                selectinload(Demand.documents).selectinload(Document.recipients),
                 selectinload(Demand.gags),
             ),
         )
@@ -174,7 +178,7 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
         accounts=own_targets,
         requested=lines("requested"),
         status="closed" if demand.status == "closed" else "open",
-        documents=[DocumentLine(d.id, d.filename, d.bytes) for d in demand.documents],
+        documents=[DocumentLine(d.id, d.filename, d.bytes) for d in documents_for(session, demand, customer)],
         portal_url=f"{base_url.rstrip('/')}/portal/notices/{notice.id}",
     )
     if show_outcome is None:

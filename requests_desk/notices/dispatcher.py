@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import utcnow
 from ..models import Notice
+from ..services.document_marks import documents_for
 from .compose import compose_email, load_notice, notice_content
 from .mailer import DeliveryError, FileMailer, SmtpMailer, mailer_from_config
 from .outbox import (
@@ -215,7 +216,8 @@ class Dispatcher:
         content = notice_content(session, notice, now=now, base_url=self.settings.base_url)
         attachments = []
         if notice.kind == "demand":
-            for doc in notice.demand.documents:
+            # Only what counsel marked for this customer (or every document, with one customer).
+            for doc in documents_for(session, notice.demand, customer):
                 path = self.settings.upload_dir / doc.stored_name
                 try:
                     attachments.append((doc.filename, path.read_bytes()))

@@ -5,6 +5,8 @@ organisation's, not ``held``, and not about a demand whose gag is active at ``no
 (a gag hides even the notices sent before it was set). Every portal query starts
 from it — the list, a notice page, a document download — so a page cannot forget a
 rule. Anything outside it answers 404, exactly like something that does not exist.
+A document is downloadable only when it goes to the user's organisation
+(``services.document_marks.documents_for``, the rule the notice itself follows).
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
-from ..models import Document, Notice, User, gag_active_clause
+from ..models import Customer, Document, Notice, User, gag_active_clause
+from ..services.document_marks import documents_for
 
 
 def portal_notices(session: Session, user: User, now: datetime) -> Select:
@@ -36,11 +39,13 @@ def portal_notice(session: Session, user: User, notice_id: int, now: datetime) -
 
 
 def portal_document(session: Session, user: User, document_id: int, now: datetime) -> Document:
-    """A document of a demand with a notice this user may see now."""
+    """A document of a demand with a notice this user may see now, which goes to the
+    user's organisation (counsel marked it for it, or it is the demand's one customer)."""
     visible = portal_notices(session, user, now).with_only_columns(Notice.demand_id)
     doc = session.scalar(
         select(Document).where(Document.id == document_id, Document.demand_id.in_(visible))
     )
-    if doc is None:
+    customer = session.get(Customer, user.customer_id) if doc is not None else None
+    if doc is None or customer is None or doc not in documents_for(session, doc.demand, customer):
         raise NotFound("There is no such document.")
     return doc
