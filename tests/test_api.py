@@ -334,8 +334,9 @@ def test_upload_pdf_records_sha256_and_size(app, api, tokens):
     assert static not in files[0].resolve().parents
     # the demand lists it, by its own (base) name
     got = api(tokens["counsel"]).get(f"/api/v1/demands/{demand['id']}").get_json()
+    # no customer is concerned, so it goes to none (tests/test_document_marks.py for those that are)
     assert got["documents"] == [{"id": doc["id"], "name": "Warrant 2026.pdf", "sha256": doc["sha256"],
-                                 "bytes": doc["bytes"]}]
+                                 "bytes": doc["bytes"], "for_customer_id": None, "customers": []}]
     event = api(tokens["counsel"]).get(f"/api/v1/demands/{demand['id']}/audit").get_json()[-1]
     assert event["action"] == "document.upload" and event["after"]["sha256"] == doc["sha256"]
     # counsel may upload too

@@ -97,10 +97,12 @@ def upload_document(demand_id):
     if upload is None:
         raise ValidationError({"file": ["attach the PDF as the multipart field 'file'"]})
     session = get_session()
+    # ``customer_id`` (optional, counsel only): a redacted copy for that customer.
     doc = document_service.store_document(session, g.user, g.demand, upload.filename or "document.pdf",
-                                          upload.stream)
+                                          upload.stream, for_customer=request.form.get("customer_id"))
     session.commit()
-    return jsonify({"id": doc.id, "name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes}), 201
+    return jsonify({"id": doc.id, "name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes,
+                    "for_customer_id": doc.for_customer_id}), 201
 
 
 @bp.get("/demands/<demand_id>/notices")

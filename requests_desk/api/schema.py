@@ -142,7 +142,9 @@ DEMAND = {
         "production": {"type": ["object", "null"]},
         "preserved": {"type": "array", "items": _OUT_ITEM},
         "hold": {"type": ["object", "null"]},
-        "documents": {"type": "array", "items": {"type": "object"}},
+        "documents": {"type": "array", "items": {"type": "object", "properties": {
+            "for_customer_id": {"type": ["integer", "null"]},
+            "customers": {"type": "array", "items": {"type": "integer"}}}}},
         "gag": {"type": ["object", "null"]},
         "due_at": _STR,
         "overdue": {"type": "boolean"},
@@ -254,7 +256,9 @@ def openapi_document() -> dict:
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary",
-                                        "description": f"a readable PDF, at most {MAX_BYTES} bytes"}}}}}},
+                                        "description": f"a readable PDF, at most {MAX_BYTES} bytes"},
+                               "customer_id": {"type": "string", "pattern": "^[0-9]+$", "description":
+                                               "counsel only: a redacted copy for this customer of the demand"}}}}}},
             "responses": {"201": _json({"type": "object", "required": ["id", "name", "sha256", "bytes"]},
                                        "Created"), **_problems(401, 403, 404, 422)}}},
         "/demands/{demand_id}/notices": {"get": {"summary": "The demand's notices", "parameters": [DEMAND_ID],

@@ -4,8 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..db import iso, utcnow
+from sqlalchemy.orm import object_session
+
 from ..models import Demand
 from ..services.case import flags, preservation_hold
+from ..services.document_marks import destinations
 
 
 def serialize(demand: Demand, now: datetime | None = None) -> dict:
@@ -14,6 +17,7 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
     overdue, due_soon = flags(demand, now)
     gag = demand.latest_gag(now)
     hold = preservation_hold(demand)
+    goes_to = destinations(object_session(demand), demand)
     production = None
     if demand.items_of("production") or demand.production_files:
         production = {
@@ -51,7 +55,9 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
             "ends_at": iso(hold.ends_at),
             "extended_at": iso(hold.extended_at),
         },
-        "documents": [{"id": d.id, "name": d.filename, "sha256": d.sha256, "bytes": d.bytes}
+        # Per document: a redacted copy's customer, and the customers it goes to.
+        "documents": [{"id": d.id, "name": d.filename, "sha256": d.sha256, "bytes": d.bytes,
+                       "for_customer_id": d.for_customer_id, "customers": [c.id for c in goes_to[d.id]]}
                       for d in demand.documents],
         "gag": None if gag is None else {
             "order_ref": gag.order_ref,
