@@ -232,6 +232,13 @@ ACTION_TERMS = Terms(
     ActionTerm("defer-notices", "Defer customer notices",
                help="Emergency demands only: hold the customer notices until a date."),
     ActionTerm("upload", "Add documents", help="Add legal-process PDFs to the demand."),
+    ActionTerm("mark-documents", "Mark who gets each document",
+               help="On a demand about several customers a document goes to none until counsel marks it.",
+               done="Saved which documents go to which customer.",
+               history="Marked which documents go to which customer"),
+    ActionTerm("upload-copy", "Add a redacted copy",
+               help="A copy of the legal process redacted for one customer: it goes to that customer only.",
+               done="Added the redacted copy."),
 )
 
 ITEM_KINDS = ("requested", "scope", "production", "preserved")

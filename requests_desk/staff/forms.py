@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     FieldList,
+    FileField,
     Form,
     FormField,
     HiddenField,
@@ -160,6 +161,18 @@ class DeferForm(FlaskForm):
 class UploadForm(FlaskForm):
     documents = MultipleFileField("PDF documents (at most 20 MiB each)",
                                   render_kw={"accept": "application/pdf,.pdf"})
+
+
+class MarkDocumentsForm(FlaskForm):
+    """Counsel's marks: one box per document and customer, valued ``<document>-<customer>``
+    (the case page draws the boxes in a table; the view reads the ticked values)."""
+
+    goes_to = SelectMultipleField("Goes to", validate_choice=False)
+
+
+class CopyForm(FlaskForm):
+    customer_id = Select("Upload a redacted copy for")
+    document = FileField("Redacted copy (PDF, at most 20 MiB)", render_kw={"accept": "application/pdf,.pdf"})
 
 
 class BreakGlassForm(FlaskForm):

@@ -93,8 +93,15 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
     elif a == "document.upload":
         size = after.get("bytes")
         entry.title = f"Added the document {after.get('name', '')}"
+        if after.get("for_customer_id"):
+            entry.title = f"Added the redacted copy {after.get('name', '')}, for one customer only"
         if isinstance(size, int):
             entry.details.append(f"{size:,} bytes, SHA-256 {str(after.get('sha256', ''))[:16]}…")
+    elif a == "documents.marked":
+        entry.title = ACTION_TERMS["mark-documents"].history
+        marks = after.get("marks") if isinstance(after.get("marks"), dict) else {}
+        going = sum(1 for ids in marks.values() if ids)
+        entry.details.append(f"Going to a customer: {going} of {_plural(len(marks), 'document')}")
     elif a == "access.granted":
         entry.title = "Break-glass access to the files"
         entry.details.append(f"Until {_when(after.get('expires_at'))}")

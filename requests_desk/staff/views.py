@@ -38,6 +38,7 @@ from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
 from .blueprint import bp
+from .document_panel import document_panel
 from .timeline import describe, user_ids
 
 # ---------------------------------------------------------------- loaders
@@ -279,6 +280,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
         active_gag=demand.active_gag(now),
         customers=demand.customers,
+        documents=document_panel(demand, user, submitted or {}),
         requested_meta=item_metas(session, demand, rule, "requested"),
         scope_meta=item_metas(session, demand, rule, "scope"),
         placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,

@@ -1,0 +1,70 @@
+"""What the case page's documents section posts (counsel, on a demand about several
+customers): the marks saying which documents go to which customer, and a redacted copy
+for one customer. Each view loads the demand (404), calls the service and commits once;
+a refusal rolls back and shows the case page again with the reason in the section."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, request, url_for
+
+from .. import access
+from ..db_session import get_session
+from ..errors import DeskError, ValidationError
+from ..services import document_marks
+from ..services import documents as document_service
+from ..vocabulary import ACTION_TERMS
+from . import forms
+from .blueprint import bp
+from .document_panel import COPY, MARKS, parse_ticks
+from .errormap import friendly
+from .views import load_demand, render_case
+
+
+def _refused(demand_id: int, action: str, submitted: dict, err: DeskError):
+    get_session().rollback()
+    return render_case(load_demand(demand_id), submitted=submitted, open_action=action, error=err,
+                       status=err.status)
+
+
+def _done(demand_id: int, action: str):
+    flash(ACTION_TERMS[action].done, "success")
+    return redirect(url_for("staff.demand", demand_id=demand_id, _anchor="documents"))
+
+
+@bp.post("/demands/<int:demand_id>/documents/marks")
+def mark_documents(demand_id: int):
+    demand = load_demand(demand_id, for_update=True)
+    session = get_session()
+    form = forms.MarkDocumentsForm()
+    try:
+        access.require(g.user, "document.mark", "mark which documents go to which customer")
+        marks, bad = parse_ticks(form.goes_to.data or [])
+        if bad:
+            raise ValidationError({"goes_to": [f"“{value[:40]}” is not a document and a customer of this demand"
+                                               for value in bad]})
+        document_marks.mark(session, g.user, demand, marks)
+        session.commit()
+    except DeskError as err:
+        return _refused(demand_id, "mark-documents", {MARKS: form}, err)
+    return _done(demand_id, "mark-documents")
+
+
+@bp.post("/demands/<int:demand_id>/documents/copy")
+def upload_copy(demand_id: int):
+    demand = load_demand(demand_id, for_update=True)
+    session = get_session()
+    form = forms.CopyForm(prefix="copy")
+    upload = request.files.get(form.document.name)
+    try:
+        access.require(g.user, "document.mark", "add a redacted copy for one customer")
+        if not form.customer_id.data:
+            raise ValidationError({"customer_id": ["choose the customer the copy is for"]})
+        if upload is None or not upload.filename:
+            raise ValidationError({"file": ["choose the redacted copy (a PDF)"]})
+        document_service.store_document(session, g.user, demand, upload.filename, upload.stream,
+                                        for_customer=form.customer_id.data)
+        session.commit()
+    except DeskError as err:
+        for key, target in (("customer_id", form.customer_id), ("file", form.document)):
+            target.errors = [friendly(m) for m in err.errors.get(key, [])]
+        return _refused(demand_id, "upload-copy", {COPY: form}, err)
+    return _done(demand_id, "upload-copy")
