@@ -53,6 +53,20 @@ class HasRoles(Protocol):
     def has_role(self, *roles: str) -> bool: ...
 
 
+class _System:
+    """The desk itself (the demo, the dispatcher, the CLI's own reads): no compartment
+    is hidden from it. Never a signed-in user."""
+
+    def has_role(self, *roles: str) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = _System()
+
+
 def hidden_process_types(user: HasRoles | None) -> tuple[str, ...]:
     """The process types whose demands ``user`` may not know of (None: no user, all)."""
     return tuple(p for p, role in COMPARTMENTS.items() if user is None or not user.has_role(role))

@@ -231,6 +231,11 @@ ACTION_TERMS = Terms(
                help="The gag no longer applies: held notices go out as delayed notices."),
     ActionTerm("defer-notices", "Defer customer notices",
                help="Emergency demands only: hold the customer notices until a date."),
+    ActionTerm("release-notices", "Release customer notices",
+               help="Counsel's word that the customer may be told: the notices then go out, unless a gag or "
+                    "a deferral still holds them.",
+               done="Customer notices released: they go out unless a gag or a deferral holds them.",
+               history="Released the customer notices"),
     ActionTerm("upload", "Add documents", help="Add legal-process PDFs to the demand."),
     ActionTerm("mark-documents", "Mark who gets each document",
                help="On a demand about several customers a document goes to none until counsel marks it.",

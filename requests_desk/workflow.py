@@ -35,6 +35,7 @@ from .services import parsing
 from .services.case import preservation_hold
 from .services.history import changes, snapshot
 from .services.items import Item, from_row, parse_items, within_any
+from .services.notice_release import mark_released, released_by_action
 from .services.users import counsel_users
 from .vocabulary import ACTION_TERMS, OPEN_STATES
 
@@ -365,6 +366,8 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
     before, after = changes(action, before, snapshot(demand))
     after.update({k: v for k, v in ctx.extra.items() if v})
     audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
+    if released_by_action(demand, action):
+        mark_released(session, actor, demand, now, by=action)
     if was_open and not demand.is_open:
         make_notices_due(session, demand, "outcome", now=now)
     return demand

@@ -189,14 +189,21 @@ class NoticeDesk:
         self.as_counsel2 = api(make_token(session, self.counsel2))
         self.as_approver = api(make_token(session, self.approver))
 
-    def log(self, targets, requested=None, **overrides) -> dict:
+    def log(self, targets, requested=None, *, release: bool = True, **overrides) -> dict:
+        """Log a demand through the API; with ``release`` counsel then releases its
+        notices (as most notice tests need; the counsel-hold tests pass False)."""
         if requested is None:
             requested = [{"target": t, "data_set": "email_content", "from": "2026-01-01", "to": "2026-03-31"}
                          for t in targets]
         r = self.as_intake.post("/api/v1/demands", json=demand_payload(targets=targets, requested=requested,
                                                                        **overrides))
         assert r.status_code == 201, r.get_json()
+        if release:
+            return self.release(r.get_json()["id"])
         return r.get_json()
+
+    def release(self, demand_id: int, reason: str = "counsel checked the notice may go") -> dict:
+        return self.must(demand_id, "release-notices", {"reason": reason})
 
     def act(self, demand_id: int, action: str, body: dict | None = None, who: str = "counsel"):
         client = getattr(self, f"as_{who}")

@@ -2,10 +2,12 @@
 gag), gag set / extend / lift, emergency deferrals, closing actions and dispatcher runs
 at random clock times. After every step it checks what customers actually got:
 
-* no e-mail about a demand leaves while its gag is active (or its deferral runs), judged
-  at the dispatcher's clock;
-* after a dispatcher run, every notice of a demand with no active gag and no running
-  deferral has arrived exactly once, and no Message-ID ever arrives twice;
+* no e-mail about a demand leaves before counsel has released its notices (explicitly,
+  or by start-review — not on an emergency —, reject or a deferral; a national-security
+  demand's only explicitly, with a reason), nor while its gag is active (or its
+  deferral runs), judged at the dispatcher's clock;
+* after a dispatcher run, every notice of a released demand with no active gag and no
+  running deferral has arrived exactly once, and no Message-ID ever arrives twice;
 * no portal list entry, notice page or document download about a demand exists for any
   customer while its gag is active (the portal judges by the real clock), and a notice
   the customer was mailed is on the portal once no gag is active.
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import delete, select
 
+from requests_desk.access import SYSTEM
 from requests_desk import workflow
 from requests_desk.db import Base
 from requests_desk.errors import Conflict, ValidationError
@@ -32,6 +35,7 @@ from requests_desk.services.case import get_demand
 from requests_desk.services.intake import log_demand
 from requests_desk.services import documents as document_service
 from requests_desk.services import gags as gag_service
+from requests_desk.services import notice_release
 from tests.factories import demand_payload, make_customer, make_customer_user, make_user, pdf_with_text
 from tests.factories import login as login_as
 from tests.smtp import SmtpServer
@@ -60,8 +64,8 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
     server = SmtpServer().start()
     app.config["DESK_SMTP_URL"] = server.url
     upload_dir = tmp_path / "uploads"
-    intake = make_user(session, "intake")
-    counsel = make_user(session, "counsel")
+    intake = make_user(session, "intake", "cleared")
+    counsel = make_user(session, "counsel", "cleared")
     customers = {
         "contoso": make_customer(session, "Contoso Ltd", domains=("contoso.com",),
                                  contacts=(("Ann Lee", "ann@contoso.com"), ("Bo Ma", "legal@contoso.com"))),
@@ -102,7 +106,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
 
         def load(self, demand_id: int):
             session.expire_all()  # as a fresh request would see it
-            return get_demand(session, demand_id, for_update=True)
+            return get_demand(session, demand_id, viewer=SYSTEM, for_update=True)
 
         def advance(self, hours: int) -> None:
             self.now += timedelta(hours=hours)
@@ -111,8 +115,9 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
 
         @rule(target=demands, who=st.sampled_from(sorted(TARGET_SETS)),
               gag=st.sampled_from(["none", "none", "ends", "no_end", "ended"]), hours=HOURS,
-              emergency=st.booleans(), wait=st.integers(min_value=0, max_value=48))
-        def intake(self, who, gag, hours, emergency, wait):
+              emergency=st.booleans(), wait=st.integers(min_value=0, max_value=48),
+              process=st.sampled_from(["search_warrant", "search_warrant", "national_security"]))
+        def intake(self, who, gag, hours, emergency, wait, process):
             self.advance(wait)
             idents = TARGET_SETS[who]
             body = demand_payload(
@@ -121,6 +126,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
                            for t in idents],
                 received_at=(self.now - timedelta(hours=2)).isoformat(),
                 emergency=emergency, justification="danger to life" if emergency else None,
+                process_type=process,
             )
             gags = []
             if gag != "none":
@@ -136,8 +142,44 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             concerned = {t.customer_id for t in demand.targets if t.customer_id is not None}
             self.model[demand.id] = {"ref": demand.reference, "customers": concerned, "gags": gags,
                                      "deferral": None, "closed": False, "emergency": emergency,
-                                     "kinds": {"demand"}}
+                                     "kinds": {"demand"}, "released": False,
+                                     "ns": process == "national_security", "status": "received"}
             return demand.id
+
+        def released_by(self, demand_id: int, action: str) -> None:
+            """The model of counsel's release (SPEC §4), apart from the code's table."""
+            m = self.model[demand_id]
+            if m["ns"] or (action == "start-review" and m["emergency"]):
+                return
+            m["released"] = True
+
+        @rule(demand_id=demands, with_reason=st.booleans())
+        def release(self, demand_id, with_reason):
+            demand = self.load(demand_id)
+            m = self.model[demand_id]
+            body = {"reason": "the customer may know"} if with_reason else {}
+            expected = Conflict if m["released"] else ValidationError if m["ns"] and not with_reason else None
+            if expected is not None:
+                try:
+                    notice_release.release_notices(session, counsel, demand, body, now=self.now)
+                    raise AssertionError(f"release accepted, expected {expected.__name__}")
+                except expected:
+                    session.rollback()
+                return
+            notice_release.release_notices(session, counsel, demand, body, now=self.now)
+            session.commit()
+            m["released"] = True
+
+        @rule(demand_id=demands)
+        def start_review(self, demand_id):
+            m = self.model[demand_id]
+            if m["status"] != "received":
+                return
+            demand = self.load(demand_id)
+            workflow.apply_action(session, counsel, demand, "start-review", {"reason": "direct"}, now=self.now)
+            session.commit()
+            m["status"] = "in_review"
+            self.released_by(demand_id, "start-review")
 
         @rule(demand_id=demands, hours=HOURS, no_end=st.booleans())
         def set_gag(self, demand_id, hours, no_end):
@@ -216,6 +258,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             gag_service.defer_notices(session, counsel, demand, body, now=self.now)
             session.commit()
             self.model[demand_id]["deferral"] = until
+            self.released_by(demand_id, "defer-notices")
 
         @rule(demand_id=demands, how=st.sampled_from(["withdraw", "reject"]))
         def close(self, demand_id, how):
@@ -228,12 +271,17 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
                     session.rollback()
                 return
             if how == "reject":
-                workflow.apply_action(session, counsel, demand, "start-review", {"reason": "direct"}, now=self.now)
+                if self.model[demand_id]["status"] == "received":
+                    workflow.apply_action(session, counsel, demand, "start-review", {"reason": "direct"},
+                                          now=self.now)
+                    self.released_by(demand_id, "start-review")
                 workflow.apply_action(session, counsel, demand, "reject", {"reason": "overbroad"}, now=self.now)
+                self.released_by(demand_id, "reject")
             else:
                 workflow.apply_action(session, counsel, demand, "withdraw", {"note": "withdrawn"}, now=self.now)
             session.commit()
             self.model[demand_id]["closed"] = True
+            self.model[demand_id]["status"] = "closed"
             self.model[demand_id]["kinds"].add("outcome")
 
         @rule(hours=st.integers(min_value=0, max_value=24 * 90))
@@ -246,6 +294,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             for r in arrived:
                 notice = session.scalar(select(Notice).where(Notice.message_id == r.message["Message-ID"]))
                 assert notice is not None, r.message["Message-ID"]
+                assert self.model[notice.demand_id]["released"], f"mailed before counsel: {notice.demand_id}"
                 assert not self.gag_active(notice.demand_id, self.now), f"mailed under a gag: {notice.demand_id}"
                 assert not self.deferred(notice.demand_id, self.now), f"mailed while deferred: {notice.demand_id}"
                 assert set(r.rcpt_tos) == contacts[notice.customer_id]
@@ -255,7 +304,7 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             # Every notice that is due now has arrived, exactly once.
             received = self.received_keys()
             for demand_id, m in self.model.items():
-                if self.gag_active(demand_id, self.now) or self.deferred(demand_id, self.now):
+                if not m["released"] or self.gag_active(demand_id, self.now) or self.deferred(demand_id, self.now):
                     continue
                 for customer_id in m["customers"]:
                     for kind in m["kinds"]:
@@ -284,11 +333,11 @@ def test_no_notice_escapes_a_gag_and_every_notice_goes_once(app, session, tmp_pa
             for demand_id, m in self.model.items():
                 rows = session.execute(select(Notice.id, Notice.customer_id, Notice.kind)
                                        .where(Notice.demand_id == demand_id)).all()
-                doc_ids = [d.id for d in get_demand(session, demand_id).documents]
+                doc_ids = [d.id for d in get_demand(session, demand_id, viewer=SYSTEM).documents]
                 gagged = self.gag_active(demand_id, now)
                 for cid, client in portals.items():
                     mine = cid in m["customers"]
-                    if gagged or not mine:
+                    if gagged or not mine or not m["released"]:
                         assert m["ref"] not in pages[cid], (m, cid)
                         for nid, _c, _k in rows:
                             assert client.get(f"/portal/notices/{nid}").status_code == 404

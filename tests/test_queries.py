@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from requests_desk.access import SYSTEM
 from requests_desk import workflow
 from requests_desk.services import gags as gag_service
 
@@ -149,7 +150,7 @@ def test_every_list_filter_and_sort_has_an_index(app, session, people, args):
 
     add_demands(session, people, 3, targets=2)
     f = case_list.parse_filters(args)
-    stmt = case_list.filtered_query(session, f)
+    stmt = case_list.filtered_query(session, f, SYSTEM)
     column = case_list.SORTS[f.sort.lstrip("-")]
     page = stmt.order_by(column.desc() if f.sort.startswith("-") else column.asc(), Demand.id.desc()).limit(50)
     count = select(func.count()).select_from(stmt.order_by(None).subquery())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
+from requests_desk.access import SYSTEM
 from requests_desk import workflow
 from requests_desk.db import utcnow
 from requests_desk.notices.dispatcher import dispatch
@@ -156,7 +157,7 @@ def log_case(session, users: dict, case: Case) -> None:
         gag_service.lift_gag(session, counsel, demand, {"reason": "The court lifted the order."})
 
     def act(action: str, body: dict | None = None, actor=counsel):
-        workflow.apply_action(session, actor, get_demand(session, demand.id), action, body or {})
+        workflow.apply_action(session, actor, get_demand(session, demand.id, viewer=SYSTEM), action, body or {})
 
     path = case.path
     if path == "pending":

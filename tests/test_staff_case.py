@@ -49,6 +49,8 @@ class Desk:
     counsel2 = property(lambda self: self._user("cora@desk.example", "counsel"))
     approver = property(lambda self: self._user("abe@desk.example", "approver"))
     both = property(lambda self: self._user("bea@desk.example", "counsel", "approver"))
+    cleared_intake = property(lambda self: self._user("nia@desk.example", "intake", "cleared"))
+    cleared_counsel = property(lambda self: self._user("nick@desk.example", "counsel", "cleared"))
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_actions_shown_match_role_and_state(client, session, login, desk):
     login(desk.counsel.email)
     assert actions_on_page(client.get(f"/desk/demands/{d.id}").get_data(as_text=True)) == {
         "action/attempt-redirect", "action/start-review", "action/withdraw", "action/assign", "action/set-due",
-        "gag/set", "documents", "access"}
+        "gag/set", "release-notices", "documents", "access"}
     client.post("/logout", data={"csrf_token": _token(client)})
     login(desk.approver.email)
     page = client.get(f"/desk/demands/{d.id}")
@@ -136,8 +138,9 @@ def test_closed_demand_offers_no_workflow_action(client, session, login, desk):
     act(session, desk.intake, d, "withdraw")
     login(desk.counsel.email)
     html = client.get(f"/desk/demands/{d.id}").get_data(as_text=True)
-    # a gag may be set on a closed demand; counsel, not its assignee, may break the glass
-    assert actions_on_page(html) == {"gag/set", "documents", "access"}
+    # a gag may be set on a closed demand, and its notices released (withdrawing did not);
+    # counsel, not its assignee, may break the glass
+    assert actions_on_page(html) == {"gag/set", "release-notices", "documents", "access"}
 
 
 # ---------------------------------------------------------------- posting actions
@@ -276,9 +279,9 @@ def test_nothing_ticked_is_explained(client, session, login, desk):
 
 
 def test_national_security_scope_needs_a_basis_per_item(client, session, login, desk):
-    d = demand_with(session, desk.intake, process_type="national_security")
-    act(session, desk.counsel, d, "start-review")
-    login(desk.counsel.email)
+    d = demand_with(session, desk.cleared_intake, process_type="national_security")
+    act(session, desk.cleared_counsel, d, "start-review")
+    login(desk.cleared_counsel.email)
     html = client.get(f"/desk/demands/{d.id}").get_data(as_text=True)
     assert "Legal basis (required)" in page_text(html)
     values = fields(html, "propose-scope-")
@@ -541,7 +544,8 @@ def test_case_page_shows_everything_about_the_demand(client, session, login, des
                      "Search warrant", d.legal_reference, "District Court", "United States",
                      "alice@contoso.com", "Contoso", "Enterprise", "zed@gmail.example", "Consumer account",
                      "Subscriber information", "2025-01-01", "2025-12-31", "Served in person at reception.",
-                     "Notices to the customer", "the demand", "Pending", "Logged the demand", "ivy@desk.example"):
+                     "Notices to the customer", "the demand", "Held", "awaiting counsel", "Awaiting counsel:",
+                     "Logged the demand", "ivy@desk.example"):
         assert expected in text, expected
 
 

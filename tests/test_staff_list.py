@@ -214,7 +214,7 @@ def test_queue_lists_in_order_with_the_right_demands(client, queue_desk):
     html = client.get("/desk/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r'aria-labelledby="q-([a-z_]+)"', html)]
     assert order == ["emergency", "overdue", "due_soon", "approval", "holds", "later", "gags_expiring",
-                     "gags_review"]
+                     "gags_review", "notices_counsel"]
     refs_of = {k: REF.findall(section(html, k)) for k in order}
     ref = {k: v.reference for k, v in queue_desk.items()}
     assert refs_of["emergency"] == [ref["emergency"]]

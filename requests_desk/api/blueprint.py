@@ -35,6 +35,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "api.get_demand": "desk.read",
     "api.demand_action": "desk.read",
     "api.defer_notices": "notice.defer",
+    "api.release_notices": "notice.release",
     "api.set_gag": "gag.manage",
     "api.extend_gag": "gag.manage",
     "api.lift_gag": "gag.manage",
@@ -67,7 +68,8 @@ def guard() -> None:
     args = request.view_args or {}
     session = get_session()
     if "demand_id" in args:  # the one loader: 404 before the role
-        g.demand = get_demand(session, path_id(args["demand_id"]), for_update=request.method == "POST")
+        g.demand = get_demand(session, path_id(args["demand_id"]), viewer=user,
+                              for_update=request.method == "POST")
     if "customer_id" in args:
         g.customer = session.get(Customer, path_id(args["customer_id"]))
         if g.customer is None:

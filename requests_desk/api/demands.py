@@ -18,6 +18,7 @@ from ..rules import process_rules
 from ..services import case_list
 from ..services import documents as document_service
 from ..services import gags as gag_service
+from ..services import notice_release
 from ..services.case import get_demand
 from ..services.intake import log_demand
 from .blueprint import bp, json_body
@@ -26,7 +27,7 @@ from .serialize import serialize, serialize_summary
 
 def _fresh(demand_id: int):
     """The demand as it is after the change: what every write answers with."""
-    return jsonify(serialize(get_demand(get_session(), demand_id)))
+    return jsonify(serialize(get_demand(get_session(), demand_id, viewer=g.user)))
 
 
 @bp.post("/demands")
@@ -41,7 +42,7 @@ def create_demand():
 def list_demands():
     session = get_session()
     filters = case_list.parse_filters(request.args, process_types=process_rules(session))
-    rows, total = case_list.list_demands(session, filters)
+    rows, total = case_list.list_demands(session, filters, g.user)
     now = utcnow()
     return jsonify({
         "items": [serialize_summary(d, now) for d in rows],
@@ -67,6 +68,14 @@ def demand_action(demand_id, action):
 @bp.post("/demands/<demand_id>/defer-notices")
 def defer_notices(demand_id):
     return _change(gag_service.defer_notices)
+
+
+@bp.post("/demands/<demand_id>/release-notices")
+def release_notices(demand_id):
+    session = get_session()
+    notice_release.release_notices(session, g.user, g.demand, json_body(required=False))
+    session.commit()
+    return _fresh(g.demand.id)
 
 
 @bp.post("/demands/<demand_id>/gag")

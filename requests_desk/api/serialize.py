@@ -71,6 +71,7 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
         "overdue": overdue,
         "due_soon": due_soon,
         "assignee": demand.assignee.email if demand.assignee else None,
+        "notices_released_at": iso(demand.notices_released_at),
         "notes": demand.notes,
         "created_at": iso(demand.created_at),
         "closed_at": iso(demand.closed_at),

@@ -18,11 +18,11 @@ class ReplayNotice:
     __slots__ = ("customer_id", "kind", "state", "held_by", "gag_held", "delayed", "due", "attempts", "next",
                  "last_error", "sent")
 
-    def __init__(self, customer_id: int, kind: str, at_s: int, held_by: str | None):
+    def __init__(self, customer_id: int, kind: str, at_s: int, held_by: str | None, gag_held: bool):
         self.customer_id, self.kind = customer_id, kind
         self.state = "held" if held_by else "pending"
         self.held_by = held_by
-        self.gag_held = held_by == "gag"
+        self.gag_held = gag_held
         self.delayed = False
         self.due = at_s
         self.attempts = 0
@@ -56,6 +56,7 @@ class CaseNotices:
         self.gags: list[ReplayGag] = []
         self.deferrals: list[tuple[int, str, int, int]] = []  # (until, reason, actor_id, at)
         self.clock = 0  # the replay's time: no run before it
+        self.counsel = True  # awaiting counsel's release (services.notice_release)
         self.runs: set[int] | None = set() if record_runs else None
 
     def active_gag(self, at_s: int) -> ReplayGag | None:
@@ -76,11 +77,12 @@ class CaseNotices:
         if not self.customers:
             return
         gagged = self.active_gag(at_s) is not None
-        held_by = "gag" if gagged else ("deferral" if self.deferred(at_s) else None)
+        held_by = ("counsel" if self.counsel else "gag" if gagged else
+                   "deferral" if self.deferred(at_s) else None)
         existing = {n.customer_id for n in self.notices if n.kind == kind}
         for cid in self.customers:
             if cid not in existing:
-                self.notices.append(ReplayNotice(cid, kind, at_s, held_by))
+                self.notices.append(ReplayNotice(cid, kind, at_s, held_by, gagged))
 
     def add_gag(self, gag: ReplayGag, at_s: int) -> None:
         """A gag recorded: while it is active, notices not yet sent wait (outbox.hold_for_gag)."""
@@ -88,7 +90,8 @@ class CaseNotices:
         if gag.active_at(at(at_s)):
             for n in self.notices:
                 if n.state in ("pending", "failed", "held"):
-                    n.state, n.held_by, n.gag_held, n.next = "held", "gag", True, None
+                    n.state, n.gag_held, n.next = "held", True, None
+                    n.held_by = "counsel" if n.held_by == "counsel" else "gag"
 
     def defer(self, until_s: int, reason: str, actor_id: int, at_s: int) -> None:
         """outbox.hold_for_deferral, then release_held_notices (as services.gags.defer_notices)."""
@@ -98,14 +101,20 @@ class CaseNotices:
                 n.state, n.held_by, n.next = "held", "deferral", None
         self.release(at_s)
 
+    def release_counsel(self, at_s: int) -> None:
+        """services.notice_release.mark_released: counsel's word, then what it lets go."""
+        self.counsel = False
+        self.release(at_s)
+
     def release(self, at_s: int) -> None:
         """outbox.release_held_notices for this demand at ``at_s``."""
-        if self.active_gag(at_s) is not None:
+        if self.counsel:
             return
-        if self.deferred(at_s):
+        gagged, deferred = self.active_gag(at_s) is not None, self.deferred(at_s)
+        if gagged or deferred:
             for n in self.notices:
-                if n.state == "held" and n.held_by == "gag":
-                    n.held_by = "deferral"
+                if n.state == "held" and n.held_by in ("counsel", "gag", "deferral"):
+                    n.held_by = "gag" if gagged else "deferral"
             return
         for n in self.notices:
             if n.state == "held":

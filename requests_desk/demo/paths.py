@@ -1,5 +1,5 @@
 """The paths a case takes, drawn for the planner: its workflow (review, scope, approval,
-production, preservation, redirection …) and its gag orders."""
+production, preservation, redirection …) its gag orders and counsel's release of the notices."""
 from __future__ import annotations
 
 import math
@@ -7,12 +7,14 @@ import random
 from datetime import timedelta
 
 from ..rules import tier_within
+from ..services.notice_release import EXPLICIT_ONLY
 from .cases import Fate
 from .clock import DAY, HOUR, at, day, midnight, seconds
 from .shares import (
     BEYOND_TIER_REASON,
     GAG_LIFT_REASONS,
     NS_BASIS,
+    NS_RELEASE_REASON,
     OTHER_BASIS,
     REDIRECT_NOTES,
     REJECT_REASONS,
@@ -210,3 +212,41 @@ def gag_steps(now_s: int, rng: random.Random, fate: Fate, steps: list[tuple[int,
         steps.append((extend_at, "gag.extend", counsel, {"expires_at": at(expires_s + 180 * DAY)}))
     elif lift_at is not None and set_s + 60 < lift_at <= limit:
         steps.append((lift_at, "gag.lift", counsel, {"reason": GAG_LIFT_REASONS[int(rand() * 2)]}))
+
+
+def release_steps(rng, steps: list, main: list, ptype: str, emergency: bool, customers: list, logged_s: int,
+                  close_s: int | None, limit: int, counsel: str, deferred: bool) -> None:
+    """Counsel's explicit release of the notices (services.notice_release), where the
+    main path's actions do not release them: an emergency not deferred is released
+    right after logging; a case closed without review (redirected, withdrawn) is
+    released a day or two later, one still open now and then early; a
+    national-security case, now and then after it closed, with the reason the law
+    requires. The rest waits, awaiting counsel."""
+    if not customers:
+        return
+    rand = rng.random
+    actions = [m[1] for m in main]
+    if ptype in EXPLICIT_ONLY:
+        if close_s is not None and rand() < 0.3:
+            at_s = close_s + int((1 + rand() * 9) * DAY)
+            if at_s <= limit:
+                steps.append((at_s, "release-notices", counsel, {"reason": NS_RELEASE_REASON}))
+        return
+    if emergency:
+        if not deferred:
+            first = main[0][0] if main else 3600
+            at_s = logged_s + max(1, min(60, first // 2))
+            if at_s <= limit:
+                steps.append((at_s, "release-notices", counsel, {}))
+        return
+    reviewed = any(a in ("start-review", "reject", "preserve") for a in actions)
+    if reviewed:
+        return
+    if close_s is not None and rand() < 0.9:
+        at_s = close_s + int((0.5 + rand() * 2) * DAY)
+    elif close_s is None and rand() < 0.5:  # counsel looked early and let the customer know
+        at_s = logged_s + int((1 + rand() * 47) * HOUR)
+    else:
+        return
+    if at_s <= limit:
+        steps.append((at_s, "release-notices", counsel, {}))

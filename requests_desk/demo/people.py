@@ -19,10 +19,12 @@ class DemoLogin:
 
 STAFF_LOGINS = (
     DemoLogin("admin@desk.example", "demo-admin-pass", ("admin",), "Ada Admin"),
-    DemoLogin("intake@desk.example", "demo-intake-pass", ("intake",), "Ian Intake"),
-    DemoLogin("counsel@desk.example", "demo-counsel-pass", ("counsel",), "Cora Counsel"),
+    # Cleared for national security: Ian, Cora and Avery; Carl and Ada are not, so the
+    # demo shows the compartment (those demands do not exist for them).
+    DemoLogin("intake@desk.example", "demo-intake-pass", ("intake", "cleared"), "Ian Intake"),
+    DemoLogin("counsel@desk.example", "demo-counsel-pass", ("counsel", "cleared"), "Cora Counsel"),
     DemoLogin("counsel2@desk.example", "demo-counsel2-pass", ("counsel",), "Carl Counsel"),
-    DemoLogin("approver@desk.example", "demo-approver-pass", ("approver",), "Avery Approver"),
+    DemoLogin("approver@desk.example", "demo-approver-pass", ("approver", "cleared"), "Avery Approver"),
 )
 CUSTOMER_PASSWORD = "demo-customer-pass"
 # Keys the case specs use for the staff users.

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from ..services.intake import default_due_at
 from .cases import CLOSING, NO_FATE, CaseSpec, Fate, Step, showcase
 from .clock import DAY, DISPATCH_EVERY, HOUR, YEARS, at, day, midnight, seconds
-from .paths import gag_steps, main_path
+from .paths import gag_steps, main_path, release_steps
 from .people import AGENCIES, CONSUMER_DOMAINS, COURTS, FIRST, LAST, LAW_FIRMS
 from .shares import (
     ASKS,
@@ -269,6 +269,9 @@ class CasePlanner:
 
         logger = "intake" if rand() < 0.85 else "counsel"
         counsel = "counsel2" if (ptype.startswith("eu_") or rand() < 0.35) else "counsel"
+        secret = ptype == "national_security"
+        if secret:  # only cleared staff (Ian, Cora) know of a national-security demand
+            counsel = "counsel"
         if fate.quick:
             speed = 1 / 400
         else:
@@ -305,11 +308,11 @@ class CasePlanner:
         if assign:
             at_s = logged_s + max(60, int(0.2 * HOUR * math.exp(rand() * 4.8) * (speed if fate.quick else 1)))
             if at_s < open_until - 60:
-                actor = "admin" if rand() < 0.5 else counsel
+                actor = "admin" if rand() < 0.5 and not secret else counsel
                 steps.append((at_s, "assign", actor, {"assignee": self.user_email[counsel],
                                                       "reason": ASSIGN_REASONS[int(rand() * 3)]}))
                 reassign = fate.reassign if fate.reassign is not None else rand() < 0.05
-                if reassign and open_until - at_s > 180:
+                if reassign and open_until - at_s > 180 and not secret:
                     other = "counsel" if counsel == "counsel2" else "counsel2"
                     at2 = at_s + 60 + int(rand() * (open_until - at_s - 120))
                     steps.append((at2, "assign", "admin", {"assignee": self.user_email[other],
@@ -339,6 +342,9 @@ class CasePlanner:
             if at_s <= limit:
                 until = midnight(at_s + int(30 + rand() * 90) * DAY)
                 steps.append((at_s, "defer-notices", counsel, {"until": until, "reason": DEFER_REASON}))
+
+        release_steps(rng, steps, main, ptype, emergency, customers, logged_s, close_s, limit, counsel,
+                      any(s[1] == "defer-notices" for s in steps))
 
         steps.sort(key=lambda s: s[0])
         out, last = [], None

@@ -26,6 +26,7 @@ from ..services.gags import gag_snapshot, parse_gag
 from ..services.history import changes, snapshot
 from ..services.intake import default_due_at, is_emergency
 from ..services.items import Item
+from ..services.notice_release import released_by_action
 from ..workflow import BY_ACTION, Context
 from .cases import CaseSpec, Step
 from .clock import seconds
@@ -106,6 +107,8 @@ class CaseReplay:
             self._set_items(kind, self._items(p["requested"]) if kind == "requested" else [])
         self.status, self.outcome = "received", None
         self.assignee_id = self.proposed_by_id = self.approved_by_id = self.closed_at = None
+        self.notices_released_at: datetime | None = None
+        self.notices_released_by_id: int | None = None
         self.files: list[dict] = []
         self.hold: list | None = None  # [starts_at, ends_at, extended_at]
         self.assignments: list[tuple] = []  # (assignee_id, reason, actor_id, at)
@@ -179,6 +182,8 @@ class CaseReplay:
         before, after = changes(action, before, self.snap)
         after.update({k: v for k, v in ctx.extra.items() if v})
         self._event(key, now, actor, action, before, after)
+        if released_by_action(self, action):  # type: ignore[arg-type]
+            self._release(key + 1, at_s, now, actor, action)
         if was_open and not self.is_open:
             self.mail.make_due("outcome", at_s)
 
@@ -257,6 +262,22 @@ class CaseReplay:
         until, reason = body["until"], body["reason"]
         self._event(key, now, actor, "notices.defer", None, {"until": until, "reason": reason})
         self.mail.defer(seconds(until), reason, actor.id, at_s)
+        if released_by_action(self, "defer-notices"):  # type: ignore[arg-type]
+            self._release(key + 1, at_s, now, actor, "defer-notices")
+
+    def _release(self, key: int, at_s: int, now: datetime, actor: Actor, by: str,
+                 reason: str | None = None) -> None:
+        """services.notice_release.mark_released."""
+        self.notices_released_at, self.notices_released_by_id = now, actor.id
+        after: dict = {"notices_released_at": now, "by": by}
+        if reason:
+            after["reason"] = reason
+        self._event(key, now, actor, "notices.release", {"notices_released_at": None}, after)
+        self.mail.release_counsel(at_s)
+
+    def _release_notices(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        """services.notice_release.release_notices (the planner asks only while not released)."""
+        self._release(key, at_s, now, actor, "release-notices", (body.get("reason") or "").strip() or None)
 
     def _assign(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
         self._side_action(key, now, actor, "assign", body)
@@ -265,5 +286,5 @@ class CaseReplay:
         self._side_action(key, now, actor, "set-due", body)
 
     OTHER = {"assign": _assign, "set-due": _set_due, "gag.set": _set_gag, "gag.extend": _extend_gag,
-             "gag.lift": _lift_gag, "defer-notices": _defer_notices}
+             "gag.lift": _lift_gag, "defer-notices": _defer_notices, "release-notices": _release_notices}
 

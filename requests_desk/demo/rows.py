@@ -171,7 +171,8 @@ class ChunkMaker:
                 justification=r.justification, due_at=dt_of(r.due_at), assignee_id=r.assignee_id, status=r.status,
                 outcome=r.outcome, proposed_by_id=r.proposed_by_id, approved_by_id=r.approved_by_id,
                 created_by_id=r.created_by_id, created_at=dt_of(r.created_at), closed_at=dt_of(r.closed_at),
-                concerns_enterprise=r.concerns_enterprise))
+                concerns_enterprise=r.concerns_enterprise,
+                notices_released_at=dt_of(r.notices_released_at), notices_released_by_id=r.notices_released_by_id))
             for position, t in enumerate(r.targets):
                 rows["demand_targets"].append(target_row(demand_id=did, identifier=t.identifier,
                                                          customer_id=t.customer_id, position=position))

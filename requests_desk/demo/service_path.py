@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Iterable
 
 from .. import workflow
+from ..access import SYSTEM
 from ..models import User
 from ..notices.dispatcher import Dispatcher, MailSettings
 from ..notices.mailer import mailer_from_config
 from ..services import gags as gag_service
+from ..services import notice_release
 from ..services.case import get_demand
 from ..services.intake import log_demand
 from .cases import CaseSpec
@@ -21,7 +23,8 @@ from .replay import CaseReplay
 from .world import World
 
 GAG_CHANGES = {"gag.set": gag_service.set_gag, "gag.extend": gag_service.extend_gag,
-               "gag.lift": gag_service.lift_gag, "defer-notices": gag_service.defer_notices}
+               "gag.lift": gag_service.lift_gag, "defer-notices": gag_service.defer_notices,
+               "release-notices": notice_release.release_notices}
 
 
 def dispatcher_runs(world: World, cases: Iterable[CaseSpec], now: datetime) -> list[datetime]:
@@ -53,7 +56,7 @@ def load_through_services(app, world: World, cases: list[CaseSpec], now: datetim
             if step.action == "log":
                 ids[index] = log_demand(session, actor, step.body, now=when).id
             else:
-                demand = get_demand(session, ids[index], for_update=True)
+                demand = get_demand(session, ids[index], viewer=SYSTEM, for_update=True)
                 if step.action in GAG_CHANGES:
                     GAG_CHANGES[step.action](session, actor, demand, step.body, now=when)
                 else:

@@ -82,3 +82,5 @@ JUSTIFICATIONS = (
     "Imminent threat of violence against a school named in the messages.",
 )
 DEFER_REASON = "Telling the account holder's organisation now could endanger the person at risk."
+NS_RELEASE_REASON = ("The letter's non-disclosure requirement was reviewed and does not cover the account holder's "
+                     "organisation; counsel approved the notice.")

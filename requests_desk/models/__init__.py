@@ -26,6 +26,7 @@ from .demands import (
     ProductionFile,
     ReferenceCounter,
     Requester,
+    awaiting_counsel_clause,
     item_as_dict,
 )
 from .gags import (
@@ -83,6 +84,7 @@ __all__ = [
     "ProductionFile",
     "ReferenceCounter",
     "Requester",
+    "awaiting_counsel_clause",
     # gags
     "Gag",
     "GagEvent",

@@ -15,7 +15,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    ColumnElement,
     UniqueConstraint,
+    exists,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -143,6 +145,12 @@ class Demand(Base):
     def latest_gag(self, now: datetime) -> Gag | None:
         """The gag to show: the one active at ``now``, else the last recorded, else None."""
         return self.active_gag(now) or (self.gags[-1] if self.gags else None)
+
+
+def awaiting_counsel_clause(demand_id: Any) -> ColumnElement[bool]:
+    """SQL: counsel has not yet released the notices of demand ``demand_id`` (a column
+    or a value); the twin of ``demand.notices_released_at is None``."""
+    return exists().where(Demand.id == demand_id, Demand.notices_released_at.is_(None))
 
 
 class DemandTarget(Base):

@@ -2,8 +2,8 @@
 
 One run (``Dispatcher.run_once``):
 
-1. **Release**: held notices whose gag has ended (they become *delayed* notices) or
-   whose emergency deferral has passed become pending.
+1. **Release**: held notices that counsel has released and whose gag has ended (they
+   become *delayed* notices) or whose emergency deferral has passed become pending.
 2. **Claim**: in a short transaction, pick due pending notices and stamp them with a
    claim lease (``claimed_until``), committed before anything is sent. On PostgreSQL
    the rows are picked with ``SELECT … FOR UPDATE SKIP LOCKED``; on SQLite the
@@ -11,8 +11,9 @@ One run (``Dispatcher.run_once``):
    dispatcher skips claimed rows until the lease runs out (a crashed dispatcher's
    notices are picked up again then, with the same Message-ID: at least once).
 3. **Send**, one notice per transaction: lock the notice row again, check it is still
-   pending and still ours, and judge the gag (and deferral) once more at this moment —
-   an active gag sends it back to ``held`` and nothing goes out. The row lock (the write
+   pending and still ours, and judge counsel's release, the gag and the deferral once
+   more at this moment — a notice counsel has not released, or under an active gag,
+   goes back to ``held`` and nothing goes out. The row lock (the write
    lock on SQLite) is held while the message is handed to SMTP, so a gag being set at
    the same moment waits for it: the gag and the e-mail never overlap. Success marks it
    ``sent`` with ``sent_at``; a failure leaves it pending with the error, ``attempts``
@@ -45,8 +46,7 @@ from .outbox import (
     BACKOFF_CAP_SECONDS,
     MAX_ATTEMPTS,
     backoff_seconds,
-    deferral_active,
-    gag_active,
+    holder,
     release_held_notices,
 )
 
@@ -170,15 +170,12 @@ class Dispatcher:
                 counts.skipped += 1
                 session.rollback()
                 return
-            # The gag is judged again now, right before anything leaves.
-            if gag_active(session, notice.demand_id, now):
-                notice.state, notice.held_by, notice.gag_held = "held", "gag", True
-                notice.next_attempt_at = notice.claimed_until = None
-                session.commit()
-                counts.held += 1
-                return
-            if deferral_active(session, notice.demand_id, now):
-                notice.state, notice.held_by = "held", "deferral"
+            # Counsel's release, the gag and the deferral are judged again now, right
+            # before anything leaves.
+            held_by = holder(session, notice.demand_id, now)
+            if held_by is not None:
+                notice.state, notice.held_by = "held", held_by
+                notice.gag_held = notice.gag_held or held_by == "gag"
                 notice.next_attempt_at = notice.claimed_until = None
                 session.commit()
                 counts.held += 1

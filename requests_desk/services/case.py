@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
+from ..access import HasRoles, hidden_process_types
 from ..errors import NotFound
 from ..models import Demand, DemandTarget, Document, PreservationHold
 
@@ -37,10 +38,19 @@ DEMAND_LOAD = (
 )
 
 
-def get_demand(session: Session, demand_id: int, *, for_update: bool = False, also: tuple = ()) -> Demand:
-    """The one loader of a demand (404 when unknown): what every reader needs, plus the
-    loader options ``also`` names (the case page adds the gags' history)."""
-    stmt = select(Demand).where(Demand.id == demand_id).options(*DEMAND_LOAD, *also)
+def visible_to(viewer: HasRoles | None) -> list[ColumnElement[bool]]:
+    """WHERE clauses over ``Demand``: only the demands ``viewer`` may know of (a demand
+    in a compartment the viewer lacks does not exist for it: not listed, not counted)."""
+    hidden = hidden_process_types(viewer)
+    return [Demand.process_type.not_in(hidden)] if hidden else []
+
+
+def get_demand(session: Session, demand_id: int, *, viewer: HasRoles | None, for_update: bool = False,
+               also: tuple = ()) -> Demand:
+    """The one loader of a demand (404 when unknown, or when ``viewer`` may not know of
+    it: ``access.SYSTEM`` for the desk's own reads), with what every reader needs, plus
+    the loader options ``also`` names (the case page adds the gags' history)."""
+    stmt = select(Demand).where(Demand.id == demand_id, *visible_to(viewer)).options(*DEMAND_LOAD, *also)
     if for_update:
         stmt = stmt.with_for_update(of=Demand)
     demand = session.scalar(stmt)

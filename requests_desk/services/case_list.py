@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..access import HasRoles
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, parse_id
 from ..vocabulary import OPEN_STATES, STATES
 from . import parsing
-from .case import DEMAND_LOAD
+from .case import DEMAND_LOAD, visible_to
 
 
 @dataclass
@@ -98,9 +99,11 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
     return f
 
 
-def filtered_query(session: Session, f: DemandFilters, now: datetime | None = None) -> Select:
+def filtered_query(session: Session, f: DemandFilters, viewer: HasRoles | None,
+                   now: datetime | None = None) -> Select:
+    """The demands matching ``f`` that ``viewer`` may know of."""
     now = now or utcnow()
-    stmt = select(Demand)
+    stmt = select(Demand).where(*visible_to(viewer))
     if f.status == "open":
         stmt = stmt.where(Demand.status.in_(OPEN_STATES))
     elif f.status:
@@ -139,9 +142,10 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_demands(session: Session, f: DemandFilters, now: datetime | None = None) -> tuple[list[Demand], int]:
+def list_demands(session: Session, f: DemandFilters, viewer: HasRoles | None,
+                 now: datetime | None = None) -> tuple[list[Demand], int]:
     # everything serialize() reads, in a few queries per page
-    return page_of(session, filtered_query(session, f, now), f, DEMAND_LOAD)
+    return page_of(session, filtered_query(session, f, viewer, now), f, DEMAND_LOAD)
 
 
 def page_of(session: Session, stmt: Select, f: DemandFilters, load: tuple) -> tuple[list[Demand], int]:

@@ -12,6 +12,7 @@ from ..errors import Conflict, FieldErrors, ValidationError
 from ..models import Demand, Gag, GagEvent, NoticeDeferral, User
 from ..notices.outbox import hold_for_deferral, hold_for_gag, release_held_notices
 from . import parsing
+from .notice_release import mark_released, released_by_action
 
 
 def parse_gag(errors: FieldErrors, raw: Any, path: str = "") -> dict:
@@ -161,6 +162,10 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
     audit.record(session, actor, "notices.defer", "demand", demand.id, None,
                  {"until": until, "reason": reason}, at=now)
     hold_for_deferral(session, demand, now)
+    # Deferring is counsel's decision about the notices: it releases them, to wait
+    # for the date (a national-security demand's only by an explicit release).
+    if released_by_action(demand, "defer-notices"):
+        mark_released(session, actor, demand, now, by="defer-notices")
     # A later deferral may shorten an earlier one: anything it no longer holds is due.
     release_held_notices(session, now, demand_id=demand.id)
     return deferral

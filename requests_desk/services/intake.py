@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import access, audit
 from ..db import utcnow
-from ..errors import FieldErrors, ValidationError
+from ..errors import FieldErrors, Forbidden, ValidationError
 from ..models import (
     Demand,
     DemandItem,
@@ -189,6 +189,9 @@ def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime
         access.require(actor, "demand.log", "log demands")
     now = now or utcnow()
     clean = parse_demand(session, data, now=now)
+    if actor is not None and not access.may_see(actor, clean.process_type):
+        raise Forbidden(f"Only users with role {access.COMPARTMENTS[clean.process_type]} may log a "
+                        f"{clean.process_type.replace('_', '-')} demand.")
     rule = session.get(ProcessRule, clean.process_type)
     resolved = resolve_targets(session, clean.targets)
     demand = Demand(

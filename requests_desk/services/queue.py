@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..db import utcnow
 from ..errors import FieldErrors
-from ..models import Demand, DemandTarget, Gag, PreservationHold, User
+from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
 from ..vocabulary import OPEN_STATES
-from .case import DUE_SOON
+from .case import DUE_SOON, visible_to
 from .case_list import DemandFilters, filtered_query, page_of
 
 HOLD_LAPSE = timedelta(days=14)
@@ -45,6 +45,7 @@ QUEUE_TITLES = {
     "holds": "Preservation holds lapsing within 14 days",
     "gags_expiring": "Gags expiring within 30 days",
     "gags_review": "Gags to review for challenge (no end, or over 365 days)",
+    "notices_counsel": "Notices awaiting counsel's release",
 }
 
 
@@ -90,7 +91,15 @@ def queue_conditions(session: Session, name: str, user: User, now: datetime) -> 
         )]
     if name in ("gags_expiring", "gags_review"):
         return [exists().where(Gag.demand_id == Demand.id, *gag_conditions(session, name, now))]
+    if name == "notices_counsel":
+        return awaiting_counsel_conditions()
     raise KeyError(name)
+
+
+def awaiting_counsel_conditions() -> list[ColumnElement[bool]]:
+    """Over ``Demand``: counsel has not released its notices and one is waiting."""
+    return [Demand.notices_released_at.is_(None),
+            exists().where(Notice.demand_id == Demand.id, Notice.state == "held")]
 
 
 def gag_conditions(session: Session, name: str, now: datetime) -> list[ColumnElement[bool]]:
@@ -105,7 +114,8 @@ def gag_conditions(session: Session, name: str, now: datetime) -> list[ColumnEle
 
 
 def scoped(name: str) -> bool:
-    """Lists narrowed to "mine and unassigned" by default (approvals and gags are desk-wide)."""
+    """Lists narrowed to "mine and unassigned" by default (approvals, gags and notices
+    awaiting counsel are desk-wide)."""
     return name in ("emergency", "overdue", "due_soon", "later", "holds")
 
 
@@ -146,6 +156,8 @@ def visible_lists(user: User) -> list[str]:
     keys.append("later")
     if user.has_role("counsel", "admin"):
         keys += ["gags_expiring", "gags_review"]
+    if user.has_role("counsel"):
+        keys.append("notices_counsel")
     return keys
 
 
@@ -155,8 +167,10 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     scope = scope if scope in SCOPES else "mine"
     keys = visible_lists(user)
 
+    visible = visible_to(user)
+
     def conditions(key: str) -> list[ColumnElement[bool]]:
-        conds = queue_conditions(session, key, user, now)
+        conds = queue_conditions(session, key, user, now) + visible
         if scope == "mine" and scoped(key):
             conds.append(_mine(user))
         return conds
@@ -164,7 +178,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     # One aggregate query counts the open-demand lists, over the open demands only (an
     # index range, not the whole table); holds and gags are counted from their own
     # tables (a count of demands with a matching row, as the lists' EXISTS say).
-    on_table = [k for k in keys if k not in ("holds", "gags_expiring", "gags_review")]
+    on_table = [k for k in keys if k not in ("holds", "gags_expiring", "gags_review", "notices_counsel")]
     counters = [
         func.coalesce(func.sum(case((and_(*conditions(k)), 1), else_=0)), 0).label(k) for k in on_table
     ]
@@ -179,12 +193,20 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
         if key == "holds":
             stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
                 PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE)
+            if scope == "mine" or visible:
+                stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(*visible)
             if scope == "mine":
-                stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(_mine(user))
+                stmt = stmt.where(_mine(user))
             totals[key] = session.scalar(stmt)
         elif key in ("gags_expiring", "gags_review"):
-            totals[key] = session.scalar(select(func.count(Gag.demand_id.distinct()))
-                                         .where(*gag_conditions(session, key, now)))
+            stmt = select(func.count(Gag.demand_id.distinct())).where(*gag_conditions(session, key, now))
+            if visible:
+                stmt = stmt.join(Demand, Demand.id == Gag.demand_id).where(*visible)
+            totals[key] = session.scalar(stmt)
+        elif key == "notices_counsel":
+            # Few: demands awaiting counsel's release (an index on held notices' state).
+            totals[key] = session.scalar(select(func.count()).select_from(Demand)
+                                         .where(*awaiting_counsel_conditions(), *visible))
 
     lists: list[QueueList] = []
     for key in keys:
@@ -196,7 +218,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             stmt = (
                 select(Demand, PreservationHold.ends_at)
                 .join(PreservationHold, PreservationHold.demand_id == Demand.id)
-                .where(*hold_conds).options(*LIST_LOAD)
+                .where(*hold_conds, *visible).options(*LIST_LOAD)
                 .order_by(PreservationHold.ends_at, Demand.id)
             )
             rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
@@ -204,7 +226,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             stmt = (
                 select(Demand, Gag)
                 .join(Gag, Gag.demand_id == Demand.id)
-                .where(*gag_conditions(session, key, now)).options(*LIST_LOAD)
+                .where(*gag_conditions(session, key, now), *visible).options(*LIST_LOAD)
                 .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id)
             )
             rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
@@ -215,7 +237,8 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             link["scope"] = scope
         lists.append(QueueList(key, QUEUE_TITLES[key], int(totals[key]), rows, link))
 
-    status_counts = dict(session.execute(select(Demand.status, func.count()).group_by(Demand.status)).all())
+    status_counts = dict(session.execute(select(Demand.status, func.count()).where(*visible)
+                                         .group_by(Demand.status)).all())
     open_total = sum(v for k, v in status_counts.items() if k in OPEN_STATES)
     return Queue(scope, lists, status_counts, open_total)
 
@@ -239,7 +262,7 @@ def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: 
                now: datetime | None = None) -> tuple[list[Demand], int]:
     """The case list narrowed to one queue: the list's filters, sort and paging apply too."""
     now = now or utcnow()
-    stmt = filtered_query(session, f, now).where(*queue_conditions(session, name, user, now))
+    stmt = filtered_query(session, f, user, now).where(*queue_conditions(session, name, user, now))
     if scope == "mine" and scoped(name):
         stmt = stmt.where(_mine(user))
     return page_of(session, stmt, f, LIST_LOAD)

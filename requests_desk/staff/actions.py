@@ -16,6 +16,7 @@ from ..errors import DeskError, NotFound, ValidationError
 from ..private_files import create_private, private_dir
 from ..services import documents as document_service
 from ..services import gags as gag_service
+from ..services import notice_release
 from ..vocabulary import ACTION_TERMS
 from . import forms
 from .blueprint import bp
@@ -251,6 +252,20 @@ def defer_notices(demand_id: int):
     except DeskError as err:
         return _refused(demand_id, "defer-notices", form, err, {"until": form.until, "reason": form.reason})
     flash("Customer notices deferred.", "success")
+    return redirect(_case_url(demand_id, "notices"))
+
+
+@bp.post("/demands/<int:demand_id>/release-notices")
+def release_notices(demand_id: int):
+    demand = load_demand(demand_id, for_update=True)
+    session = get_session()
+    form = forms.ReasonForm(prefix="release-notices")
+    try:
+        notice_release.release_notices(session, g.user, demand, {"reason": form.reason.data})
+        session.commit()
+    except DeskError as err:
+        return _refused(demand_id, "release-notices", form, err, {"reason": form.reason})
+    flash(ACTION_TERMS["release-notices"].done, "success")
     return redirect(_case_url(demand_id, "notices"))
 
 

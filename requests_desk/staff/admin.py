@@ -12,9 +12,10 @@ from ..audit import record as audit_record
 from ..auth import requires
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
-from ..models import Customer, DemandTarget, RoleProposal, User, parse_id, row_by_id
+from ..models import Customer, Demand, DemandTarget, RoleProposal, User, parse_id, row_by_id
 from ..services import customers as customer_service
 from ..services import role_changes, two_factor
+from ..services.case import visible_to
 from ..services import users as user_service
 from . import forms
 from .blueprint import bp
@@ -42,7 +43,8 @@ def customers():
     session = get_session()
     demand_counts = dict(session.execute(
         select(DemandTarget.customer_id, func.count(func.distinct(DemandTarget.demand_id)))
-        .where(DemandTarget.customer_id.is_not(None)).group_by(DemandTarget.customer_id)
+        .join(Demand, Demand.id == DemandTarget.demand_id)
+        .where(DemandTarget.customer_id.is_not(None), *visible_to(g.user)).group_by(DemandTarget.customer_id)
     ).all())
     user_counts = dict(session.execute(
         select(User.customer_id, func.count()).where(User.customer_id.is_not(None)).group_by(User.customer_id)

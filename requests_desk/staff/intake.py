@@ -11,6 +11,7 @@ from typing import Any
 import pycountry
 from flask import flash, g, redirect, render_template, request, url_for
 
+from .. import access
 from ..auth import requires
 from ..db import utcnow
 from ..db_session import get_session
@@ -89,7 +90,8 @@ def prepare(form: forms.DemandForm) -> dict:
     session = get_session()
     rules = process_rules(session)
     sets = data_sets(session)
-    form.process_type.choices = forms.choices((code, r.label) for code, r in rules.items())
+    form.process_type.choices = forms.choices((code, r.label) for code, r in rules.items()
+                                              if access.may_see(g.user, code))
     for entry in form.requested.entries:
         entry.form.data_set.choices = forms.choices(
             (code, f"{ds.label or code} · {ds.tier.replace('_', '-')}") for code, ds in sets.items()

@@ -1,4 +1,8 @@
-"""Staff: notices that have not gone out (``/desk/notices``), with a retry for failed ones."""
+"""Staff: notices that have not gone out (``/desk/notices``), with a retry for failed ones.
+
+Notices awaiting counsel's release have their own section, first, so none is forgotten.
+A demand the user may not know of (national security without ``cleared``) is not
+listed nor counted here."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -13,6 +17,7 @@ from ..db_session import get_session
 from ..errors import NotFound
 from ..models import Demand, Gag, Notice, NoticeDeferral, row_by_id
 from ..notices.outbox import retry_notice
+from ..services.case import visible_to
 from .blueprint import bp
 
 LIMIT = 200
@@ -22,10 +27,15 @@ class RetryForm(FlaskForm):
     """A button: CSRF token only."""
 
 
-def _rows(session, state: str):
+def _rows(session, state: str, user, *, awaiting_counsel: bool | None = None):
+    conditions = [Notice.state == state, *visible_to(user)]
+    if awaiting_counsel is not None:
+        released = Demand.notices_released_at.is_(None)
+        conditions.append(released if awaiting_counsel else ~released)
     return session.scalars(
         select(Notice)
-        .where(Notice.state == state)
+        .join(Demand, Demand.id == Notice.demand_id)
+        .where(*conditions)
         .options(joinedload(Notice.demand), joinedload(Notice.customer))
         .order_by(Notice.next_attempt_at.is_(None), Notice.next_attempt_at, Notice.id.desc())
         .limit(LIMIT)
@@ -61,12 +71,19 @@ def _hold_reasons(session, notices, now) -> dict[int, str]:
 @bp.get("/notices")
 def notices():
     session, now = get_session(), utcnow()
-    counts = dict(session.execute(select(Notice.state, func.count()).group_by(Notice.state)).all())
-    failed, held, pending = _rows(session, "failed"), _rows(session, "held"), _rows(session, "pending")
     user = current_user()
+    visible = visible_to(user)
+    counts = dict(session.execute(select(Notice.state, func.count()).join(Demand, Demand.id == Notice.demand_id)
+                                  .where(*visible).group_by(Notice.state)).all())
+    counts["counsel"] = session.scalar(
+        select(func.count()).select_from(Notice).join(Demand, Demand.id == Notice.demand_id)
+        .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible)) or 0
+    counsel = _rows(session, "held", user, awaiting_counsel=True)
+    held = _rows(session, "held", user, awaiting_counsel=False)
+    failed, pending = _rows(session, "failed", user), _rows(session, "pending", user)
     return render_template(
         "staff/notices.html",
-        counts=counts, failed=failed, held=held, pending=pending, limit=LIMIT,
+        counts=counts, counsel=counsel, failed=failed, held=held, pending=pending, limit=LIMIT,
         reasons=_hold_reasons(session, held, now), form=RetryForm(),
         can_retry=access.may(user, "notice.retry"),
     )
@@ -77,7 +94,7 @@ def notices():
 def retry(notice_id):
     session = get_session()
     notice = row_by_id(session, Notice, notice_id)
-    if notice is None:
+    if notice is None or not access.may_see(current_user(), notice.demand.process_type):
         raise NotFound("There is no such notice.")
     RetryForm()  # CSRF is checked for every POST by CSRFProtect
     reference = session.get(Demand, notice.demand_id).reference
@@ -86,5 +103,6 @@ def retry(notice_id):
     if notice.state == "pending":
         flash(f"The notice for {reference} will be sent on the dispatcher's next run.", "success")
     else:
-        flash(f"The notice for {reference} is held: a gag or deferral is in force now.", "success")
+        flash(f"The notice for {reference} is held: it awaits counsel's release, or a gag or deferral is in "
+              "force now.", "success")
     return redirect(url_for("staff.notices"))

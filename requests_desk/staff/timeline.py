@@ -120,6 +120,12 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         entry.title = "Lifted the gag"
         if after.get("lift_reason"):
             entry.details.append(f"Reason: {after['lift_reason']}")
+    elif a == "notices.release":
+        by = after.get("by")
+        entry.title = "Released the customer notices" + (
+            "" if by in (None, "release-notices") else f" (by “{ACTION_TERMS.label(by)}”)")
+        if after.get("reason"):
+            entry.details.append(f"Reason: {after['reason']}")
     elif a == "notices.defer":
         entry.title = f"Deferred the customer notices until {_when(after.get('until'))}"
         if after.get("reason"):

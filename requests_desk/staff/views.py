@@ -48,7 +48,7 @@ def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
     """The one loader for a demand on the desk: 404 when unknown."""
     if parse_id(demand_id) is None:
         raise NotFound(f"There is no demand {demand_id}.")
-    return get_demand(get_session(), demand_id, for_update=for_update,
+    return get_demand(get_session(), demand_id, viewer=g.user, for_update=for_update,
                       also=(selectinload(Demand.gags).selectinload(Gag.events),))
 
 
@@ -96,14 +96,15 @@ def demands():
         if queue_name:
             rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user)
         else:
-            rows, total = case_list.list_demands(session, filters)
+            rows, total = case_list.list_demands(session, filters, g.user)
     customers = session.execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
     f = filters or case_list.DemandFilters()
     pages = max(1, -(-total // f.per_page))
     return render_template(
         "staff/demands.html",
         rows=rows, total=total, filters=f, errors=errors, args=request.args,
-        rules=rules, customers=customers, pages=pages, now=utcnow(),
+        rules={code: r for code, r in rules.items() if access.may_see(g.user, code)},
+        customers=customers, pages=pages, now=utcnow(),
         queue_name=queue_name, queue_title=queue_service.QUEUE_TITLES.get(queue_name or ""), scope=scope,
         list_args=list_args,
     ), (422 if errors else 200)
@@ -158,6 +159,8 @@ def extra_actions(user: User, demand: Demand, now: datetime) -> list[str]:
             out.append("gag-lift")
     if demand.emergency and access.may(user, "notice.defer"):
         out.append("defer-notices")
+    if demand.notices_released_at is None and demand.customers and access.may(user, "notice.release"):
+        out.append("release-notices")
     if access.may(user, "document.upload"):
         out.append("upload")
     return out
@@ -208,7 +211,7 @@ def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule) 
             out[action] = forms.DeferForm(prefix=prefix, **none)
         elif action == "upload":
             out[action] = forms.UploadForm(prefix=prefix, **none)
-        elif action in ("reject", "return", "gag-lift"):
+        elif action in ("reject", "return", "gag-lift", "release-notices"):
             out[action] = forms.ReasonForm(prefix=prefix, **none)
         elif action in ("approve", "extend-preservation"):
             out[action] = forms.ConfirmForm(prefix=prefix, **none)
@@ -250,7 +253,8 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     ids |= {a.assignee_id for a in assignments} | {a.actor_id for a in assignments if a.actor_id}
     ids |= {c.actor_id for c in due_changes if c.actor_id}
     ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
-    ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id) if i}
+    ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id,
+                        demand.notices_released_by_id) if i}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0})))}
     labels = {code: ds.label for code, ds in sets.items() if ds.label}
     timeline = [describe(e, users, labels) for e in events]
@@ -268,7 +272,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     unavailable = None
     if open_action and open_action not in transitions + extras and open_action in form_map:
         unavailable = open_action
-        if open_action in ("gag-set", "gag-extend", "gag-lift", "defer-notices", "upload"):
+        if open_action in ("gag-set", "gag-extend", "gag-lift", "defer-notices", "release-notices", "upload"):
             extras.append(open_action)
         else:
             transitions.append(open_action)
@@ -295,6 +299,8 @@ def action_url(demand: Demand, action: str) -> str:
         return url_for("staff.gag_change", demand_id=demand.id, change=action[4:])
     if action == "defer-notices":
         return url_for("staff.defer_notices", demand_id=demand.id)
+    if action == "release-notices":
+        return url_for("staff.release_notices", demand_id=demand.id)
     if action == "upload":
         return url_for("staff.upload_documents", demand_id=demand.id)
     return url_for("staff.demand_action", demand_id=demand.id, action=action)
