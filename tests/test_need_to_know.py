@@ -288,3 +288,12 @@ def test_granting_cleared_takes_two_admins(session):
     session.commit()
     session.refresh(counsel)
     assert "cleared" in counsel.roles
+
+
+def test_the_release_form_warns_of_documents_marked_for_no_customer(app, desk, contoso, session, client):
+    make_customer(session, "Fabrikam Inc", domains=("fabrikam.com",), contacts=(("Cy", "cy@fabrikam.com"),))
+    d = desk.log(["bob@contoso.com", "eve@fabrikam.com"], release=False)
+    login(client, desk.counsel.email)
+    assert "go to no customer yet" not in page_text(client.get(f"/desk/demands/{d['id']}"))
+    upload_pdf(desk.as_intake, d["id"])
+    assert "1 document of this demand goes to no customer yet" in page_text(client.get(f"/desk/demands/{d['id']}"))
