@@ -193,9 +193,9 @@ def build_caseload(app, session, cases: list[Case] | None = None) -> CaseLoad:
     make_customer(session, "Fabrikam", enterprise=True, domains=("fabrikam.example",), accounts=("acct-9001",))
     make_customer(session, "Litware", enterprise=False, domains=("litware.example",))
     users = {
-        "intake": make_user(session, "intake"),
-        "counsel": make_user(session, "counsel"),
-        "approver": make_user(session, "approver"),
+        "intake": make_user(session, "intake", "cleared"),
+        "counsel": make_user(session, "counsel", "cleared"),
+        "approver": make_user(session, "approver", "cleared"),
         "admin": make_user(session, "admin"),
     }
     now = utcnow()
