@@ -10,7 +10,9 @@ bulk path, then ANALYZE), served by gunicorn (2 sync workers); a minimal Flask a
 page a few seconds, three times; the table shows medians and each page's throughput as a
 ratio of the baseline's. Signed-in pages are fetched with a real session cookie (the
 login form, CSRF included); the API with a bearer token. The report rows come from
-bench/bench_reports.py (its own fresh database); the import row times ``import wsgi``.
+bench/bench_reports.py (its own fresh database); the backup rows from bench/bench_backup.py
+(``desk backup`` of the desk, ``desk restore`` into a fresh database of the same kind, each
+its own process: seconds and peak resident memory); the import row times ``import wsgi``.
 
 PostgreSQL: ``DESK_BENCH_DATABASE_URL`` (default postgresql+psycopg://postgres@127.0.0.1:5432/
 desk_bench); its schema is dropped and built again. Ports 5105 and 5106 (``--port``).
@@ -39,6 +41,9 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/desk_bench"
 SECRET = "bench-secret-key"
+# One audit key for the process that builds the desk and the servers and commands that use
+# it (otherwise each would take its instance folder's own, and the desk would refuse them).
+AUDIT_KEY = "bench-audit-key-0123456789abcdef0123456789abcdef"
 ADMIN = ("admin@desk.example", "demo-admin-pass")
 WRK_MISSING = "wrk is not installed: apt-get install wrk (Debian/Ubuntu), then run make bench again"
 
@@ -75,6 +80,8 @@ class Column:
     worker_peak_mb: float | None = None
     reports: dict | None = None
     reports_note: str = ""
+    backup: dict | None = None
+    backup_note: str = ""
 
 
 # ---------------------------------------------------------------- serving and driving
@@ -340,7 +347,19 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
         col.errors["hello"] = "n/a (wrk missing)"
     print(f"[{db}] transparency report benchmark …", file=sys.stderr, flush=True)
     col.reports, col.reports_note = report_bench(db, url, args)
+    print(f"[{db}] backup and restore …", file=sys.stderr, flush=True)
+    col.backup, col.backup_note = backup_bench(db, url, workdir)
     return col
+
+
+def backup_bench(db: str, url: str, workdir: Path) -> tuple[dict | None, str]:
+    """bench/bench_backup.py: desk backup of this desk, desk restore into a fresh one."""
+    from bench import bench_backup
+
+    try:
+        return bench_backup.run(db, url, workdir), ""
+    except RuntimeError as err:
+        return None, f"failed: {err}"
 
 
 def report_bench(db: str, url: str, args) -> tuple[dict | None, str]:
@@ -428,6 +447,11 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
     for c in columns:
         row += cell(f"{c.worker_peak_mb:>8.1f} MB" if c.worker_peak_mb else "n/a")
     lines.append(row)
+    for label, index in (("backup: desk backup", 0), ("restore: desk restore (into new)", 1)):
+        row = f"{label:<{width}}"
+        for c in columns:
+            row += cell(bench_backup_cells(c.backup)[index] if c.backup else (c.backup_note or "n/a"))
+        lines.append(row + "peak flat in size")
     row = f"{'load: desk demo (bulk path)':<{width}}"
     for c in columns:
         row += cell(f"{c.load_s:>8.1f} s ({c.command_s:.0f} s command)" if c.load_s is not None else "n/a")
@@ -442,6 +466,12 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
         notes.append("smoke run: too small and too short for verdicts; it checks that every page answers")
     lines += [""] + [f"note: {n}" for n in dict.fromkeys(notes)] if notes else []
     return "\n".join(lines)
+
+
+def bench_backup_cells(result: dict) -> tuple[str, str]:
+    from bench import bench_backup
+
+    return bench_backup.describe(result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if not have_wrk:
         print(WRK_MISSING, file=sys.stderr)
     os.environ.setdefault("DESK_SECRET_KEY", SECRET)
+    os.environ.setdefault("DESK_AUDIT_KEY", AUDIT_KEY)
     columns = []
     with tempfile.TemporaryDirectory(prefix="desk-bench-") as tmp:
         workdir = Path(tmp)
@@ -484,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({
             "size": args.size, "import_wsgi_s": imported[0],
             "columns": [c.__dict__ for c in columns]}, indent=2, default=str))
-    broken = any(e.startswith(("answered", "failed")) for c in columns for e in c.errors.values())
+    broken = any(e.startswith(("answered", "failed")) for c in columns for e in c.errors.values()) \
+        or any(c.backup_note.startswith("failed") or (c.backup and not c.backup["verified"]) for c in columns)
     return 1 if broken or (not have_wrk and not args.smoke) else 0
 
 
