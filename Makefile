@@ -1,4 +1,5 @@
-# Requests Desk. `make run` serves the demo desk; `make test` runs the whole suite.
+# Requests Desk. `make run` serves the demo desk; `make test` runs the whole suite;
+# `make screenshots` photographs the demo desk into docs/screenshots/.
 #
 # Any Python 3.11 or newer builds .venv: $(PYTHON) when given (make run PYTHON=python3.12),
 # otherwise the first of PYTHON_CANDIDATES on PATH that is 3.11 or newer (the machine's
@@ -15,8 +16,11 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SIZE ?= 100000
 JOBS ?= auto
+# Links in the feed and in e-mails point at the port the demo is served on, unless
+# DESK_BASE_URL is set (0.0.0.0 or :: listen everywhere; a browser reaches 127.0.0.1).
+LINK_HOST = $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 
-.PHONY: run test bench clean-db
+.PHONY: run test bench clean-db screenshots
 
 $(BIN)/python:
 	@py='$(VENV_PYTHON)'; \
@@ -29,6 +33,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+run: export DESK_BASE_URL := $(or $(DESK_BASE_URL),http://$(LINK_HOST):$(PORT))
 run: $(VENV)/.installed
 	$(FLASK) desk init
 	$(FLASK) desk demo --if-empty
@@ -39,6 +44,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n $(JOBS)
+
+screenshots: $(VENV)/.installed
+	$(BIN)/python scripts/screenshots.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run --size $(SIZE)

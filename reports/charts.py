@@ -15,7 +15,7 @@ from typing import Sequence
 from requests_desk.vocabulary import REPORT_OUTCOME_TERMS
 
 from .schema import OTHER, OUTCOME_FIELDS, Report, percent
-from .wording import country_name
+from .wording import country_name, period_name
 
 INK = "#1d2330"
 MUTED = "#5b6475"
@@ -80,6 +80,20 @@ def country_bars(report: Report) -> list[tuple[str, int]]:
         return rows
     other = [row for row in rows if row[0] == OTHER]
     return rows[: MAX_COUNTRY_BARS - len(other)] + other
+
+
+def country_chart_caption(report: Report) -> str:
+    """What the country chart shows, in words: every country, or how many of how many."""
+    countries = [r.country for r in report.by_country if r.country != OTHER]
+    shown = [code for code, _ in country_bars(report) if code != OTHER]
+    other = ", and Other countries" if len(countries) < len(report.by_country) else ""
+    if not report.by_country:
+        return "No requests in this period."
+    if len(shown) == len(countries):
+        return (f"Requests from every country in the table{other}; the table also gives the shares of each "
+                "country's requests.")
+    return (f"The {len(shown)} countries with most requests, of {len(countries)}{other}; the table lists all "
+            f"{len(countries)}, with the shares of each country's requests.")
 
 
 def _short_country(code: str) -> str:
@@ -178,7 +192,7 @@ def timeline_figure(history: Sequence[HistoryPoint], current: str | None = None)
         ax.set_xticks([])
         ax.set_yticks([])
     else:
-        labels = [p.period for p in history]
+        labels = [period_name(p.period) for p in history]
         values = [p.requests for p in history]
         colours = [NAVY if p.period == current else "#9db2cc" for p in history]
         ax.bar(labels, values, color=colours, width=0.6)
@@ -248,9 +262,13 @@ def render_charts(report: Report, history: Sequence[HistoryPoint], *, png: bool 
     """The three charts of a report, each as SVG (and PNG for the PDF)."""
     import matplotlib
 
+    name = period_name(report.period)
+    shown = [code for code, _ in country_bars(report) if code != OTHER]
+    countries = sum(1 for r in report.by_country if r.country != OTHER)
+    top = f", top {len(shown)} of {countries} countries" if len(shown) < countries else ""
     specs = (
-        ("country", f"Requests by country, {report.period}", lambda: country_figure(report)),
-        ("outcomes", f"Outcome of requests, {report.period}, share of all requests", lambda: outcome_figure(report)),
+        ("country", f"Requests by country, {name}{top}", lambda: country_figure(report)),
+        ("outcomes", f"Outcome of requests, {name}, share of all requests", lambda: outcome_figure(report)),
         ("timeline", "Requests per published period", lambda: timeline_figure(history, report.period)),
     )
     charts: dict[str, Chart] = {}

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import wording
-from .charts import Chart, HistoryPoint, outcome_shares
-from .schema import OUTCOME_FIELDS, Report
+from .charts import Chart, HistoryPoint, country_chart_caption, outcome_shares
+from .schema import Report
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -28,8 +28,8 @@ def _environment():
     env.filters["pct"] = wording.pct
     env.filters["country"] = wording.country_name
     env.filters["process"] = wording.process_label
-    env.globals.update(OUTCOMES=OUTCOME_FIELDS, OUTCOME_LABELS=wording.OUTCOME_LABELS,
-                       OUTCOME_SHORT=wording.OUTCOME_SHORT)
+    env.filters["period"] = wording.period_name
+    env.globals.update(OUTCOME_LABELS=wording.OUTCOME_LABELS, OUTCOME_SHORT=wording.OUTCOME_SHORT)
     return env
 
 
@@ -38,6 +38,9 @@ def render_body(report: Report, history: Sequence[HistoryPoint], charts: Mapping
     return _environment().get_template("report_body.html").render(
         r=report,
         t=report.totals,
+        period=wording.period_name(report.period),
+        columns=wording.outcome_columns(report),
+        country_caption=country_chart_caption(report),
         history=list(history),
         charts=charts,
         shares=outcome_shares(report),

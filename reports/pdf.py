@@ -1,5 +1,7 @@
-"""The report as a PDF (reportlab): a cover with period and version, a summary, the
-tables with their charts, the methodology, and "Page x of y" on every page.
+"""The report as a PDF (reportlab): a cover with the provider (name and logo), period and
+version, a summary, the tables with their charts, the methodology, and "Page x of y" on
+every page. Its metadata name the provider as Author and carry the publication time as
+CreationDate, so the same frozen report always gives the same bytes.
 
 reportlab is imported inside the functions only (importing the web app stays fast).
 """
@@ -9,20 +11,20 @@ import io
 from typing import Mapping, Sequence
 
 from . import wording
-from .charts import Chart, HistoryPoint, outcome_shares
+from .charts import Chart, HistoryPoint, country_chart_caption, outcome_shares
+from .pdf_cover import DEFAULT_PROVIDER, NAVY, draw_cover, pdf_date, pdf_title
 from .periods import Period
-from .schema import OUTCOME_FIELDS, Report
+from .schema import Report
 
-NAVY = "#1f3a5f"
-ACCENT = "#b08d57"
 INK = "#1d2330"
 MUTED = "#5b6475"
 LINE = "#d9dde5"
 HEAD_BG = "#eef1f5"
-PUBLISHER = "Transparency Report"
 
 
-def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[str, Chart]) -> bytes:
+def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[str, Chart], *,
+               logo: bytes | None = None) -> bytes:
+    """The PDF; ``logo`` is the provider's PNG for the cover (None: the name alone)."""
     from reportlab import rl_config
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_RIGHT
@@ -50,6 +52,9 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
 
     rl_config.useA85 = 0  # binary streams: smaller, and no slow pure-Python ASCII85 pass
     period = Period.parse(report.period)
+    provider = report.provider or DEFAULT_PROVIDER
+    created = pdf_date(report.published_at or report.compiled_at)
+    columns = wording.outcome_columns(report)
     page_w, page_h = A4
     wide_w, wide_h = landscape(A4)
     margin = 18 * mm
@@ -116,16 +121,16 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
 
     def figures_table(first_label: str, rows, label_of):
         """Every figure of a breakdown, on a landscape page."""
-        k = len(OUTCOME_FIELDS)
+        k = len(columns)
         head1 = [h(first_label, head), h("Requests"), h("Accounts specified")]
         head1 += [h("Outcome (requests)", head_group)] + [""] * (k - 1)
         head1 += [h("Share of requests (%)", head_group)] + [""] * 3
-        head2 = ["", "", ""] + [h(wording.OUTCOME_SHORT[f], sub_head) for f in OUTCOME_FIELDS]
+        head2 = ["", "", ""] + [h(wording.OUTCOME_SHORT[f], sub_head) for f in columns]
         head2 += [h(x, sub_head) for x in ("Content", "Non-content", "No data", "Rejected")]
 
         def line(label, row):
             return ([label, n(row.requests), n(row.accounts_specified)]
-                    + [n(getattr(row, f)) for f in OUTCOME_FIELDS] + [str(getattr(row, f)) for f in share_fields])
+                    + [n(getattr(row, f)) for f in columns] + [str(getattr(row, f)) for f in share_fields])
 
         data = [head1, head2] + [line(label_of(r), r) for r in rows] + [line("Total", report.totals)]
         first = 42 * mm
@@ -154,6 +159,8 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._saved: list[dict] = []
+            # invariant=1 keeps the bytes reproducible; the dates are the publication's, not 2000-01-01.
+            self._doc.setDateFormatter(lambda *_: created)
 
         def showPage(self):
             self._saved.append(dict(self.__dict__))
@@ -173,35 +180,19 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
             self.setFont("Helvetica", 7.5)
             self.setFillColor(colors.HexColor(MUTED))
             self.drawRightString(w - margin, 10 * mm, f"Page {self._pageNumber} of {total}")
-            self.drawString(margin, 10 * mm, f"{PUBLISHER} · {period.short_label} · {version_text}")
+            self.drawString(margin, 10 * mm, f"{provider} · Transparency report {period.short_label} · {version_text}")
             self.restoreState()
 
     def cover(canv, doc):
-        canv.saveState()
-        canv.setFillColor(colors.HexColor(NAVY))
-        canv.rect(0, page_h - 118 * mm, page_w, 118 * mm, stroke=0, fill=1)
-        canv.setFillColor(colors.HexColor(ACCENT))
-        canv.rect(0, page_h - 121 * mm, page_w, 3 * mm, stroke=0, fill=1)
-        canv.setFillColor(colors.white)
-        canv.setFont("Helvetica", 11)
-        canv.drawString(margin, page_h - 32 * mm, "REQUESTS FOR CUSTOMER DATA")
-        canv.setFont("Helvetica-Bold", 34)
-        canv.drawString(margin, page_h - 52 * mm, "Transparency Report")
-        canv.setFont("Helvetica-Bold", 26)
-        canv.drawString(margin, page_h - 76 * mm, period.short_label)
-        canv.setFont("Helvetica", 13)
-        canv.drawString(margin, page_h - 86 * mm, period.label)
-        canv.setFont("Helvetica", 10.5)
-        canv.setFillColor(colors.HexColor("#cfd8ea"))
-        canv.drawString(margin, page_h - 104 * mm, f"{version_text}  ·  {published_text}")
-        canv.restoreState()
+        draw_cover(canv, provider=provider, logo=logo, period=period, lines=(version_text, published_text),
+                   margin=margin)
 
     def running_head(canv, doc):
         w, hgt = canv._pagesize
         canv.saveState()
         canv.setFont("Helvetica", 7.5)
         canv.setFillColor(colors.HexColor(MUTED))
-        canv.drawString(margin, hgt - 12 * mm, f"{PUBLISHER} – requests for customer data")
+        canv.drawString(margin, hgt - 12 * mm, f"{provider} – transparency report, requests for customer data")
         canv.drawRightString(w - margin, hgt - 12 * mm, f"{period.short_label} ({period.label})")
         canv.setStrokeColor(colors.HexColor(LINE))
         canv.setLineWidth(0.5)
@@ -211,9 +202,8 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     buffer = io.BytesIO()
     doc = BaseDocTemplate(
         buffer, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=20 * mm, bottomMargin=18 * mm,
-        title=f"Transparency Report {report.period}" + (f" v{report.version}" if report.version else " (draft)"),
-        author=PUBLISHER, subject="Requests for customer data", creator="Requests Desk",
-        invariant=1,
+        title=pdf_title(report), author=provider, subject=f"{provider}: requests for customer data",
+        creator="Requests Desk", producer="Requests Desk (ReportLab)", invariant=1,
     )
     doc.addPageTemplates([
         PageTemplate(id="cover", frames=[Frame(margin, 18 * mm, width, page_h - 140 * mm - 18 * mm, id="c")],
@@ -279,10 +269,11 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         country_rows.append(["Total" if r is None else wording.country_name(r.country), n(row.requests),
                              n(row.accounts_specified)] + [wording.pct(getattr(row, f)) for f in share_fields])
     story.append(chart_image("country", width * 0.78))
-    story.append(Spacer(1, 8))
+    story.append(Paragraph(esc(country_chart_caption(report)), small))
+    story.append(Spacer(1, 6))
     story.append(grid(country_rows, [50 * mm] + [(width - 50 * mm) / 6] * 6, footer=True))
-    story.append(Paragraph("Percentages are shares of each country's requests. Every outcome by country "
-                           "and by type of legal process follows on landscape pages.", small))
+    story.append(Paragraph("Percentages are shares of each country's requests. Every outcome by country and by "
+                           "type of legal process follows on landscape pages.", small))
 
     # ------------------------------------------------ wide tables
     story += [NextPageTemplate("wide"), PageBreak(),
@@ -324,11 +315,11 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     story += [Paragraph("Enterprise customers, emergencies, preservation and gag orders", h1), pairs]
     if not report.national_security_reportable:
         story.append(Paragraph(
-            f"National security figures for {report.period} may be published only once 180 days have passed "
+            f"National security figures for {period.short_label} may be published only once 180 days have passed "
             "since the end of the period; they will appear in a later version of this report.", small))
 
     # ------------------------------------------------ over time
-    time_rows = [["Period", h("Requests")]] + [[p.period, n(p.requests)] for p in history]
+    time_rows = [["Period", h("Requests")]] + [[wording.period_name(p.period), n(p.requests)] for p in history]
     story += [CondPageBreak(85 * mm), Paragraph("Requests over time", h2),
               side_by_side(grid(time_rows, [24 * mm, 24 * mm], extra=[("FONT", (0, 0), (0, 0), "Helvetica-Bold", 7.6)]),
                            chart_image("timeline", width - 58 * mm), 58 * mm)]
@@ -352,3 +343,4 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
 
 def _day(moment) -> str:
     return f"{moment.day} {moment:%B %Y}"
+

@@ -38,12 +38,13 @@ def render_html(report: Report, history: Sequence[HistoryPoint]) -> str:
     return render_body(report, history, render_charts(report, history, png=False))
 
 
-def render_all(report: Report, history: Sequence[HistoryPoint]) -> dict[str, Artifact]:
-    """JSON, CSV, the HTML body with inline SVG charts, and the PDF: each chart drawn once."""
+def render_all(report: Report, history: Sequence[HistoryPoint], *, logo: bytes | None = None) -> dict[str, Artifact]:
+    """JSON, CSV, the HTML body with inline SVG charts, and the PDF: each chart drawn once.
+    ``logo`` is the provider's PNG logo for the PDF's cover, as it is at publication."""
     charts = render_charts(report, history)
     return {
         "json": Artifact("json", report_json(report)),
         "csv": Artifact("csv", report_csv(report)),
         "html": Artifact("html", render_body(report, history, charts).encode("utf-8")),
-        "pdf": Artifact("pdf", render_pdf(report, history, charts)),
+        "pdf": Artifact("pdf", render_pdf(report, history, charts, logo=logo)),
     }

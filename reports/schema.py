@@ -174,10 +174,13 @@ class Report:
     gag: Gag
     national_security: NationalSecurity | str
     schema_version: int = SCHEMA_VERSION
+    provider: str | None = None  # who published it (DESK_PROVIDER_NAME then); None in a draft
 
-    def published(self, version: int, published_at: datetime, note: str | None) -> "Report":
-        """This draft frozen as published version ``version``; every figure unchanged."""
-        return replace(self, status="published", version=version, published_at=published_at, note=note)
+    def published(self, version: int, published_at: datetime, note: str | None,
+                  provider: str | None = None) -> "Report":
+        """This draft frozen as published version ``version`` by ``provider``; every figure unchanged."""
+        return replace(self, status="published", version=version, published_at=published_at, note=note,
+                       provider=provider)
 
     @property
     def national_security_reportable(self) -> bool:
@@ -192,6 +195,7 @@ class Report:
             "schema_version": self.schema_version,
             "compiled_at": iso(self.compiled_at),
             "note": self.note,
+            "provider": self.provider,
             "totals": self.totals.figures_dict(),
             "by_country": [row.to_dict() for row in self.by_country],
             "by_process_type": [row.to_dict() for row in self.by_process_type],
@@ -232,6 +236,7 @@ class Report:
                     pct_with_gag=Decimal(str(data["gag"]["pct_with_gag"])).quantize(CENT)),
             national_security=NationalSecurity(**ns) if isinstance(ns, dict) else str(ns),
             schema_version=data["schema_version"],
+            provider=data.get("provider"),  # absent from versions published before it was kept
         )
 
     @classmethod

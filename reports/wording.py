@@ -6,8 +6,8 @@ from functools import lru_cache
 
 from requests_desk.vocabulary import PROCESS_TERMS, REPORT_OUTCOME_TERMS
 
-from .periods import Period
-from .schema import OTHER, TOTAL, Report
+from .periods import Period, PeriodError
+from .schema import OTHER, OUTCOME_FIELDS, TOTAL, Report
 
 # Labels and definitions come from the desk's one vocabulary (Flask-free).
 PROCESS_LABELS = PROCESS_TERMS.words("public")
@@ -18,6 +18,22 @@ OUTCOME_DEFINITIONS = {t.code: t.public_help for t in REPORT_OUTCOME_TERMS if t.
 
 def process_label(code: str) -> str:
     return PROCESS_TERMS.label(code, "public")
+
+
+def period_name(code: str) -> str:
+    """``2026-H1`` → ``H1 2026``: how people read a period (the code stays in URLs and JSON)."""
+    try:
+        return Period.parse(code).short_label
+    except PeriodError:
+        return code
+
+
+def outcome_columns(report: Report) -> tuple[str, ...]:
+    """The outcome columns of the page's and the PDF's breakdowns: every outcome but
+    ``preserved`` while no counted request has it. Preservation demands count only in
+    their own section and only they can be closed as preserved, so the column would be
+    nothing but zeros; the JSON and the CSV keep the field (schema version 1)."""
+    return tuple(name for name in OUTCOME_FIELDS if name != "preserved" or report.totals.preserved)
 
 
 COUNTRY_NAMES = {  # short forms where ISO's name reads awkwardly in a table

@@ -110,8 +110,10 @@ def test_api_publish_roles_errors_and_versions(session, api, tokens):
     v1 = r.get_json()
     assert r.status_code == 200
     assert (v1["status"], v1["version"], v1["note"]) == ("published", 1, None) and v1["published_at"]
-    frozen_fields = {k: v for k, v in v1.items() if k not in ("status", "version", "published_at", "note")}
-    assert frozen_fields == {k: v for k, v in draft.items() if k not in ("status", "version", "published_at", "note")}
+    assert (draft["provider"], v1["provider"]) == (None, "Example Provider")  # named at publication
+    published_fields = ("status", "version", "published_at", "note", "provider")
+    frozen_fields = {k: v for k, v in v1.items() if k not in published_fields}
+    assert frozen_fields == {k: v for k, v in draft.items() if k not in published_fields}
     r = admin.post(f"/api/v1/reports/{P}/publish", json={})
     assert r.status_code == 409  # the draft was frozen: compile again for a correction
 
@@ -222,7 +224,7 @@ def test_page_tables_charts_methodology_and_downloads(client, session, load):
     assert r.status_code == 200 and r.content_type.startswith("text/html")
     assert html.count("<caption>") >= 9 and 'scope="col"' in html and 'scope="row"' in html
     assert len(re.findall(r'<svg[^>]+role="img"', html)) == 3
-    for title in ("Requests by country, 2026-H1", "Outcome of requests, 2026-H1", "Requests per published period"):
+    for title in ("Requests by country, H1 2026", "Outcome of requests, H1 2026", "Requests per published period"):
         assert f">{title}" in html
     for heading in ("Methodology", "What counts", "When", "Exclusions", "Rounding", "Banding"):
         assert f">{heading}</h" in html
@@ -269,7 +271,8 @@ def test_pdf_reads_back(client, session, load):
         assert name in text
     ns = body["national_security"]
     assert ("Not yet reportable" in text) == (ns == "not_yet_reportable")
-    assert reader.metadata.title == f"Transparency Report {P} v1"
+    assert reader.metadata.title == "Transparency report H1 2026, version 1"
+    assert reader.metadata.author == "Example Provider"
 
 
 def test_etags_cache_headers_and_304(client, session, load):
@@ -311,7 +314,7 @@ def test_feed_and_index_list_published_reports(app, client, session, load):
     feed = ET.fromstring(r.data)
     entries = feed.findall("a:entry", ns)
     assert len(entries) == 3
-    assert entries[0].find("a:title", ns).text == f"Transparency report {P}, version 2 (correction)"
+    assert entries[0].find("a:title", ns).text == "Transparency report H1 2026, version 2 (correction)"
     links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
     assert links and all(href.startswith("https://desk.example.com/transparency/") for href in links)
     assert "https://desk.example.com/transparency/2026-H1/v2.pdf" in links

@@ -108,15 +108,20 @@ def test_json_text_round_trips_with_two_decimal_numbers():
     assert '"pct_rejected": 37.50\n' in text and '"pct_with_gag": 12.50\n' in text
     body = json.loads(text)
     assert list(body) == ["period", "status", "version", "published_at", "schema_version", "compiled_at", "note",
-                          "totals", "by_country", "by_process_type", "enterprise", "emergency", "preservation",
-                          "gag", "national_security"]
+                          "provider", "totals", "by_country", "by_process_type", "enterprise", "emergency",
+                          "preservation", "gag", "national_security"]
+    assert body["provider"] is None  # a draft: the provider is named when a version is published
     assert list(body["totals"]) == list(FIGURE_FIELDS)
     assert list(body["by_country"][0])[:2] == ["country", "requests"]
     assert body["compiled_at"] == "2026-07-02T08:30:00Z" and body["national_security"] == "not_yet_reportable"
     assert Report.from_json(text) == report
-    published = report.published(3, datetime(2026, 7, 3, tzinfo=UTC), "Fixed a typo.")
+    published = report.published(3, datetime(2026, 7, 3, tzinfo=UTC), "Fixed a typo.", "Acme Cloud")
     again = Report.from_json(published.to_json())
     assert (again.status, again.version, again.note, again.totals) == ("published", 3, "Fixed a typo.", report.totals)
+    assert again.provider == "Acme Cloud"
+    older = json.loads(published.to_json())
+    del older["provider"]  # a version published before the provider was kept still reads
+    assert Report.from_json(json.dumps(older)).provider is None
     banded = _report(national_security=NationalSecurity.from_counts(512, 1024))
     assert json.loads(banded.to_json())["national_security"] == {"requests": "500-999",
                                                                  "accounts_specified": "1000-1499"}

@@ -35,6 +35,7 @@ def publish_report(period):
     if not isinstance(body, dict):
         raise ValidationError({"": ["the body must be a JSON object such as {\"note\": \"…\"}"]})
     session = get_session()
-    row = report_service.publish_report(session, g.user, period, body.get("note"), utcnow())
+    row = report_service.publish_report(session, g.user, period, body.get("note"), utcnow(),
+                                        publisher=report_service.Publisher.from_config(current_app.config))
     session.commit()
     return _report_response(row, 200)

@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from reports.schema import Report as ReportDoc
 
 from ..db_session import session_scope
-from ..services.reports import compile_report, publish_report
+from ..services.reports import Publisher, compile_report, publish_report
 from .common import one_line_errors
 
 
@@ -44,7 +44,7 @@ def compile_command(period: str) -> None:
 def publish_command(period: str, note: str | None) -> None:
     """Publish the latest draft of PERIOD as its next version."""
     with session_scope() as session:
-        row = publish_report(session, "cli", period, note)
+        row = publish_report(session, "cli", period, note, publisher=Publisher.from_config(current_app.config))
         period_code, version = row.period, row.version
     base = current_app.config.get("DESK_BASE_URL", "").rstrip("/")
     click.echo(f"Published {period_code} version {version}: {base}/transparency/{period_code}/v{version}")

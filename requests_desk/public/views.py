@@ -15,13 +15,16 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from pathlib import Path
 from typing import Callable
 
 from flask import Response, current_app, g, render_template, request
 
 from reports.periods import Period, PeriodError
 from reports.schema import Report as ReportDoc
+from reports.wording import period_name
 
+from ..config import LOGO_TYPES, public_base_url
 from ..db_session import get_session
 from ..errors import NotFound
 from ..services import reports as report_service
@@ -32,6 +35,15 @@ VERSION_FILE = re.compile(r"^v(?P<version>[1-9][0-9]{0,5})(?:\.(?P<ext>json|csv|
 YEAR = 365 * 24 * 3600
 LATEST_MAX_AGE = 300
 PAGE_TTL = 10.0
+
+
+def _frame(doc: ReportDoc | None = None) -> dict:
+    """What every public page shows around the reports: who publishes (a version's own
+    provider, frozen when it was published, or else DESK_PROVIDER_NAME), whether there is a
+    logo (DESK_PROVIDER_LOGO), and periods named for people (``H1 2026``)."""
+    config = current_app.config
+    return {"provider": (doc.provider if doc else None) or config["DESK_PROVIDER_NAME"],
+            "has_logo": bool(config.get("DESK_PROVIDER_LOGO")), "period_name": period_name}
 
 
 def _period(code: str) -> Period:
@@ -83,7 +95,7 @@ def _page(row, versions) -> Response:
     is_latest = row.version == latest.version
     html = render_template(
         "public/report.html", doc=doc, row=row, body=art.content.decode("utf-8"), versions=versions,
-        latest=latest, is_latest=is_latest, period=Period.parse(row.period),
+        latest=latest, is_latest=is_latest, period=Period.parse(row.period), **_frame(doc),
     )
     tag = f"{art.etag}:{latest.version}:{user.id if user else '-'}"
     return _html(html.encode("utf-8"), hashlib.sha256(tag.encode()).hexdigest()[:40], signed_in=user is not None)
@@ -122,15 +134,29 @@ def index():
     session = get_session()
     rows = report_service.latest_published(session)
     reports = [(row, ReportDoc.from_json(row.body)) for row in rows]
-    return render_template("public/index.html", reports=reports)
+    return render_template("public/index.html", reports=reports, **_frame())
+
+
+@bp.get("/logo")
+def logo():
+    """The provider's logo (DESK_PROVIDER_LOGO), or 404 when none is configured."""
+    path = current_app.config.get("DESK_PROVIDER_LOGO")
+    if not path:
+        raise NotFound("No logo is configured.")
+    content = Path(path).read_bytes()
+    response = Response(content, content_type=LOGO_TYPES[Path(path).suffix.lower()])
+    response.set_etag(hashlib.sha256(content).hexdigest()[:40])
+    _cache(response, immutable=False)
+    return response.make_conditional(request)
 
 
 @bp.get("/feed.atom")
 def feed():
+    """Absolute links on DESK_BASE_URL, or, when it is not set, on the host that was asked."""
     rows = report_service.all_published(get_session())
-    base = current_app.config.get("DESK_BASE_URL", "").rstrip("/")
+    base = public_base_url(current_app.config, request.host_url)
     entries = [(row, ReportDoc.from_json(row.body)) for row in rows]
-    xml = render_template("public/feed.xml", entries=entries, base=base,
+    xml = render_template("public/feed.xml", entries=entries, base=base, **_frame(),
                           updated=max((r.published_at for r in rows), default=None))
     response = Response(xml, content_type="application/atom+xml; charset=utf-8")
     response.set_etag(hashlib.sha256(xml.encode("utf-8")).hexdigest()[:40])

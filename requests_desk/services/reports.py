@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from reports.render import render_all
 from reports.schema import Report as ReportDoc
 
 from .. import access, audit
+from ..config import DEFAULT_PROVIDER_NAME
 from ..db import utcnow
 from ..errors import Conflict, FieldErrors, NotFound, ValidationError
 from ..models import Report, ReportArtifact, User
@@ -92,6 +95,24 @@ def compile_report(session: Session, actor: Actor, period: Any, now: datetime | 
     return row
 
 
+@dataclass(frozen=True)
+class Publisher:
+    """Who publishes a version, captured when it is published: the name goes into the
+    frozen JSON (``provider``), the PNG logo onto the PDF's cover. A later change of
+    ``DESK_PROVIDER_NAME`` or of the logo leaves published versions as they are."""
+
+    name: str = DEFAULT_PROVIDER_NAME
+    logo_png: bytes | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Publisher":
+        """From ``DESK_PROVIDER_NAME`` and ``DESK_PROVIDER_LOGO`` (an SVG logo shows on the
+        web pages only: the PDF takes a PNG)."""
+        logo = config.get("DESK_PROVIDER_LOGO")
+        png = Path(logo).read_bytes() if logo and str(logo).lower().endswith(".png") else None
+        return cls(config.get("DESK_PROVIDER_NAME") or DEFAULT_PROVIDER_NAME, png)
+
+
 # How many versions this process has published: the public site's page cache
 # (public/views.py) drops what it rendered before a publication.
 _publications = 0
@@ -102,8 +123,10 @@ def publications() -> int:
 
 
 def publish_report(session: Session, actor: Actor, period: Any, note: Any = None,
-                   now: datetime | None = None) -> Report:
-    """Freeze the latest draft of an ended period as the next version and render its outputs."""
+                   now: datetime | None = None, *, publisher: Publisher | None = None) -> Report:
+    """Freeze the latest draft of an ended period as the next version and render its
+    outputs, in ``publisher``'s name (the callers pass ``Publisher.from_config``)."""
+    publisher = publisher or Publisher()
     _require(actor, "report.publish", "publish")
     p = parse_period(period)
     clean_note = parse_note(note)
@@ -119,20 +142,20 @@ def publish_report(session: Session, actor: Actor, period: Any, note: Any = None
         session.delete(stale)
     last = session.scalar(select(func.max(Report.version)).where(Report.period == p.code))
     version = (last or 0) + 1
-    frozen = ReportDoc.from_json(row.body).published(version, now, clean_note)
+    frozen = ReportDoc.from_json(row.body).published(version, now, clean_note, publisher.name)
     row.status, row.version, row.published_at, row.note = "published", version, frozen.published_at, clean_note
     row.body = frozen.to_json()
     session.flush()
-    _render_artifacts(session, row, frozen)
+    _render_artifacts(session, row, frozen, publisher.logo_png)
     audit.record(session, actor, "report.publish", "report", row.id, before, _summary(row), at=now)
     global _publications
     _publications += 1
     return row
 
 
-def _render_artifacts(session: Session, row: Report, frozen: ReportDoc) -> None:
+def _render_artifacts(session: Session, row: Report, frozen: ReportDoc, logo: bytes | None) -> None:
     session.execute(delete(ReportArtifact).where(ReportArtifact.report_id == row.id))
-    for kind, artifact in render_all(frozen, history(session, frozen)).items():
+    for kind, artifact in render_all(frozen, history(session, frozen), logo=logo).items():
         session.add(ReportArtifact(report_id=row.id, kind=kind, content=artifact.content, etag=artifact.etag))
     session.flush()
 

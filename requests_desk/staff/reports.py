@@ -139,7 +139,8 @@ def report_publish(code):
         return redirect(url_for("staff.report_preview", code=period.code))
     session = get_session()
     try:
-        row = report_service.publish_report(session, g.user, period.code, form.note.data, utcnow())
+        row = report_service.publish_report(session, g.user, period.code, form.note.data, utcnow(),
+                                            publisher=report_service.Publisher.from_config(current_app.config))
     except (Conflict, ValidationError) as err:
         session.rollback()
         flash(err.detail, "error")

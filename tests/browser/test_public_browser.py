@@ -27,11 +27,11 @@ def test_public_report_page(app, session, live_server, page, screenshot):
     page.goto(f"{live_server}/transparency/")
     rows = page.locator("table#reports tbody tr")
     assert rows.count() == 2
-    assert rows.nth(0).locator("th").inner_text() == "2026-H1"
+    assert rows.nth(0).locator("th").inner_text() == "H1 2026"
     assert "corrected" in rows.nth(0).inner_text()
     screenshot("transparency-index")
 
-    page.click("table#reports >> text=2026-H1")
+    page.click("table#reports >> text=H1 2026")
     page.wait_for_url(f"{live_server}/transparency/2026-H1")
     assert page.locator("h1").inner_text().startswith("H1 2026")
     assert "Correction in version 2" in page.locator(".rp-correction").inner_text()
@@ -45,7 +45,7 @@ def test_public_report_page(app, session, live_server, page, screenshot):
     # Each chart sits beside its table.
     for table_id in ("table-outcomes", "table-country", "table-time"):
         table = page.locator(f"#{table_id}").bounding_box()
-        figure = page.locator(f"#{table_id} + figure").bounding_box()
+        figure = page.locator(f".rp-pair:has(#{table_id}) > figure").bounding_box()
         assert figure["x"] > table["x"] + table["width"] - 1, table_id
         assert figure["y"] < table["y"] + table["height"], table_id
     us = page.locator("#table-country tbody tr").first
