@@ -36,7 +36,7 @@ from reports.periods import Period
 from ..audit import session_key
 from ..db import utcnow
 from ..models import Customer, Demand, User
-from ..services.reports import compile_report, publish_report
+from ..services.reports import Publisher, compile_report, publish_report
 from .cases import SHOWCASE, CaseSpec, Fate, Step, showcase
 from .loader import BulkLoader, LoadResult
 from .people import (
@@ -91,21 +91,26 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
 
 def publish_reports(app, now: datetime) -> list[str]:
     """Compile and publish each ended half-year the demo covers in full (as the admin
-    would), and compile the running half-year as a draft; returns the periods published."""
+    would), oldest first, so that each report's requests-over-time chart shows the periods
+    before it; then compile the running half-year as a draft. Returns the periods published."""
     sessions = app.extensions["desk"]["sessionmaker"]
+    publisher = Publisher.from_config(app.config)
     published = []
     with sessions() as session:
         admin = session.scalar(select(User).where(User.email == STAFF_LOGINS[0].email))
         first = session.scalar(select(func.min(Demand.received_at)))
         if first is None:
             return published
+        periods = []
         period = Period.containing(now).previous()
         while period.start >= first:
+            periods.append(period)
+            period = period.previous()
+        for period in reversed(periods):
             compile_report(session, admin, period.code, now)
-            publish_report(session, admin, period.code, None, now)
+            publish_report(session, admin, period.code, None, now, publisher=publisher)
             session.commit()
             published.append(period.code)
-            period = period.previous()
         compile_report(session, admin, Period.containing(now).code, now)
         session.commit()
-    return sorted(published)
+    return published
