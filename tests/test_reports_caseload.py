@@ -255,8 +255,16 @@ def expected_report(load: CaseLoad, compiled_at: datetime, *, min_country: int =
     if small:
         country_rows.append({"country": "Other", **figures(small)})
 
+    def released(case: Case) -> bool:
+        """Counsel's release (services/notice_release.py): start-review (not on an emergency),
+        reject, preserve or an emergency's deferral; a case that never reaches one keeps its
+        notices held."""
+        if case.deferred or case.path in ("rejected", "preserved"):
+            return True
+        return case.path not in ("pending", "withdrawn", "redirected") and not case.is_emergency
+
     def sent_at(case: Case):
-        if case.gag == "active" or case.deferred:
+        if not released(case) or case.gag == "active" or case.deferred:
             return None
         return load.late_dispatch if case.late else load.first_dispatch
 
