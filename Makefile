@@ -40,6 +40,9 @@ run: $(VENV)/.installed
 	@echo
 	@echo "Requests Desk is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo "(demo: DESK_STAFF_2FA=optional, so a demo user signs in with the password alone; production keeps it required)"
+	@echo "(customer notices: a dispatcher runs beside the server every 30 s and writes them to instance/outbox/*.eml; its log is instance/dispatch.log)"
+	@$(FLASK) desk dispatch --every 30 >> instance/dispatch.log & dispatcher=$$!; \
+	trap 'kill $$dispatcher 2>/dev/null' EXIT INT TERM; \
 	DESK_STAFF_2FA=optional $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
@@ -53,3 +56,4 @@ bench: $(VENV)/.installed
 
 clean-db:
 	rm -f instance/desk.sqlite instance/desk.sqlite-wal instance/desk.sqlite-shm
+	rm -rf instance/uploads instance/outbox instance/dispatch.log

@@ -225,7 +225,7 @@ def build_desk(db: str, url: str, size: int, seed: int, workdir: Path) -> Desk:
     instance.mkdir(parents=True, exist_ok=True)
     if db == "postgresql":
         _fresh_pg(url)
-    app = create_app({"DESK_DATABASE_URL": url, "SECRET_KEY": SECRET})
+    app = create_app({"DESK_DATABASE_URL": url, "SECRET_KEY": SECRET, "DESK_UPLOAD_DIR": str(instance / "uploads")})
     engine, sessions = app.extensions["desk"]["engine"], app.extensions["desk"]["sessionmaker"]
     upgrade_schema(engine)
     with sessions() as session:

@@ -2,20 +2,26 @@
 and through the bulk path gives the same desk; `desk demo` makes a living desk."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 import shutil
+import stat
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from requests_desk import audit, demo, report_summary
 from requests_desk.db import make_engine
+from requests_desk.demo import papers
 from requests_desk.migrate import upgrade_schema
-from requests_desk.models import Demand, Notice, Report
+from requests_desk.models import Demand, Document, Notice, Report
 from requests_desk.notices.mailer import SmtpMailer, parse_smtp_url
 from requests_desk.rules import load_rules
 from requests_desk.services.intake import parse_demand
@@ -96,13 +102,13 @@ def _world(session: Session) -> demo.World:
 
 
 def _rows(session: Session) -> dict[str, list[tuple]]:
-    """Every table the demo writes, as sorted rows: own ids, random Message-IDs, salted
-    password hashes and the real clock of setting up users and customers left out; a
-    gag event names its gag by (demand, set_at)."""
+    """Every table the demo writes, as sorted rows: own ids, random Message-IDs and file
+    names, salted password hashes and the real clock of setting up users and customers
+    left out; a gag event names its gag by (demand, set_at)."""
     out = {}
     gag_key = {gid: (did, set_at) for gid, did, set_at in session.execute(text(
         "SELECT id, demand_id, set_at FROM gags"))}
-    skip = {"id", "message_id", "password_hash", "prev_hash", "hash"}
+    skip = {"id", "message_id", "password_hash", "prev_hash", "hash", "stored_name"}
     for table, columns in demo.TABLES.items():
         cols = [c for c in columns if c not in skip]
         rows = [list(r) for r in session.execute(text(f"SELECT {', '.join(cols)} FROM {table}"))]
@@ -121,7 +127,7 @@ def _rows(session: Session) -> dict[str, list[tuple]]:
     return out
 
 
-def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine):
+def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine, tmp_path):
     world = _world(session)
     cases = list(demo.generate_cases(world, CASES, seed=11, now=NOW))
     litware = world.customers[demo.OUTAGE_CUSTOMER][0]
@@ -135,13 +141,19 @@ def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine
     with _session(bulk_engine) as bulk_session:
         bulk_world = _world(bulk_session)
         assert bulk_world.users == world.users and bulk_world.customers == world.customers
-        stats = demo.BulkLoader(bulk_engine, bulk_world, NOW, audit_key=BULK_KEY, seed=11).load(cases, chunk=7)
+        bulk_uploads = tmp_path / "bulk-uploads"
+        stats = demo.BulkLoader(bulk_engine, bulk_world, NOW, audit_key=BULK_KEY, upload_dir=bulk_uploads,
+                                seed=11).load(cases, chunk=7)
         assert stats.demands == CASES
 
         session.expire_all()
         by_service, by_bulk = _rows(session), _rows(bulk_session)
         for table in by_service:
             assert by_bulk[table] == by_service[table], f"{table} differs between the two paths"
+        # Each demand has its legal process on both paths: the same bytes, in files of their own.
+        assert len(by_service["documents"]) == CASES
+        for s, folder in ((session, Path(app.config["DESK_UPLOAD_DIR"])), (bulk_session, bulk_uploads)):
+            _check_documents(s, folder)
 
         # The report summary the bulk path built set-based is what its triggers would keep.
         conn = bulk_session.connection()
@@ -184,7 +196,30 @@ def test_service_path_and_bulk_path_make_the_same_desk(app, session, bulk_engine
     assert all(re.search(r"LD-\d{4}-\d{6}", m["Subject"]) for m in server.messages)
 
 
-def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine):
+def _check_documents(session: Session, folder: Path) -> None:
+    """Every demand's document is a readable PDF in the folder, 0600, with the recorded
+    SHA-256 and size, naming the demand's references, requester, issuer and accounts."""
+    rows = session.execute(select(Document, Demand).join(Demand, Demand.id == Document.demand_id)).all()
+    assert rows
+    for doc, demand in rows:
+        path = folder / doc.stored_name
+        data = path.read_bytes()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert hashlib.sha256(data).hexdigest() == doc.sha256 and len(data) == doc.bytes
+        assert doc.filename == f"{demand.legal_reference}.pdf" and doc.uploaded_at == demand.created_at
+        assert 1500 < doc.bytes < 4096, "a demo paper is small"
+        text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+        for words in (demand.reference, demand.legal_reference, demand.issuing_authority,
+                      demand.requester.name, *(t.identifier for t in demand.targets)):
+            assert _plain(words) in text, (words, text)
+
+
+def _plain(words: str) -> str:
+    """What the standard fonts show of a name (Turkish and Polish letters lose their marks)."""
+    return papers.pdf_string(words)[1:-1].decode("cp1252").replace("\\(", "(").replace("\\)", ")")
+
+
+def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine, tmp_path):
     """desk demo draws and replays in a worker process for large loads: same rows."""
     counts = []
     for engine, workers in ((app.extensions["desk"]["engine"], 0), (bulk_engine, 1)):
@@ -192,7 +227,8 @@ def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine):
         with _session(engine, key) as s:
             world = demo.create_world(s, NOW)
             s.commit()
-        stats = demo.BulkLoader(engine, world, NOW, audit_key=key, seed=4).load_generated(2500, workers=workers)
+        stats = demo.BulkLoader(engine, world, NOW, audit_key=key, upload_dir=tmp_path / f"uploads-{workers}",
+                                seed=4).load_generated(2500, workers=workers)
         assert stats.workers == workers and stats.demands == 2500
         counts.append(stats)
     session.expire_all()
@@ -202,7 +238,8 @@ def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine):
         assert audit.verify(session).ok
     for table in by_main:
         assert by_worker[table] == by_main[table], table
-    assert len(by_main["demands"]) == 2500
+    assert len(by_main["demands"]) == 2500 == len(by_main["documents"])
+    assert len(list((tmp_path / "uploads-1").iterdir())) == 2500
 
 
 def test_cases_are_deterministic_and_valid(session):

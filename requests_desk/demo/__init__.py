@@ -26,6 +26,7 @@ back-off or, after the last attempt, failed.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import func, select
@@ -79,8 +80,8 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
         world = create_world(session, now)
         session.commit()
         audit_key = session_key(session)
-    loader = BulkLoader(app.extensions["desk"]["engine"], world, now, audit_key=audit_key, seed=seed,
-                        on_progress=on_progress)
+    loader = BulkLoader(app.extensions["desk"]["engine"], world, now, audit_key=audit_key,
+                        upload_dir=Path(app.config["DESK_UPLOAD_DIR"]), seed=seed, on_progress=on_progress)
     result = loader.load_generated(count)
     with app.extensions["desk"]["engine"].begin() as conn:
         conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner

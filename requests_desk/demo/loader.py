@@ -12,6 +12,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy.engine import Engine
@@ -43,13 +44,14 @@ _WORKER: dict[str, Any] = {}
 def _worker_chunk(chunk_no: int) -> Chunk:
     job = _WORKER
     return _generated_chunk(job["planner"], job["maker"], job["times"], job["fates"], job["start_counters"],
-                            job["demand_base"], chunk_no)
+                            job["state"], chunk_no)
 
 
-def _generated_chunk(planner: CasePlanner, maker: ChunkMaker, times, fates, start_counters, demand_base: int,
+def _generated_chunk(planner: CasePlanner, maker: ChunkMaker, times, fates, start_counters, state: dict,
                      chunk_no: int) -> Chunk:
     cases = list(planner.chunk(chunk_no, times, fates))
-    return maker.make(cases, demand_base, start_counters[chunk_no], planner.seed * 1_000_033 + chunk_no)
+    return maker.make(cases, state["demand_base"], start_counters[chunk_no], planner.seed * 1_000_033 + chunk_no,
+                      state["document_base"])
 
 
 class BulkLoader:
@@ -59,8 +61,8 @@ class BulkLoader:
     ``load(cases)`` replays given specs in this process; ``load_generated`` draws them
     in forked worker processes while this one chains the audit log and writes."""
 
-    def __init__(self, engine: Engine, world: World, now: datetime, *, audit_key: bytes, seed: int = 1,
-                 on_progress: Callable[[int], None] | None = None, commit_every: int = 5_000):
+    def __init__(self, engine: Engine, world: World, now: datetime, *, audit_key: bytes, upload_dir: Path,
+                 seed: int = 1, on_progress: Callable[[int], None] | None = None, commit_every: int = 5_000):
         if not audit_key:
             raise ValueError("the bulk loader chains the audit log: it needs the audit key")
         self.engine = engine
@@ -70,12 +72,15 @@ class BulkLoader:
         self.seed = seed
         self.on_progress = on_progress
         self.commit_every = commit_every
-        self.maker = ChunkMaker(world, self.now, engine.dialect.name)
+        self.upload_dir = Path(upload_dir)
+        self.maker = ChunkMaker(world, self.now, engine.dialect.name, self.upload_dir)
         self.maker.enc.check(engine.dialect)
         tables = {t.name: t for t in LOADED_TABLES}
         self.requester_row = row_maker(tables["requesters"])
         self.audit_row = row_maker(tables["audit_events"])
         self.requester_at = TABLES["demands"].index("requester_id")
+        self.stored_at = TABLES["documents"].index("stored_name")
+        self.stored_names: list[str] = []  # the documents' files this load wrote
         self.gag_at = tuple(c for c in TABLES["gag_events"] if c != "id").index("gag_id")
 
     # ------------------------------------------------------------ the two ways in
@@ -87,11 +92,13 @@ class BulkLoader:
             for case in cases:
                 batch.append(case)
                 if len(batch) >= chunk:
-                    made = self.maker.make(batch, state["demand_base"], counters, self.seed * 1_000_033 + batch[0].index)
+                    made = self.maker.make(batch, state["demand_base"], counters, self.seed * 1_000_033 + batch[0].index,
+                                           state["document_base"])
                     counters, batch = made.counters, []
                     yield made
             if batch:
-                yield self.maker.make(batch, state["demand_base"], counters, self.seed * 1_000_033 + batch[0].index)
+                yield self.maker.make(batch, state["demand_base"], counters, self.seed * 1_000_033 + batch[0].index,
+                                      state["document_base"])
 
         return self._write(chunks, workers=0)
 
@@ -121,10 +128,10 @@ class BulkLoader:
                     counters[year] = counters.get(year, 0) + 1
             if not workers:
                 for c in range(chunks_n):
-                    yield _generated_chunk(planner, self.maker, times, fates, start_counters, state["demand_base"], c)
+                    yield _generated_chunk(planner, self.maker, times, fates, start_counters, state, c)
                 return
             _WORKER.update(planner=planner, maker=self.maker, times=times, fates=fates,
-                           start_counters=start_counters, demand_base=state["demand_base"])
+                           start_counters=start_counters, state=state)
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     # A few chunks ahead at most: the writer sets the pace, memory stays flat.
@@ -156,6 +163,7 @@ class BulkLoader:
                 self.prev_hash, self.seq = state["head"]
                 self.counters = dict(state["counters"])
                 state["demand_base"] = self.next_id["demands"]
+                state["document_base"] = self.next_id["documents"]
                 self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
                 self.heap: list = []
                 in_flight: list[Future] = []
@@ -186,11 +194,20 @@ class BulkLoader:
                     self.on_progress(pending)
             except BaseException:
                 db.submit(writer.rollback).result()
+                db.submit(self._remove_files_not_loaded, writer).result()
                 raise
             finally:
                 db.submit(writer.close).result()
         result.seconds = time.perf_counter() - started
         return result
+
+    def _remove_files_not_loaded(self, writer: DeskWriter) -> None:
+        """After a failed load: remove the documents' files whose rows were not committed
+        (a chunk still in a worker when the load failed may leave its files behind)."""
+        kept = writer.stored_names(self.stored_names)
+        for name in self.stored_names:
+            if name not in kept:
+                (self.upload_dir / name).unlink(missing_ok=True)
 
     def _absorb(self, chunk: Chunk) -> None:
         """Number the chunk's rows, give its demands their requester ids (new requesters
@@ -211,6 +228,9 @@ class BulkLoader:
         for year, last in chunk.counters.items():
             if last > self.counters.get(year, 0):
                 self.counters[year] = last
+        documents = chunk.rows["documents"]
+        rows["documents"] += documents
+        self.stored_names += [row[self.stored_at] for row in documents]
         gag_base, g = next_id["gags"], self.gag_at
         for table in NUMBERED:
             src = chunk.rows[table]
@@ -238,11 +258,11 @@ class BulkLoader:
         prev, seq, next_id, key = self.prev_hash, self.seq, self.next_id["audit_events"], self.audit_key
         start = seq
         while heap and (until_key is None or heap[0][0] < until_key):
-            _key, at_, actor_id, actor, action, before, after, demand_id, fields = pop(heap)
+            _key, at_, actor_id, actor, action, before, after, demand_id, object_type, object_id, fields = pop(heap)
             seq += 1
             digest = chain_hash(key, prev, seq, fields)
             audit_rows.append(make(id=next_id, seq=seq, at=at_, actor_id=actor_id, actor=actor, action=action,
-                                   object_type="demand", object_id=demand_id, demand_id=demand_id, before=before,
+                                   object_type=object_type, object_id=object_id, demand_id=demand_id, before=before,
                                    after=after, prev_hash=prev, hash=digest))
             next_id += 1
             prev = digest

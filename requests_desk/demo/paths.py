@@ -19,6 +19,7 @@ from .shares import (
     REDIRECT_NOTES,
     REJECT_REASONS,
     REVIEW_REASONS,
+    gag_reference,
 )
 from .world import RuleInfo, World
 
@@ -147,9 +148,10 @@ def main_path(world: World, rng: random.Random, fate: Fate, rule: RuleInfo, ptyp
 
 def gag_steps(now_s: int, rng: random.Random, fate: Fate, steps: list[tuple[int, str, str, dict]],
               payload: dict, ptype: str, country: str, logged_s: int, received_s: int, limit: int,
-              counsel: str) -> None:
-    """Draw the case's gag, if any: with the log (in ``payload``) or set later, then
-    perhaps extended or lifted (appended to ``steps`` as (time, action, actor, body))."""
+              counsel: str, issued_by: str) -> None:
+    """Draw the case's gag, if any, ordered by the court ``issued_by``: with the log (in
+    ``payload``) or set later, then perhaps extended or lifted (appended to ``steps`` as
+    (time, action, actor, body))."""
     rand = rng.random
     kind = fate.gag
     if kind == "none":
@@ -199,8 +201,8 @@ def gag_steps(now_s: int, rng: random.Random, fate: Fate, steps: list[tuple[int,
             if hi > lo:
                 lift_at = lo + int(rand() * (hi - lo))
     gag = {
-        "order_ref": f"NDO {payload['legal_reference']}",
-        "issued_by": payload["issuing_authority"],
+        "order_ref": gag_reference(payload["legal_reference"], country, ptype),
+        "issued_by": issued_by,
         "issued_at": day(issued_day),
         "expires_at": at(expires_s) if expires_s is not None else None,
     }
@@ -215,13 +217,14 @@ def gag_steps(now_s: int, rng: random.Random, fate: Fate, steps: list[tuple[int,
 
 
 def release_steps(rng, steps: list, main: list, ptype: str, emergency: bool, customers: list, logged_s: int,
-                  close_s: int | None, limit: int, counsel: str, deferred: bool) -> None:
+                  close_s: int | None, limit: int, counsel: str, deferred: bool, speed: float = 1.0) -> None:
     """Counsel's explicit release of the notices (services.notice_release), where the
     main path's actions do not release them: an emergency not deferred is released
     right after logging; a case closed without review (redirected, withdrawn) is
-    released a day or two later, one still open now and then early; a
-    national-security case, now and then after it closed, with the reason the law
-    requires. The rest waits, awaiting counsel."""
+    released a day or two later, one still open now and then early (a quick case's
+    steps, ``speed`` < 1, minutes apart: its release too); a national-security case,
+    now and then after it closed, with the reason the law requires. The rest waits,
+    awaiting counsel."""
     if not customers:
         return
     rand = rng.random
@@ -243,9 +246,9 @@ def release_steps(rng, steps: list, main: list, ptype: str, emergency: bool, cus
     if reviewed:
         return
     if close_s is not None and rand() < 0.9:
-        at_s = close_s + int((0.5 + rand() * 2) * DAY)
+        at_s = close_s + max(60, int((0.5 + rand() * 2) * DAY * speed))
     elif close_s is None and rand() < 0.5:  # counsel looked early and let the customer know
-        at_s = logged_s + int((1 + rand() * 47) * HOUR)
+        at_s = logged_s + max(60, int((1 + rand() * 47) * HOUR * speed))
     else:
         return
     if at_s <= limit:

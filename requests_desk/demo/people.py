@@ -1,5 +1,5 @@
-"""Who is in the demo: its logins, its customers, and the names, agencies, courts and law
-firms that requesters are drawn from."""
+"""Who is in the demo: its logins, its customers, and the names requesters and account
+holders are drawn from (their agencies, courts and law firms: ``authorities``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,30 +103,3 @@ LAST = ("smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "d
         "laurent", "sharma", "patel", "silva", "santos", "tanaka", "sato", "rossi", "russo",
         "kowalski", "nowak", "jansen", "devries", "okafor", "novak")
 CONSUMER_DOMAINS = ("mailbox.example", "webmail.example", "inbox.example", "freemail.example")
-
-AGENCIES = {
-    "US": (("Federal Bureau of Investigation", "fbi.example.gov"),
-           ("New York City Police Department", "nypd.example.gov"),
-           ("Los Angeles Police Department", "lapd.example.gov"),
-           ("U.S. Secret Service", "usss.example.gov"),
-           ("Homeland Security Investigations", "hsi.example.gov"),
-           ("Cook County Sheriff's Office", "cookcountysheriff.example.gov"),
-           ("Texas Department of Public Safety", "dps.texas.example.gov")),
-    "DE": (("Bundeskriminalamt", "bka.example.de"), ("Landeskriminalamt Berlin", "lka-berlin.example.de"),
-           ("Staatsanwaltschaft München I", "sta-muenchen.example.de"),
-           ("Polizeipräsidium Frankfurt am Main", "polizei-ffm.example.de")),
-    "GB": (("Metropolitan Police Service", "met.example.uk"), ("National Crime Agency", "nca.example.uk"),
-           ("Greater Manchester Police", "gmp.example.uk"), ("Police Scotland", "scotland-police.example.uk")),
-    "FR": (("Police nationale — OFAC", "ofac.example.fr"), ("Gendarmerie nationale", "gendarmerie.example.fr"),
-           ("Parquet de Paris", "parquet-paris.example.fr")),
-}
-COURTS = {
-    "US": ("U.S. District Court, S.D.N.Y.", "U.S. District Court, C.D. Cal.", "U.S. District Court, N.D. Ill.",
-           "Superior Court of California, Los Angeles", "U.S. District Court, D.D.C."),
-    "DE": ("Amtsgericht Tiergarten", "Amtsgericht München", "Landgericht Frankfurt am Main"),
-    "GB": ("Westminster Magistrates' Court", "Crown Court at Southwark", "Sheriff Court, Glasgow"),
-    "FR": ("Tribunal judiciaire de Paris", "Tribunal judiciaire de Lyon"),
-}
-LAW_FIRMS = (("Baker Lane LLP", "bakerlane.example"), ("Whitfield & Partners", "whitfield.example"),
-             ("Okafor Legal", "okaforlegal.example"), ("Marin Abogados", "marinabogados.example"),
-             ("Hoffmann Rechtsanwälte", "hoffmann-law.example"))

@@ -11,7 +11,8 @@ from ..services.intake import default_due_at
 from .cases import CLOSING, NO_FATE, CaseSpec, Fate, Step, showcase
 from .clock import DAY, DISPATCH_EVERY, HOUR, YEARS, at, day, midnight, seconds
 from .paths import gag_steps, main_path, release_steps
-from .people import AGENCIES, CONSUMER_DOMAINS, COURTS, FIRST, LAST, LAW_FIRMS
+from .authorities import Jurisdiction, central_authority, gag_issuer, issuer, jurisdictions, law_firms
+from .people import CONSUMER_DOMAINS, FIRST, LAST
 from .shares import (
     ASKS,
     ASSIGN_REASONS,
@@ -19,7 +20,7 @@ from .shares import (
     DEFER_REASON,
     EU,
     JUSTIFICATIONS,
-    LEGAL_REFERENCE,
+    legal_reference_of,
     PROCESS_SHARES,
 )
 from .world import World
@@ -109,7 +110,8 @@ class CasePlanner:
                 hi = mid
         return values[lo]
 
-    def requester(self, rng, country: str, ptype: str) -> dict:
+    def requester(self, rng, country: str, ptype: str) -> tuple[dict, Jurisdiction]:
+        """The requester (as intake takes it) and the jurisdiction its process comes from."""
         if ptype == "civil_subpoena":
             kind = "civil_litigant"
         elif ptype in ("mlat", "national_security"):
@@ -122,41 +124,61 @@ class CasePlanner:
         pool = self._requesters.get(key)
         if pool is None:
             pool = self._requesters[key] = self._requester_pool(country, kind)
-        return pool[int(rng.random() ** 1.6 * len(pool))]
+        requester, where = pool[int(rng.random() ** 1.6 * len(pool))]
+        if where is None:  # a ministry or a law firm: the case is heard in one of the country's jurisdictions
+            places = self._jurisdictions(country)
+            where = places[int(rng.random() * len(places))]
+        return requester, where
 
-    def _requester_pool(self, country: str, kind: str) -> list[dict]:
+    @staticmethod
+    def _country_name(country: str) -> str:
+        """"Australia", "Republic of Korea" (as a ministry's name reads, not "Korea, Republic of")."""
         import pycountry
 
+        found = pycountry.countries.get(alpha_2=country)
+        if getattr(found, "common_name", None):
+            return found.common_name
+        return found.official_name if "," in found.name and getattr(found, "official_name", None) else found.name
+
+    def _jurisdictions(self, country: str) -> tuple[Jurisdiction, ...]:
+        return jurisdictions(country, self._country_name(country))
+
+    def _requester_pool(self, country: str, kind: str) -> list[tuple[dict, Jurisdiction | None]]:
+        """The people of one country and kind who send demands, each with the jurisdiction
+        their process comes from (None: the case picks one of the country's)."""
         rng = random.Random(f"requesters:{country}:{kind}")
-        name = pycountry.countries.get(alpha_2=country).name
+        places = self._jurisdictions(country)
+        name = self._country_name(country)
         tld = country.lower()
+        senders: list[tuple[str, str, Jurisdiction | None]]
         if kind == "civil_litigant":
-            agencies = LAW_FIRMS
+            senders = [(firm, domain, None) for firm, domain in law_firms(country)]
         elif kind == "court":
-            agencies = tuple((c, f"court{i}.example.{tld}") for i, c in enumerate(COURTS.get(country, ())))
-            agencies = agencies or ((f"District Court ({name})", f"court.example.{tld}"),)
+            senders = [(court, f"court{i}.example.{tld}" if country != "US" else f"court{i}.example.gov", j)
+                       for j in places for i, court in enumerate(j.courts)]
         elif kind == "government":
-            agencies = (("U.S. Department of Justice", "doj.example.gov"),) if country == "US" else (
-                (f"Ministry of Justice ({name})", f"justice.example.{tld}"),)
+            senders = [central_authority(country, name) + (None,)]
         else:
-            agencies = AGENCIES.get(country) or ((f"National Police ({name})", f"police.example.{tld}"),
-                                                 (f"Public Prosecutor's Office ({name})",
-                                                  f"prosecutor.example.{tld}"))
+            senders = [(agency, domain, j) for j in places for agency, domain in j.agencies]
         pool = []
-        for agency, domain in agencies:
+        seen: set[tuple] = set()
+        for agency, domain, where in senders:
             for _ in range(rng.randint(4, 12)):
                 first, last = rng.choice(FIRST), rng.choice(LAST)
-                pool.append({
+                person = {
                     "agency": agency,
                     "name": f"{first.title()} {last.title()}",
                     "email": f"{first}.{last}@{domain}",
                     "phone": f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
                     if rng.random() < 0.7 else None,
                     "type": kind,
-                })
-        # One requester per (agency, name, email, type), as intake would find them.
-        unique = {(p["agency"], p["name"], p["email"], p["type"]): p for p in pool}
-        return list(unique.values())
+                }
+                # One requester per (agency, name, email, type), as intake would find them.
+                identity = (agency, person["name"], person["email"], kind)
+                if identity not in seen:
+                    seen.add(identity)
+                    pool.append((person, where))
+        return pool
 
     def targets(self, rng, ptype: str) -> list[str]:
         w = self.world
@@ -199,6 +221,10 @@ class CasePlanner:
             ptype = self._pick(rng, self.processes[group])
         elif ptype.startswith("eu_") and country not in EU:
             country = "DE"
+        elif ptype == "national_security" and country != "US":  # the FISC orders it, for the U.S.
+            country = "US"
+        elif ptype == "mlat" and country == "US":  # assistance is asked of the U.S. by other countries
+            country = "CA"
         if end is not None and fate.process_type is None:
             discloses = end in ("scoped", "approved", "no_data_found", "content_disclosed",
                                 "non_content_disclosed", "redirected", "redirecting")
@@ -250,14 +276,16 @@ class CasePlanner:
                 chosen.insert(0, "subscriber_info")
             for ds in chosen:
                 requested.append({"target": t, "data_set": ds, "from": d_from, "to": d_to})
-        legal_reference = LEGAL_REFERENCE[ptype].format(year=received.year, cc=country, n=int(rand() * 99999) + 1)
-        courts = COURTS.get(country)
+        legal_reference = legal_reference_of(ptype, country).format(year=received.year, cc=country,
+                                                                    n=int(rand() * 99999) + 1)
+        requester, jurisdiction = self.requester(rng, country, ptype)
+        issued_by = issuer(rng, ptype, jurisdiction, requester["agency"])
         payload: dict[str, Any] = {
-            "requester": self.requester(rng, country, ptype),
+            "requester": requester,
             "country": country,
             "process_type": ptype,
             "legal_reference": legal_reference,
-            "issuing_authority": courts[int(rand() * len(courts))] if courts else f"Competent court ({country})",
+            "issuing_authority": issued_by,
             "received_at": received,
             "channel": "email" if rand() < 0.6 else ("portal" if rand() < 0.6 else "post"),
             "emergency": emergency,
@@ -334,7 +362,8 @@ class CasePlanner:
             if extend and preserved + 60 < at_s <= limit:
                 steps.append((at_s, "extend-preservation", counsel, {}))
         # Gags (non-disclosure orders).
-        gag_steps(now_s, rng, fate, steps, payload, ptype, country, logged_s, received_s, limit, counsel)
+        gag_steps(now_s, rng, fate, steps, payload, ptype, country, logged_s, received_s, limit, counsel,
+                  gag_issuer(issued_by, jurisdiction))
         # Emergency demands: counsel may defer the customer's notices for a while.
         defer = fate.defer if fate.defer is not None else rand() < 0.4
         if emergency and customers and defer:
@@ -344,7 +373,7 @@ class CasePlanner:
                 steps.append((at_s, "defer-notices", counsel, {"until": until, "reason": DEFER_REASON}))
 
         release_steps(rng, steps, main, ptype, emergency, customers, logged_s, close_s, limit, counsel,
-                      any(s[1] == "defer-notices" for s in steps))
+                      any(s[1] == "defer-notices" for s in steps), speed if fate.quick else 1.0)
 
         steps.sort(key=lambda s: s[0])
         out, last = [], None

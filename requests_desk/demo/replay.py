@@ -15,6 +15,7 @@ reads their fields as they are; the service path checks every one of them, and t
 comparison test (tests/test_demo.py) holds the two paths to the same rows."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -31,6 +32,7 @@ from ..workflow import BY_ACTION, Context
 from .cases import CaseSpec, Step
 from .clock import seconds
 from .dispatch import CaseNotices, ReplayGag
+from .papers import legal_process
 from .world import World
 
 
@@ -62,9 +64,11 @@ def actors_of(world: World) -> dict[str, Actor]:
 
 def order_key(at_s: int, index: int, number: int = 0) -> int:
     """Where an event goes in the one audit chain: by time, then case, then step (and
-    the log's own gag after the log), as the service path meets them. ``key >> 32`` is
-    the time again."""
-    return (at_s << 32) | (index << 8) | (number << 1)
+    the log's own gag and legal process after the log, a release after its action: up to
+    ``key + 3``), as the service path meets them. ``key >> 32`` is the time again."""
+    if number >= 64:
+        raise ValueError("a case has at most 64 steps")
+    return (at_s << 32) | (index << 8) | (number << 2)
 
 
 class CaseReplay:
@@ -75,7 +79,7 @@ class CaseReplay:
     is_open = Demand.is_open
 
     def __init__(self, world: World, case: CaseSpec, demand_id: int, reference: str, now: datetime,
-                 record_runs: bool = False, actors: dict[str, Actor] | None = None):
+                 record_runs: bool = False, actors: dict[str, Actor] | None = None, document_id: int = 0):
         self.w = world
         self.actors = actors or actors_of(world)
         self.case = case
@@ -110,10 +114,16 @@ class CaseReplay:
         self.notices_released_at: datetime | None = None
         self.notices_released_by_id: int | None = None
         self.files: list[dict] = []
+        # The legal process it was logged with (services.documents.store_document):
+        # (id, file name, PDF bytes, SHA-256, uploader id, uploaded at); none when only
+        # the dispatcher's runs are wanted.
+        self.document_id = document_id
+        self.documents: list[tuple] = []
+        self.record_runs = record_runs
         self.hold: list | None = None  # [starts_at, ends_at, extended_at]
         self.assignments: list[tuple] = []  # (assignee_id, reason, actor_id, at)
         self.due_changes: list[tuple] = []  # (old_due_at, new_due_at, reason, actor_id, at)
-        self.events: list[tuple] = []  # (order key, at, actor_id, actor, action, before, after)
+        self.events: list[tuple] = []  # (order key, at, actor_id, actor, action, before, after, object type, id)
         self.mail = CaseNotices(world, customers, record_runs)
         self.snap = snapshot(self)  # the demand as the last event left it
 
@@ -151,6 +161,8 @@ class CaseReplay:
             if body.get("gag") is not None:
                 self._set_gag(key + 1, at_s, now, actor, body["gag"])
             self.mail.make_due("demand", at_s)
+            if not self.record_runs:
+                self._upload(key + 2, now, actor, body)
         elif action in self.OTHER:
             self.OTHER[action](self, key, at_s, now, actor, body)
         elif action in BY_ACTION:
@@ -158,8 +170,18 @@ class CaseReplay:
         else:
             raise ValueError(f"the demo has no step called {action}")
 
-    def _event(self, key: int, now: datetime, actor: Actor, action: str, before: dict | None, after: dict) -> None:
-        self.events.append((key, now, actor.id, actor.email, action, canonical(before), canonical(after)))
+    def _event(self, key: int, now: datetime, actor: Actor, action: str, before: dict | None, after: dict,
+               object_type: str = "demand", object_id: int | None = None) -> None:
+        self.events.append((key, now, actor.id, actor.email, action, canonical(before), canonical(after),
+                            object_type, self.id if object_id is None else object_id))
+
+    def _upload(self, key: int, now: datetime, actor: Actor, body: dict) -> None:
+        """services.documents.store_document of the demand's legal process, after the log."""
+        name, pdf = legal_process(body, self.reference)
+        digest = hashlib.sha256(pdf).hexdigest()
+        self.documents.append((self.document_id, name, pdf, digest, actor.id, now))
+        self._event(key, now, actor, "document.upload", None, {"name": name, "sha256": digest, "bytes": len(pdf)},
+                    "document", self.document_id)
 
     # ------------------------------------------------------------ workflow.apply_action
 

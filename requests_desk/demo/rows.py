@@ -6,7 +6,9 @@ import keyword
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable, Iterable
+from pathlib import Path
+from secrets import token_bytes
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
@@ -19,6 +21,7 @@ from ..models import (
     Demand,
     DemandItem,
     DemandTarget,
+    Document,
     DueDateChange,
     Gag,
     GagEvent,
@@ -28,21 +31,23 @@ from ..models import (
     ProductionFile,
     Requester,
 )
+from ..private_files import private_dir, write_private
 from ..services.intake import format_reference
 from .cases import CaseSpec
 from .clock import DAY, UTC, day, seconds, seconds_or_none
 from .replay import CaseReplay, actors_of, order_key
 from .world import World
 
-LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, ProductionFile, Assignment, DueDateChange,
+LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, Document, ProductionFile, Assignment, DueDateChange,
                  PreservationHold, Gag, GagEvent, NoticeDeferral, Notice, AuditEvent)
 # The loaded tables, parents before children (the metadata's order).
 LOADED_TABLES: tuple[Table, ...] = tuple(
     t for t in Base.metadata.sorted_tables if t in {m.__table__ for m in LOADED_MODELS})
 TABLES = {t.name: tuple(c.name for c in t.columns) for t in LOADED_TABLES}
 # Tables whose rows a chunk brings without their own id (the writer numbers them); a
-# demand brings its id, its requester is numbered by the writer, audit events are chained.
-NUMBERED = tuple(name for name in TABLES if name not in ("requesters", "demands", "audit_events"))
+# demand and its legal process (one document each) bring their ids, its requester is
+# numbered by the writer, audit events are chained.
+NUMBERED = tuple(name for name in TABLES if name not in ("requesters", "demands", "documents", "audit_events"))
 
 
 def row_maker(table: Table, leave_out: Iterable[str] = ()) -> Callable[..., tuple]:
@@ -126,25 +131,41 @@ class Chunk:
     count: int
     last_key: int  # order key of the chunk's last log: later chunks' events all come after
     rows: dict[str, list[tuple]]
-    events: list[tuple]  # (order key, at, actor_id, actor, action, before, after, demand_id, hashed fields)
+    events: list[tuple]  # (order key, at, actor_id, actor, action, before, after, demand_id, object type,
+    #                       object id, hashed fields)
     counters: dict[int, int]  # each year's last reference number, this chunk's demands included
 
 
-class ChunkMaker:
-    """Replays case specs into chunk rows (in the loading process, or in a worker)."""
+def random_names() -> Iterator[str]:
+    """Random file names as ``secrets.token_hex(16)`` makes them, drawn 256 at a time."""
+    while True:
+        pool = token_bytes(16 * 256)
+        for k in range(0, len(pool), 16):
+            yield pool[k:k + 16].hex()
 
-    def __init__(self, world: World, now: datetime, dialect_name: str):
+
+class ChunkMaker:
+    """Replays case specs into chunk rows (in the loading process, or in a worker), and
+    writes each demand's legal-process PDF into the upload folder (0600)."""
+
+    def __init__(self, world: World, now: datetime, dialect_name: str, upload_dir: Path):
         self.world = world
         self.now = now
+        self.upload_dir = Path(upload_dir)
         self.enc = Encoding(dialect_name)
         by_name = {t.name: t for t in LOADED_TABLES}
         self.demand_row = row_maker(by_name["demands"])
+        self.document_row = row_maker(by_name["documents"])
         self.actors = actors_of(world)
         self.row = {name: row_maker(by_name[name], ("id",)) for name in NUMBERED}
 
-    def make(self, cases: Iterable[CaseSpec], demand_base: int, counters: dict[int, int], id_seed: int) -> Chunk:
-        """The chunk's rows; references continue from ``counters`` (each year's last number)."""
+    def make(self, cases: Iterable[CaseSpec], demand_base: int, counters: dict[int, int], id_seed: int,
+             document_base: int) -> Chunk:
+        """The chunk's rows; references continue from ``counters`` (each year's last number).
+        Case ``i`` is demand ``demand_base + i`` and its document ``document_base + i``."""
         counters = dict(counters)
+        folder = private_dir(self.upload_dir)
+        stored_names = random_names()
         rows: dict[str, list[tuple]] = {t: [] for t in TABLES if t != "requesters"}
         events: list[tuple] = []
         bits = random.Random(id_seed).getrandbits
@@ -162,7 +183,7 @@ class ChunkMaker:
             year = p["received_at"].year  # as services.intake.log_demand numbers it
             counters[year] = counters.get(year, 0) + 1
             r = CaseReplay(self.world, case, did, format_reference(year, counters[year]), self.now,
-                           actors=self.actors).run()
+                           actors=self.actors, document_id=document_base + case.index).run()
             last_key = order_key(seconds(r.created_at), case.index)
             rows["demands"].append(self.demand_row(
                 id=did, reference=r.reference, received_at=dt_of(r.received_at), channel=p["channel"],
@@ -181,6 +202,12 @@ class ChunkMaker:
                     rows["demand_items"].append(item_row(
                         demand_id=did, kind=kind, target=i.target, data_set=i.data_set,
                         date_from=iso(i.date_from), date_to=iso(i.date_to), basis=i.basis))
+            for doc_id, name, pdf, digest, uploader, at in r.documents:
+                stored = next(stored_names)  # as store_document names a file: at random
+                write_private(folder / stored, pdf)
+                rows["documents"].append(self.document_row(
+                    id=doc_id, demand_id=did, filename=name, stored_name=stored, sha256=digest, bytes=len(pdf),
+                    uploaded_at=dt_of(at), uploaded_by_id=uploader))
             for f in r.files:
                 rows["production_files"].append(file_row(demand_id=did, **f))
             for assignee, reason, actor_id, at in r.assignments:
@@ -214,7 +241,8 @@ class ChunkMaker:
                     message_id=f"<notice.{bits(128):032x}@requests-desk>"))
             # All of an event's hashed content but its number is known here: the writer
             # only numbers, chains and hashes.
-            for key, at, actor_id, actor, action, before, after in r.events:
-                events.append((key, dt(key >> 32), actor_id, actor, action, before, after, did,
-                               hashed_fields(at, actor_id, actor, action, "demand", did, did, before, after)))
+            for key, at, actor_id, actor, action, before, after, object_type, object_id in r.events:
+                events.append((key, dt(key >> 32), actor_id, actor, action, before, after, did, object_type,
+                               object_id, hashed_fields(at, actor_id, actor, action, object_type, object_id, did,
+                                                        before, after)))
         return Chunk(first, count, last_key, rows, events, counters)

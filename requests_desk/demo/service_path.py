@@ -4,6 +4,7 @@ dispatcher run at the modelled dispatcher's times. Slow on purpose: for tests an
 desks; tests/test_demo.py holds the bulk path to it row by row."""
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
@@ -16,9 +17,11 @@ from ..notices.mailer import mailer_from_config
 from ..services import gags as gag_service
 from ..services import notice_release
 from ..services.case import get_demand
+from ..services.documents import store_document
 from ..services.intake import log_demand
 from .cases import CaseSpec
 from .clock import at
+from .papers import legal_process
 from .replay import CaseReplay
 from .world import World
 
@@ -38,9 +41,9 @@ def dispatcher_runs(world: World, cases: Iterable[CaseSpec], now: datetime) -> l
 def load_through_services(app, world: World, cases: list[CaseSpec], now: datetime, *, mailer=None) -> None:
     sessions = app.extensions["desk"]["sessionmaker"]
     config = app.config
+    upload_dir = Path(config["DESK_UPLOAD_DIR"])
     dispatcher = Dispatcher(sessions, mailer or mailer_from_config(config), MailSettings(
-        mail_from=config["DESK_MAIL_FROM"], base_url=config["DESK_BASE_URL"],
-        upload_dir=Path(config["DESK_UPLOAD_DIR"])))
+        mail_from=config["DESK_MAIL_FROM"], base_url=config["DESK_BASE_URL"], upload_dir=upload_dir))
     timeline: list[tuple] = [(step.at, case.index, number, case, step)
                              for case in cases for number, step in enumerate(case.steps)]
     timeline += [(r, -1, 0, None, None) for r in dispatcher_runs(world, cases, now)]
@@ -53,8 +56,11 @@ def load_through_services(app, world: World, cases: list[CaseSpec], now: datetim
         session = sessions()
         try:
             actor = session.get(User, world.users[step.actor][0])
-            if step.action == "log":
-                ids[index] = log_demand(session, actor, step.body, now=when).id
+            if step.action == "log":  # logged, then its legal process added, as the intake form does
+                demand = log_demand(session, actor, step.body, now=when)
+                name, pdf = legal_process(step.body, demand.reference)
+                store_document(session, actor, demand, name, io.BytesIO(pdf), directory=upload_dir, now=when)
+                ids[index] = demand.id
             else:
                 demand = get_demand(session, ids[index], viewer=SYSTEM, for_update=True)
                 if step.action in GAG_CHANGES:

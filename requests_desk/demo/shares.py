@@ -41,15 +41,36 @@ ASKS = {
                           ("email_content", 0.2)),
     "other": (("subscriber_info", 0.7), ("sign_in_logs", 0.4), ("billing_records", 0.2)),
 }
-# The requester's own reference for its legal process (not the desk's LD- reference).
-LEGAL_REFERENCE = {
+# The requester's own reference for its legal process (not the desk's LD- reference): U.S.
+# dockets name the statute (2703(d) orders, grand-jury subpoenas); elsewhere the country.
+LEGAL_REFERENCE_US = {
     "search_warrant": "SW-{year}-{n:05d}", "subpoena": "GJ-{year}-{n:05d}",
     "court_order": "2703D-{year}-{n:04d}", "preservation": "PRES-{year}-{n:05d}",
     "emergency": "EDR-{year}-{n:05d}", "civil_subpoena": "CV-{year}-{n:05d}",
-    "mlat": "MLAT-{cc}-{year}-{n:04d}", "eu_production_order": "EPOC-{cc}-{year}-{n:05d}",
-    "eu_preservation_order": "EPOC-PR-{cc}-{year}-{n:05d}", "national_security": "NSL-{year}-{n:05d}",
-    "other": "REQ-{year}-{n:05d}",
+    "national_security": "FISC-{year}-{n:05d}", "other": "REQ-{year}-{n:05d}",
 }
+LEGAL_REFERENCE = {
+    "search_warrant": "SW-{cc}-{year}-{n:05d}", "subpoena": "PR-{cc}-{year}-{n:05d}",
+    "court_order": "CO-{cc}-{year}-{n:05d}", "preservation": "PRES-{cc}-{year}-{n:05d}",
+    "emergency": "EDR-{cc}-{year}-{n:05d}", "civil_subpoena": "CIV-{cc}-{year}-{n:05d}",
+    "mlat": "MLAT-{cc}-{year}-{n:04d}", "eu_production_order": "EPOC-{cc}-{year}-{n:05d}",
+    "eu_preservation_order": "EPOC-PR-{cc}-{year}-{n:05d}", "other": "REQ-{cc}-{year}-{n:05d}",
+}
+
+
+def legal_reference_of(ptype: str, country: str) -> str:
+    """The pattern of a requester's reference (``{year}``, ``{cc}``, ``{n}`` to fill in)."""
+    return (LEGAL_REFERENCE_US if country == "US" and ptype in LEGAL_REFERENCE_US else LEGAL_REFERENCE)[ptype]
+
+
+def gag_reference(legal_reference: str, country: str, ptype: str) -> str:
+    """A gag's order reference: the non-disclosure order made with the legal process."""
+    if ptype == "national_security":
+        return f"FISC nondisclosure order {legal_reference}"
+    if country == "US":
+        return f"2705(b) order {legal_reference}"
+    return f"Non-disclosure order {legal_reference}"
+
 
 # ---------------------------------------------------------------- the words staff write
 
@@ -74,7 +95,7 @@ REVIEW_REASONS = (
 GAG_LIFT_REASONS = ("The court lifted the order on the requester's motion.",
                     "The order was vacated on appeal.")
 ASSIGN_REASONS = ("New case.", "Workload balance.", "Specialist for this kind of process.")
-NS_BASIS = "Reviewed under 50 U.S.C. 1881a; the directive reaches these records."
+NS_BASIS = "Reviewed under FISA (50 U.S.C. 1861); the order reaches these records."
 OTHER_BASIS = "Counsel found a valid legal basis for these records under local law."
 JUSTIFICATIONS = (
     "Credible threat to life: the account holder posted a suicide note.",

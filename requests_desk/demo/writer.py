@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .. import report_summary
 from ..audit import GENESIS, check_head_key, key_id
-from ..models import AuditHead, ReferenceCounter, Requester
+from ..models import AuditHead, Document, ReferenceCounter, Requester
 from ..services.intake import REQUESTER_IDENTITY
 from .rows import LOADED_TABLES
 
@@ -81,6 +81,15 @@ class DeskWriter:
 
     def rollback(self) -> None:
         self.conn.rollback()
+
+    def stored_names(self, names: list[str]) -> set[str]:
+        """Which of these document files the desk has rows for (after a rollback)."""
+        found: set[str] = set()
+        for start in range(0, len(names), 500):
+            found.update(self.conn.scalars(select(Document.stored_name).where(
+                Document.stored_name.in_(names[start:start + 500]))))
+        self.conn.rollback()
+        return found
 
     def close(self) -> None:
         if self.journal == "delete":

@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
 from .. import access, audit
+from ..db import utcnow
 from ..errors import ValidationError
 from ..models import Demand, Document, User, parse_id
 from ..private_files import create_private, private_dir
@@ -81,9 +83,10 @@ def copy_customer(actor: User | None, demand: Demand, value: int | str | None) -
 
 def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
                    stream: BinaryIO, *, directory: Path | None = None,
-                   for_customer: int | str | None = None) -> Document:
+                   for_customer: int | str | None = None, now: datetime | None = None) -> Document:
     """Store one uploaded PDF of ``demand``; ``for_customer`` (an id) makes it a redacted
-    copy for that customer (see ``copy_customer``). Audited as ``document.upload``."""
+    copy for that customer (see ``copy_customer``). Audited as ``document.upload``
+    (at ``now``: the upload's time, the demo's clock)."""
     if actor is not None:
         access.require(actor, "document.upload", "add documents")
     for_customer_id = copy_customer(actor, demand, for_customer)
@@ -125,13 +128,15 @@ def store_document(session: Session, actor: User | None, demand: Demand, filenam
         bytes=size,
         uploaded_by_id=actor.id if actor else None,
         for_customer_id=for_customer_id,
+        uploaded_at=now or utcnow(),
     )
     session.add(doc)
     session.flush()
     after: dict = {"name": doc.filename, "sha256": doc.sha256, "bytes": doc.bytes}
     if for_customer_id is not None:
         after["for_customer_id"] = for_customer_id
-    audit.record(session, actor, "document.upload", "document", doc.id, None, after, demand_id=demand.id)
+    audit.record(session, actor, "document.upload", "document", doc.id, None, after, demand_id=demand.id,
+                 at=doc.uploaded_at)
     return doc
 
 
