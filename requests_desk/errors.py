@@ -37,6 +37,13 @@ class Conflict(DeskError):
     title = "Not allowed in the current state"
 
 
+class PreconditionFailed(DeskError):
+    """The client's version of the object (``If-Match``) is no longer the current one."""
+
+    status = 412
+    title = "Changed since you read it"
+
+
 class ValidationError(DeskError):
     """422: something is wrong with the content. ``errors`` maps field paths to messages."""
 

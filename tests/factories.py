@@ -142,13 +142,13 @@ class Api:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def get(self, path: str, **kwargs):
-        return self.client.get(path, headers=self.headers, **kwargs)
+    def get(self, path: str, headers: dict | None = None, **kwargs):
+        return self.client.get(path, headers={**self.headers, **(headers or {})}, **kwargs)
 
-    def post(self, path: str, json: Any = None, **kwargs):
+    def post(self, path: str, json: Any = None, headers: dict | None = None, **kwargs):
         if json is not None:
             kwargs["json"] = json
-        return self.client.post(path, headers=self.headers, **kwargs)
+        return self.client.post(path, headers={**self.headers, **(headers or {})}, **kwargs)
 
 
 # ---------------------------------------------------------------- notices and the portal

@@ -8,12 +8,6 @@ Marked ``fuzz``: it runs in ``make test``; ``-m "not fuzz"`` leaves it out."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -28,62 +22,20 @@ from schemathesis.specs.openapi.checks import (
 
 from requests_desk.api.blueprint import PUBLIC_ENDPOINTS
 from tests.factories import demand_form, make_demand, make_token, make_user, post_form
+from tests.live import gunicorn
 
 pytestmark = pytest.mark.fuzz
 
-ROOT = Path(__file__).resolve().parent.parent
 FUZZ_EXAMPLES = int(os.environ.get("DESK_FUZZ_EXAMPLES", "12"))
 SEED = 17
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except Exception:
-        return False
-
-
 @pytest.fixture
 def live_server(app, tmp_path):
     """gunicorn (1 sync worker) over the test's database; yields its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DESK_DATABASE_URL": app.config["DESK_DATABASE_URL"],
-        "DESK_UPLOAD_DIR": app.config["DESK_UPLOAD_DIR"],
-        "DESK_OUTBOX_DIR": app.config["DESK_OUTBOX_DIR"],
-        "DESK_SECRET_KEY": "fuzz-secret-key",
-        "DESK_INSTANCE_PATH": str(tmp_path / "live-instance"),
-    }
-    log = open(tmp_path / "gunicorn.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"{base}/api/v1/openapi.json"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"gunicorn did not start: {log.read()[-2000:]}")
-            time.sleep(0.2)
+    with gunicorn(app, tmp_path) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_api_fuzzed_from_its_openapi_document(app, session, live_server):

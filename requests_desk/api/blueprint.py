@@ -17,10 +17,11 @@ from werkzeug.exceptions import BadRequest as HTTPBadRequest
 from .. import access
 from ..auth import api_user, no_store
 from ..db_session import get_session
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, PreconditionFailed
 from ..models import Customer, parse_id
 from ..services.case import get_demand
 from ..workflow import ACTIONS
+from .serialize import demand_etag
 
 bp = Blueprint("api", __name__)
 bp.after_request(no_store)
@@ -80,6 +81,18 @@ def guard() -> None:
     if permission is None:
         raise Forbidden("This endpoint has no entry in the role table.")
     access.require(user, permission)
+    if request.method == "POST" and "demand_id" in args and request.if_match:
+        check_version(g.demand)
+
+
+def check_version(demand) -> None:
+    """``If-Match`` with the demand's ETag from an earlier GET: 412 when the demand has
+    changed since (the row is locked by now, so the answer holds until the commit)."""
+    current = demand_etag(demand)
+    if not request.if_match.star_tag and not request.if_match.contains_weak(current.strip('"')):
+        raise PreconditionFailed(
+            f"{demand.reference} changed since you read it (its ETag is now {current}); nothing was done. "
+            "Read it again and decide.")
 
 
 def json_body(required: bool = True) -> Any:

@@ -22,12 +22,19 @@ from ..services import notice_release
 from ..services.case import get_demand
 from ..services.intake import log_demand
 from .blueprint import bp, json_body
-from .serialize import serialize, serialize_summary
+from .serialize import etag_of, serialize, serialize_summary
+
+
+def _with_etag(body: dict):
+    response = jsonify(body)
+    response.headers["ETag"] = etag_of(body)
+    return response
 
 
 def _fresh(demand_id: int):
-    """The demand as it is after the change: what every write answers with."""
-    return jsonify(serialize(get_demand(get_session(), demand_id, viewer=g.user)))
+    """The demand as it is after the change, with its new version: what every write
+    answers with."""
+    return _with_etag(serialize(get_demand(get_session(), demand_id, viewer=g.user)))
 
 
 @bp.post("/demands")
@@ -54,7 +61,7 @@ def list_demands():
 
 @bp.get("/demands/<demand_id>", endpoint="get_demand")
 def get_demand_view(demand_id):
-    return jsonify(serialize(g.demand))
+    return _with_etag(serialize(g.demand))
 
 
 @bp.post("/demands/<demand_id>/<action>")

@@ -187,7 +187,8 @@ def _ref(name: str) -> dict:
 
 def _problems(*codes: int) -> dict:
     words = {400: "The body is not JSON", 401: "No token, or a bad one", 403: "Not allowed for your role",
-             404: "Not found", 409: "Not allowed in the current state", 422: "The request has errors"}
+             404: "Not found", 409: "Not allowed in the current state",
+             412: "The demand changed since the If-Match ETag was read", 422: "The request has errors"}
     return {str(c): {"description": words[c], "content": {"application/problem+json": {"schema": _ref("Problem")}}}
             for c in codes}
 
@@ -201,7 +202,10 @@ def _path_param(name: str) -> dict:
 
 
 DEMAND_ID = _path_param("demand_id")
-WRITE = _problems(400, 401, 403, 404, 409, 422)
+# If-Match: the demand's ETag from a GET; a stale one is a 412 that changes nothing.
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "The demand's ETag from GET /demands/{demand_id}: refused (412) if it changed since."}
+WRITE = _problems(400, 401, 403, 404, 409, 412, 422)
 READ = _problems(401, 403, 404)
 LIST_PARAMS = [
     {"name": "status", "in": "query", "schema": {"type": "string", "enum": [*STATES, "open"]}},
@@ -218,7 +222,7 @@ LIST_PARAMS = [
 
 
 def _demand_post(summary: str, body: str, *, required: bool = True, extra: list | None = None) -> dict:
-    return {"post": {"summary": summary, "parameters": [DEMAND_ID, *(extra or [])],
+    return {"post": {"summary": summary, "parameters": [DEMAND_ID, IF_MATCH, *(extra or [])],
                      "requestBody": _body(body, required), "responses": {"200": _json(_ref("Demand")), **WRITE}}}
 
 
@@ -242,7 +246,8 @@ def openapi_document() -> dict:
                                        "total": {"type": "integer"}, "page": {"type": "integer"},
                                        "per_page": {"type": "integer"}}}), **_problems(401, 403, 422)}},
         },
-        "/demands/{demand_id}": {"get": {"summary": "One demand", "parameters": [DEMAND_ID],
+        "/demands/{demand_id}": {"get": {"summary": "One demand (its version in the ETag header)",
+                                         "parameters": [DEMAND_ID],
                                          "responses": {"200": _json(_ref("Demand")), **READ}}},
         "/demands/{demand_id}/{action}": _demand_post(
             "A workflow action, assign or set-due", "ActionBody", required=False,

@@ -1,6 +1,8 @@
-"""The API's shape of a demand (its JSON)."""
+"""The API's shape of a demand (its JSON), and its version (the ETag)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from ..db import iso, utcnow
@@ -84,3 +86,19 @@ def serialize_summary(demand: Demand, now: datetime | None = None) -> dict:
     item = serialize(demand, now)
     item["targets_count"] = len(item.pop("targets"))
     return item
+
+
+# What moves with the clock alone, not with a change to the demand.
+CLOCK_FIELDS = ("overdue", "due_soon")
+
+
+def etag_of(body: dict) -> str:
+    """The version of a demand as ``serialize`` shows it: a strong ETag over everything
+    but the clock's flags, so any change anyone makes to the demand changes it."""
+    stable = {k: v for k, v in body.items() if k not in CLOCK_FIELDS}
+    digest = hashlib.sha256(json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def demand_etag(demand: Demand, now: datetime | None = None) -> str:
+    return etag_of(serialize(demand, now))

@@ -38,6 +38,19 @@ DEMAND_LOAD = (
 )
 
 
+def lock_for_writing(session: Session) -> None:
+    """Changes to one demand are serialised: on PostgreSQL by the row lock the loader
+    takes (``FOR UPDATE``); on SQLite, which has no row locks, by taking the database's
+    write lock before the demand is read (``BEGIN IMMEDIATE``), unless this transaction
+    has already written and so holds it. Two conflicting actions never both succeed:
+    the second reads the demand as the first left it."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def visible_to(viewer: HasRoles | None) -> list[ColumnElement[bool]]:
     """WHERE clauses over ``Demand``: only the demands ``viewer`` may know of (a demand
     in a compartment the viewer lacks does not exist for it: not listed, not counted)."""
@@ -52,7 +65,8 @@ def get_demand(session: Session, demand_id: int, *, viewer: HasRoles | None, for
     the loader options ``also`` names (the case page adds the gags' history)."""
     stmt = select(Demand).where(Demand.id == demand_id, *visible_to(viewer)).options(*DEMAND_LOAD, *also)
     if for_update:
-        stmt = stmt.with_for_update(of=Demand)
+        lock_for_writing(session)
+        stmt = stmt.with_for_update(of=Demand).execution_options(populate_existing=True)
     demand = session.scalar(stmt)
     if demand is None:
         raise NotFound(f"There is no demand {demand_id}.")

@@ -22,7 +22,7 @@ from . import forms
 from .blueprint import bp
 from .errormap import ListMap, place_errors
 from .uploads import store_uploads
-from .views import load_demand, render_case
+from .views import check_page_version, load_demand, render_case
 
 ITEM_FIELDS = {"target": "target", "data_set": "data_set", "from": "date_from", "to": "date_to", "basis": "basis"}
 CHUNK = 1024 * 1024
@@ -165,6 +165,7 @@ def demand_action(demand_id: int, action: str):
         body = {"note": form.note.data}
         fields = {"note": form.note, "reason": form.note}
     try:
+        check_page_version(demand)
         workflow.apply_action(session, g.user, demand, action, body)
         get_session().commit()
     except DeskError as err:
@@ -229,6 +230,7 @@ def gag_change(demand_id: int, change: str):
         fields = {"reason": form.reason}
         service = gag_service.lift_gag
     try:
+        check_page_version(demand)
         access.require(g.user, "gag.manage", "record, extend or lift a gag")
         if change == "extend" and body == {"expires_at": ""}:
             raise ValidationError({"expires_at": ["Give the new expiry date, or tick “No end date”."]})
@@ -247,6 +249,7 @@ def defer_notices(demand_id: int):
     session = get_session()
     form = forms.DeferForm(prefix="defer-notices")
     try:
+        check_page_version(demand)
         gag_service.defer_notices(session, g.user, demand, {"until": form.until.data, "reason": form.reason.data})
         session.commit()
     except DeskError as err:
@@ -261,6 +264,7 @@ def release_notices(demand_id: int):
     session = get_session()
     form = forms.ReasonForm(prefix="release-notices")
     try:
+        check_page_version(demand)
         notice_release.release_notices(session, g.user, demand, {"reason": form.reason.data})
         session.commit()
     except DeskError as err:
@@ -276,6 +280,7 @@ def upload_documents(demand_id: int):
     form = forms.UploadForm(prefix="upload")
     uploads = [f for f in request.files.getlist(form.documents.name) if f and f.filename]
     try:
+        check_page_version(demand)
         access.require(g.user, "document.upload", "add documents")
         if not uploads:
             raise ValidationError({"documents": ["choose one or more PDF files"]})

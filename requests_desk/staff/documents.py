@@ -16,7 +16,7 @@ from . import forms
 from .blueprint import bp
 from .document_panel import COPY, MARKS, parse_ticks
 from .errormap import friendly
-from .views import load_demand, render_case
+from .views import check_page_version, load_demand, render_case
 
 
 def _refused(demand_id: int, action: str, submitted: dict, err: DeskError):
@@ -36,6 +36,7 @@ def mark_documents(demand_id: int):
     session = get_session()
     form = forms.MarkDocumentsForm()
     try:
+        check_page_version(demand)
         access.require(g.user, "document.mark", "mark which documents go to which customer")
         marks, bad = parse_ticks(form.goes_to.data or [])
         if bad:
@@ -55,6 +56,7 @@ def upload_copy(demand_id: int):
     form = forms.CopyForm(prefix="copy")
     upload = request.files.get(form.document.name)
     try:
+        check_page_version(demand)
         access.require(g.user, "document.mark", "add a redacted copy for one customer")
         if not form.customer_id.data:
             raise ValidationError({"customer_id": ["choose the customer the copy is for"]})

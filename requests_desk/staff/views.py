@@ -16,7 +16,8 @@ from werkzeug.datastructures import MultiDict
 from .. import access, audit, workflow
 from ..db import utcnow
 from ..db_session import get_session
-from ..errors import DeskError, FieldErrors, NotFound
+from ..api.serialize import demand_etag
+from ..errors import Conflict, DeskError, FieldErrors, NotFound
 from ..models import (
     Assignment,
     Customer,
@@ -50,6 +51,17 @@ def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
         raise NotFound(f"There is no demand {demand_id}.")
     return get_demand(get_session(), demand_id, viewer=g.user, for_update=for_update,
                       also=(selectinload(Demand.gags).selectinload(Gag.events),))
+
+
+def check_page_version(demand: Demand) -> None:
+    """A case-page form carries the version of the demand it was shown with (its ETag,
+    as the API gives it); if the demand changed since, nothing is done and the page
+    comes back with what was typed (409)."""
+    seen = request.form.get("version")
+    if seen and seen != demand_etag(demand):
+        raise Conflict(f"{demand.reference} changed while you had the page open (someone else acted on it). "
+                       "Nothing was saved; what you typed is kept below. Look at the demand again, then "
+                       "submit once more.")
 
 
 def list_args(args: MultiDict, **changes: Any) -> dict:
@@ -291,6 +303,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         needs_reason=(demand.concerns_enterprise and not (demand.emergency or rule.preservation
                                                           or demand.process_type == "national_security")),
         action_url=action_url, file_access=files.case_access(session, user, demand, now),
+        version=demand_etag(demand, now),
     ), status
 
 
