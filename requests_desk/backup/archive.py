@@ -6,16 +6,21 @@ A backup is a POSIX tar (gzip-compressed when its name ends in ``.gz`` or ``.tgz
 ``tables/<table>.jsonl``  one member per table of the models, in ``Base.metadata.sorted_tables``
                           order (parents before children); one JSON list per row, its values in
                           the manifest's column order, rows in primary-key order;
+``files.jsonl``           the uploaded files' list: one ``[stored_name, bytes, sha256]`` per file,
+                          in the order of their members, ahead of them;
 ``files/<stored_name>``   each uploaded document and kept production file, byte for byte;
 ``manifest.json``         what the file holds (below), written after the members it describes;
 ``manifest.sig``          HMAC-SHA256 of ``manifest.json`` under a key derived from the audit key.
 
 The manifest gives the format and its version, the schema (the Alembic revision of the
 desk it was taken from), when and from which kind of database, the audit key's
-fingerprint and the audit log's head, and for each table its columns, rows, bytes and
-SHA-256, for each file its bytes and SHA-256, and the files the rows name but the upload
-folder did not have. The SHA-256s find damage; the signature finds a manifest altered to
-fit altered members (whoever rewrites the file needs the audit key to sign it again).
+fingerprint and the audit log's head, for each table its columns, rows, bytes and
+SHA-256, for the files' list its files, bytes and SHA-256, and the files the rows name
+but the upload folder did not have. The SHA-256s find damage (each file is checked
+against the list, the list against the manifest); the signature finds a manifest altered
+to fit altered members (whoever rewrites the file needs the audit key to sign it again).
+Neither side holds more than a batch of rows or one line of the list at a time, so
+memory does not grow with the desk (beyond the names of missing files).
 
 Values: ``null``, booleans, integers and strings as JSON; times as ISO 8601 in UTC with
 microseconds and ``Z``; dates as ISO dates; bytes as base64.
@@ -27,6 +32,7 @@ import hashlib
 import hmac
 import json
 import re
+import tarfile
 from datetime import date, datetime, timezone
 from typing import Any, BinaryIO, Callable
 
@@ -42,6 +48,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 TABLES = "tables/"
 FILES = "files/"
+INDEX = "files.jsonl"
 CHUNK = 1024 * 1024
 MAX_MANIFEST = 256 * 1024 * 1024
 _SIGNING_LABEL = b"requests-desk backup manifest"
@@ -67,6 +74,17 @@ def table_member(table: Table) -> str:
 
 def file_member(stored_name: str) -> str:
     return f"{FILES}{stored_name}"
+
+
+def add_member(tar: tarfile.TarFile, name: str, size: int, fileobj, when: datetime) -> None:
+    """Add one member (0600), then forget it: ``TarFile`` keeps a list of every member it
+    has seen, which thousands of uploaded files would make grow."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o600
+    info.mtime = int(when.timestamp())
+    tar.addfile(info, fileobj)
+    tar.members.clear()
 
 
 def sign(audit_key: bytes, manifest: bytes) -> bytes:

@@ -18,13 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from ..db import Base
 from ..models import AuditHead
 from .archive import (
-    SEEDED,
     FILES,
     FORMAT,
+    INDEX,
     MANIFEST,
     MAX_MANIFEST,
+    SEEDED,
     SIGNATURE,
-    STORED_NAME,
     TABLES,
     VERSION,
     BackupError,
@@ -32,6 +32,7 @@ from .archive import (
     key_fingerprint,
     signature_ok,
 )
+from .files import ListedFiles, entries
 
 # What reading a damaged or truncated archive raises (tarfile, gzip, zlib, the file).
 DAMAGE = (tarfile.TarError, EOFError, OSError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
@@ -77,9 +78,11 @@ class _Counting:
         return data
 
 
-def read_members(path: Path, on_read: Callable[[int], None] | None = None) -> tuple[dict, bytes, bytes]:
-    """Pass one: read the whole file. Returns ``{member: (sha256, bytes, lines)}`` for the
-    tables and files, the manifest's bytes and the signature."""
+def read_members(path: Path, listed: ListedFiles, on_read: Callable[[int], None] | None = None
+                 ) -> tuple[dict, bytes, bytes]:
+    """Pass one: read the whole file; the list of files goes to ``listed``, which checks
+    each file against it. Returns ``{member: (sha256, bytes, lines)}`` for the tables,
+    the manifest's bytes and the signature."""
     seen: dict[str, tuple[str, int, int]] = {}
     manifest = signature = None
     try:
@@ -89,7 +92,7 @@ def read_members(path: Path, on_read: Callable[[int], None] | None = None) -> tu
                 if not member.isfile():
                     raise BackupError(f"the backup file holds {name!r}, which is not a file: not a desk backup")
                 if name in seen or (name == MANIFEST and manifest is not None) or \
-                        (name == SIGNATURE and signature is not None):
+                        (name == SIGNATURE and signature is not None) or (name == INDEX and listed.spooled):
                     raise BackupError(f"the backup file holds {name!r} twice: damaged or altered")
                 fh = tar.extractfile(member)
                 if name == MANIFEST:
@@ -98,8 +101,11 @@ def read_members(path: Path, on_read: Callable[[int], None] | None = None) -> tu
                     manifest = fh.read()
                 elif name == SIGNATURE:
                     signature = fh.read(256)
-                elif (name.startswith(TABLES) and name.endswith(".jsonl")) or \
-                        (name.startswith(FILES) and STORED_NAME.fullmatch(name[len(FILES):])):
+                elif name == INDEX:
+                    listed.spool(fh)
+                elif name.startswith(FILES):
+                    listed.check(fh, name)
+                elif name.startswith(TABLES) and name.endswith(".jsonl"):
                     reader = HashingReader(fh)
                     lines = sum(chunk.count(b"\n") for chunk in reader.chunks())
                     seen[name] = (reader.hexdigest(), reader.bytes, lines)
@@ -115,7 +121,8 @@ def read_members(path: Path, on_read: Callable[[int], None] | None = None) -> tu
     return seen, manifest, signature
 
 
-def check_manifest(seen: dict, manifest_bytes: bytes, signature: bytes, audit_key: bytes) -> dict:
+def check_manifest(seen: dict, listed: ListedFiles, manifest_bytes: bytes, signature: bytes,
+                   audit_key: bytes) -> dict:
     """The manifest, once it is the one that was signed under this audit key and every
     member matches it; otherwise a BackupError saying what is wrong."""
     try:
@@ -135,23 +142,30 @@ def check_manifest(seen: dict, manifest_bytes: bytes, signature: bytes, audit_ke
     if not signature_ok(audit_key, manifest_bytes, signature):
         raise BackupError("the backup's manifest does not match its signature: the file was altered or damaged; "
                           "nothing was restored")
-    expected = {t["member"]: (t["sha256"], t["bytes"], t["rows"]) for t in manifest["tables"]}
-    expected.update({f["member"]: (f["sha256"], f["bytes"], None) for f in manifest["files"]})
-    for member, (sha, size, rows) in expected.items():
-        if member not in seen:
-            raise BackupError(f"the backup file lacks {member}: it is damaged or truncated; nothing was restored")
-        got_sha, got_size, got_rows = seen[member]
-        if (got_sha, got_size) != (sha, size) or (rows is not None and got_rows != rows):
-            raise BackupError(f"{member} does not match its checksum in the manifest: the file is damaged; "
-                              "nothing was restored")
-    extra = sorted(set(seen) - set(expected))
-    if extra:
-        raise BackupError(f"the backup file holds {extra[0]}, which its manifest does not list: altered; "
+    for table in manifest["tables"]:
+        _matches(seen, table["member"], table["sha256"], table["bytes"], table["rows"])
+    files = manifest["files"]
+    if listed.spooled:
+        seen[INDEX] = (listed.sha256, listed.bytes, listed.lines)
+    _matches(seen, INDEX, files["sha256"], files["bytes"], files["files"])
+    listed.finish()  # and every file listed was there, as listed
+    if seen:
+        raise BackupError(f"the backup file holds {min(seen)}, which its manifest does not list: altered; "
                           "nothing was restored")
     return manifest
 
 
-def check_desk(conn: Connection, manifest: dict, upload_dir: Path) -> None:
+def _matches(seen: dict, member: str, sha: str, size: int, rows: int | None) -> None:
+    """The member was read, with this SHA-256, size (and rows); forgotten once checked."""
+    got = seen.pop(member, None)
+    if got is None:
+        raise BackupError(f"the backup file lacks {member}: it is damaged or truncated; nothing was restored")
+    if got[:2] != (sha, size) or (rows is not None and got[2] != rows):
+        raise BackupError(f"{member} does not match its checksum in the manifest: the file is damaged; "
+                          "nothing was restored")
+
+
+def check_desk(conn: Connection, manifest: dict, listed: ListedFiles, upload_dir: Path) -> None:
     """The desk can take this backup: same schema and tables, empty, no file in the way."""
     revision = desk_revision(conn)
     if manifest["schema"] != revision:
@@ -162,9 +176,9 @@ def check_desk(conn: Connection, manifest: dict, upload_dir: Path) -> None:
     if ours != theirs:
         raise BackupError("the backup's tables and columns are not this desk's; nothing was restored")
     refuse_data(conn)
-    for entry in manifest["files"]:
-        if (upload_dir / entry["name"]).exists():
-            raise BackupError(f"the upload folder {upload_dir} holds {entry['name']} already: restore into a new "
+    for name, _size, _sha in entries(listed.path):
+        if (upload_dir / name).exists():
+            raise BackupError(f"the upload folder {upload_dir} holds {name} already: restore into a new "
                               "desk with an empty upload folder")
 
 

@@ -13,7 +13,6 @@ that looks whole.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -31,22 +30,23 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..audit import AuditKeyMismatch, check_head_key
 from ..db import Base, iso, utcnow
-from ..models import AuditHead, Document, ProductionFile
+from ..models import AuditHead
 from ..private_files import create_private
 from .archive import (
     FORMAT,
+    INDEX,
     MANIFEST,
     SIGNATURE,
-    STORED_NAME,
     VERSION,
     BackupError,
     HashingWriter,
+    add_member,
     encode_row,
-    file_member,
     key_fingerprint,
     sign,
     table_member,
 )
+from .files import add_files, spool_names, write_index
 
 BATCH = 5000
 Progress = Callable[[int], None]
@@ -85,17 +85,6 @@ def schema_revision(conn: Connection) -> str:
     if not revision:
         raise BackupError("the database has no schema revision: run desk init first")
     return revision
-
-
-def stored_files(conn: Connection) -> list[str]:
-    """Every stored name the snapshot's documents and production files point to, once."""
-    names: set[str] = set()
-    for column in (Document.__table__.c.stored_name, ProductionFile.__table__.c.stored_name):
-        names.update(n for n in conn.scalars(select(column).where(column.is_not(None))))
-    odd = sorted(n for n in names if not STORED_NAME.fullmatch(n))
-    if odd:
-        raise BackupError(f"stored file name {odd[0]!r} is not one the desk makes; the backup stops there")
-    return sorted(names)
 
 
 def write_backup(engine: Engine, upload_dir: str | os.PathLike, path: str | os.PathLike, audit_key: bytes, *,
@@ -137,6 +126,7 @@ def write_backup(engine: Engine, upload_dir: str | os.PathLike, path: str | os.P
 def _write_members(engine: Engine, tar: tarfile.TarFile, work: Path, upload_dir: Path, audit_key: bytes,
                    result: BackupResult, on_start, on_progress, on_missing) -> bytes:
     tables = Base.metadata.sorted_tables
+    names = work / "names"
     with snapshot(engine) as conn:
         created = utcnow()
         revision = schema_revision(conn)
@@ -149,26 +139,25 @@ def _write_members(engine: Engine, tar: tarfile.TarFile, work: Path, upload_dir:
                 raise BackupError(f"{err.detail}; a backup signed with this key could not be restored "
                                   "with the log's own key") from None
         counts = {t.name: conn.scalar(select(func.count()).select_from(t)) for t in tables}
-        names = stored_files(conn)
+        files = spool_names(conn, names)
         if on_start:
-            on_start(sum(counts.values()) + len(names))
+            on_start(sum(counts.values()) + 2 * files)  # each file is read twice: hashed, then added
         described = []
         for table in tables:
             described.append(_dump_table(conn, tar, work, table, created, on_progress))
             result.rows += described[-1]["rows"]
         result.tables = len(tables)
-    files = []
-    for name in names:
-        entry = _add_file(tar, upload_dir / name, name, created)
-        if entry is None:
-            result.missing_files.append(name)
-            if on_missing:
-                on_missing(name)
-        else:
-            files.append(entry)
-            result.files += 1
+
+    def missing(name: str) -> None:
+        result.missing_files.append(name)
+        if on_missing:
+            on_missing(name)
         if on_progress:
-            on_progress(1)
+            on_progress(1)  # it will not be added
+
+    index = write_index(names, upload_dir, work / INDEX, missing, on_progress)
+    add_files(tar, work / INDEX, upload_dir, created, on_progress)
+    result.files = index["files"]
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -179,7 +168,7 @@ def _write_members(engine: Engine, tar: tarfile.TarFile, work: Path, upload_dir:
         "audit_head": None if head is None else {"count": head.count, "last_hash": head.last_hash,
                                                  "key_id": head.key_id},
         "tables": described,
-        "files": files,
+        "files": index,
         "missing_files": result.missing_files,
     }
     return json.dumps(manifest, indent=1).encode()
@@ -199,7 +188,7 @@ def _dump_table(conn: Connection, tar: tarfile.TarFile, work: Path, table, creat
             if on_progress:
                 on_progress(len(batch))
     with open(spool, "rb") as fh:
-        _added(tar, _info(table_member(table), out.bytes, created), fh)
+        add_member(tar, table_member(table), out.bytes, fh, created)
     spool.unlink()
     return {"name": table.name, "member": table_member(table), "columns": [c.name for c in table.columns],
             "rows": rows, "bytes": out.bytes, "sha256": out.hexdigest()}
@@ -213,44 +202,5 @@ def _key_order(conn: Connection, table) -> list:
     return [c.collate("C") if isinstance(c.type, String) else c for c in table.primary_key.columns]
 
 
-class _HashingFile:
-    """A file read through for the archive, its SHA-256 kept on the way."""
-
-    def __init__(self, fh):
-        self.fh = fh
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.fh.read(size)
-        self.digest.update(data)
-        return data
-
-
-def _add_file(tar: tarfile.TarFile, source: Path, name: str, created) -> dict | None:
-    try:
-        fh = open(source, "rb")
-    except FileNotFoundError:
-        return None
-    with fh:
-        size = os.fstat(fh.fileno()).st_size
-        reader = _HashingFile(fh)
-        _added(tar, _info(file_member(name), size, created), reader)
-    return {"name": name, "member": file_member(name), "bytes": size, "sha256": reader.digest.hexdigest()}
-
-
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    _added(tar, _info(name, len(data), utcnow()), io.BytesIO(data))
-
-
-def _added(tar: tarfile.TarFile, info: tarfile.TarInfo, fileobj) -> None:
-    """Add one member, then forget it (``TarFile`` keeps a list of every member added)."""
-    tar.addfile(info, fileobj)
-    tar.members.clear()
-
-
-def _info(name: str, size: int, when) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = 0o600
-    info.mtime = int(when.timestamp())
-    return info
+    add_member(tar, name, len(data), io.BytesIO(data), utcnow())

@@ -18,6 +18,7 @@ import binascii
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,11 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from .. import report_summary
 from ..db import Base
-from ..private_files import create_private, private_dir
-from .archive import SEEDED, FILES, MANIFEST, SIGNATURE, BackupError, HashingReader, row_decoder
+from ..private_files import private_dir
+from .archive import FILES, INDEX, MANIFEST, SEEDED, SIGNATURE, BackupError, HashingReader, row_decoder
 from .check import DAMAGE, check_desk, check_manifest, damaged, desk_revision, members, open_archive, \
     read_members, refuse_data
+from .files import ListedFiles, entries
 
 BATCH = 5000
 Phase = Callable[[str, int], None]
@@ -61,33 +63,36 @@ def restore_backup(engine: Engine, upload_dir: str | os.PathLike, path: str | os
     with engine.connect() as conn:  # the cheap refusals first
         desk_revision(conn)
         refuse_data(conn)
-    if on_phase:
-        on_phase("Checking the backup", path.stat().st_size)
-    seen, manifest_bytes, signature = read_members(path, on_progress)
-    manifest = check_manifest(seen, manifest_bytes, signature, audit_key)
-    with engine.connect() as conn:
-        check_desk(conn, manifest, upload_dir)
-    if on_phase:
-        on_phase("Restoring", sum(t["rows"] for t in manifest["tables"]) + len(manifest["files"]))
-    result = RestoreResult(manifest, tables=len(manifest["tables"]),
-                           missing_files=list(manifest.get("missing_files", [])))
-    staging = private_dir(upload_dir) / f".restore-{secrets.token_hex(8)}"
-    private_dir(staging)
-    try:
-        _load(engine, path, manifest, staging, result, on_progress)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for entry in manifest["files"]:
-        os.replace(staging / entry["name"], upload_dir / entry["name"])
-    staging.rmdir()
+    with tempfile.TemporaryDirectory(prefix="desk-restore-") as work:
+        if on_phase:
+            on_phase("Checking the backup", path.stat().st_size)
+        checked = ListedFiles(Path(work) / "checked")
+        seen, manifest_bytes, signature = read_members(path, checked, on_progress)
+        manifest = check_manifest(seen, checked, manifest_bytes, signature, audit_key)
+        with engine.connect() as conn:
+            check_desk(conn, manifest, checked, upload_dir)
+        if on_phase:
+            on_phase("Restoring", sum(t["rows"] for t in manifest["tables"]) + manifest["files"]["files"])
+        result = RestoreResult(manifest, tables=len(manifest["tables"]),
+                               missing_files=list(manifest.get("missing_files", [])))
+        staging = private_dir(upload_dir) / f".restore-{secrets.token_hex(8)}"
+        private_dir(staging)
+        listed = ListedFiles(Path(work) / "loaded")
+        try:
+            _load(engine, path, manifest, listed, staging, result, on_progress)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        for name, _size, _sha in entries(listed.path):
+            os.replace(staging / name, upload_dir / name)
+        staging.rmdir()
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _load(engine: Engine, path: Path, manifest: dict, staging: Path, result: RestoreResult,
+def _load(engine: Engine, path: Path, manifest: dict, listed: ListedFiles, staging: Path, result: RestoreResult,
           on_progress: Progress | None) -> None:
     dialect = engine.dialect.name
     tables = {t.name: t for t in Base.metadata.sorted_tables}
@@ -101,27 +106,34 @@ def _load(engine: Engine, path: Path, manifest: dict, staging: Path, result: Res
             for name in reversed(SEEDED):  # desk init's rows, replaced by the backup's
                 conn.execute(delete(tables[name]))
             expected_tables = iter(manifest["tables"])
-            expected_files = iter(manifest["files"])
             try:
                 with open_archive(path) as tar:
                     for member in members(tar):
-                        if member.name in (MANIFEST, SIGNATURE):
+                        name = member.name
+                        if name in (MANIFEST, SIGNATURE):
                             continue
                         fh = tar.extractfile(member)
-                        if member.name.startswith(FILES):
-                            entry = next(expected_files, None)
-                            _expect(member.name, entry)
-                            _stage_file(fh, staging / entry["name"], entry)
+                        if name == INDEX:
+                            listed.spool(fh)
+                            if (listed.sha256, listed.bytes) != (manifest["files"]["sha256"],
+                                                                 manifest["files"]["bytes"]):
+                                raise _changed(INDEX)
+                        elif name.startswith(FILES):
+                            try:
+                                listed.check(fh, name, write_to=staging / name[len(FILES):])
+                            except BackupError:
+                                raise _changed(name) from None
                             result.files += 1
                             if on_progress:
                                 on_progress(1)
                         else:
                             entry = next(expected_tables, None)
-                            _expect(member.name, entry)
+                            _expect(name, entry and entry["member"])
                             result.rows += _load_table(conn, tables[entry["name"]], fh, entry, on_progress)
             except DAMAGE as err:
                 raise damaged(err) from None
-            if next(expected_tables, None) is not None or next(expected_files, None) is not None:
+            listed.finish()
+            if next(expected_tables, None) is not None or not listed.spooled:
                 raise BackupError("the backup file changed while it was restored (members are missing); "
                                   "nothing was restored")
             for ddl in report_summary.trigger_ddl(dialect):
@@ -134,8 +146,8 @@ def _load(engine: Engine, path: Path, manifest: dict, staging: Path, result: Res
             raise
 
 
-def _expect(name: str, entry: dict | None) -> None:
-    if entry is None or entry["member"] != name:
+def _expect(name: str, expected: str | None) -> None:
+    if name != expected:
         raise BackupError(f"the backup file changed while it was restored ({name} is not the member expected); "
                           "nothing was restored")
 
@@ -190,15 +202,6 @@ def _load_table(conn: Connection, table, fh, entry: dict, on_progress: Progress 
 def _copy_sql(conn: Connection, table) -> str:
     quote = conn.dialect.identifier_preparer
     return f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in table.columns)}) FROM STDIN"
-
-
-def _stage_file(fh, target: Path, entry: dict) -> None:
-    reader = HashingReader(fh)
-    with create_private(target) as out:
-        for chunk in reader.chunks():
-            out.write(chunk)
-    if (reader.hexdigest(), reader.bytes) != (entry["sha256"], entry["bytes"]):
-        raise _changed(entry["member"])
 
 
 def _advance_sequences(conn: Connection) -> None:
