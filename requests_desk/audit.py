@@ -1,7 +1,13 @@
 """Append-only, hash-chained audit log.
 
 Each event's hash is an HMAC-SHA256, under the audit key, of the previous hash and the
-event's canonical content (seq, time, actor, action, object, before, after). The key is
+event's canonical content: seq, time, actor, action, object and ``payload_digest`` (an
+HMAC of its before/after). So a recorded redaction (retention, ``audit_redaction.py``) may
+replace personal values in before/after and keep the digest: the event then carries
+``redacted_at`` and a ``redaction_seal`` (an HMAC of its number, digest, redaction time and
+redacted payload) that ``verify`` checks instead. Any other change breaks the chain.
+Events without a digest (older desks, the demo's bulk path) are hashed over before/after
+themselves; ``audit_redaction.digest_payloads`` gives them digests. The key is
 kept outside the database (``DESK_AUDIT_KEY`` or the instance folder's ``audit_key``) and
 reaches us on the session (``session.info["audit_key"]``, see ``db.make_sessionmaker``):
 whoever can write to the database but lacks the key cannot recompute a chain that
@@ -31,6 +37,8 @@ from .models import AuditEvent, AuditHead, User
 
 GENESIS = "0" * 64
 KEY_ID_LABEL = b"requests-desk audit key id"
+PAYLOAD_LABEL = b"requests-desk audit payload digest"
+SEAL_LABEL = b"requests-desk audit redaction seal"
 KEY_MISMATCH = "the audit key does not match the one this chain was made with"
 UNKEYED = "the audit log is still the unkeyed chain of an older desk: run desk init to re-key it"
 _EVENTS = AuditEvent.__table__
@@ -82,30 +90,95 @@ def canonical(value: Any) -> str | None:
 
 
 def event_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
-    """An event's hash under ``key`` (an ``AuditEvent`` or a row of its table)."""
-    return chain_hash(key, prev_hash, event.seq, _fields_of(event))
+    """An event's hash under ``key`` (an ``AuditEvent`` or a row of its table), over its
+    stored ``payload_digest`` (or over before/after for an event without one)."""
+    return chain_hash(key, prev_hash, event.seq, event_fields(event))
 
 
 def unkeyed_event_hash(prev_hash: str, event: AuditEvent) -> str:
-    """The hash a chain made before the audit key has (plain SHA-256): ``rekey`` checks it."""
-    message = f"{prev_hash}[{event.seq},{_fields_of(event)}".encode()
+    """The hash a chain made before the audit key has (plain SHA-256 over before/after
+    themselves): ``rekey`` checks it."""
+    message = f"{prev_hash}[{event.seq},{_raw_fields(event)}".encode()
     return hashlib.sha256(message).hexdigest()
 
 
-def _fields_of(event: AuditEvent) -> str:
+def event_fields(event: AuditEvent) -> str:
+    """What the event's hash covers besides its number (``chain_hash``): its digest form,
+    or for an event without a digest its before/after themselves (``hashed_fields``)."""
+    if event.payload_digest is None:
+        return _raw_fields(event)
+    return sealed_fields(event.at, event.actor_id, event.actor, event.action, event.object_type,
+                         event.object_id, event.demand_id, event.payload_digest)
+
+
+def _raw_fields(event: AuditEvent) -> str:
     return hashed_fields(event.at, event.actor_id, event.actor, event.action, event.object_type,
                          event.object_id, event.demand_id, event.before, event.after)
 
 
+def _utc_text(at: datetime) -> str:
+    """A UTC time as the hashes spell it (a naive time is taken as UTC already, as the
+    demo's bulk path hands them)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def hashed_fields(at: datetime, actor_id: int | None, actor: str, action: str, object_type: str,
                   object_id: int | None, demand_id: int | None, before: str | None, after: str | None) -> str:
-    """What an event's hash covers besides its number: the hashed content is the JSON list
+    """The hashed content of an event without a payload digest: the JSON list
     ``[seq, at, actor_id, actor, action, object_type, object_id, demand_id, before, after]``
-    and this is that list after ``seq,``. A bulk writer prepares it for events it numbers
-    later (``chain_hash``)."""
-    content = _COMPACT.encode([at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), actor_id, actor, action, object_type,
-                               object_id, demand_id, before, after])
+    after ``seq,``. The demo's bulk writer prepares it for events it numbers later
+    (``chain_hash``); ``audit_redaction.digest_payloads`` turns such events into the
+    digest form before any of them is redacted."""
+    content = _COMPACT.encode([_utc_text(at), actor_id, actor, action, object_type, object_id, demand_id,
+                               before, after])
     return content[1:]
+
+
+def sealed_fields(at: datetime, actor_id: int | None, actor: str, action: str, object_type: str,
+                  object_id: int | None, demand_id: int | None, digest: str) -> str:
+    """The hashed content of an event in the digest form: the JSON list ``[seq, at,
+    actor_id, actor, action, object_type, object_id, demand_id, payload_digest]`` after
+    ``seq,`` (one item shorter than ``hashed_fields``, so the two forms never coincide)."""
+    return _COMPACT.encode([_utc_text(at), actor_id, actor, action, object_type, object_id, demand_id,
+                            digest])[1:]
+
+
+@functools.lru_cache(maxsize=16)
+def _subkey(key: bytes, label: bytes) -> bytes:
+    return hmac.new(key, label, hashlib.sha256).digest()
+
+
+def payload_digest(key: bytes, before: str | None, after: str | None) -> str:
+    """What the chain commits to of an event's before/after (canonical JSON texts): an
+    HMAC under a key derived from the audit key, so a redacted value cannot be guessed
+    back from the digest the event keeps."""
+    message = _COMPACT.encode([before, after]).encode()
+    return hmac.new(_subkey(key, PAYLOAD_LABEL), message, hashlib.sha256).hexdigest()
+
+
+def redaction_seal(key: bytes, seq: int, digest: str, redacted_at: datetime, before: str | None,
+                   after: str | None) -> str:
+    """A redacted event's seal: an HMAC of its number, its (original) payload digest, when
+    it was redacted and its redacted before/after. Whoever lacks the key cannot redact an
+    event, nor alter a redacted one."""
+    message = _COMPACT.encode([seq, digest, _utc_text(redacted_at), before, after]).encode()
+    return hmac.new(_subkey(key, SEAL_LABEL), message, hashlib.sha256).hexdigest()
+
+
+def payload_intact(key: bytes, event: AuditEvent) -> bool:
+    """The event's before/after are those its hash commits to: an unredacted payload
+    matches its digest, a redacted one its seal; an event without a digest (hashed over
+    its payload itself) cannot be marked redacted."""
+    if event.payload_digest is None:
+        return event.redacted_at is None and event.redaction_seal is None
+    if event.redacted_at is None:
+        return event.redaction_seal is None and hmac.compare_digest(
+            payload_digest(key, event.before, event.after), event.payload_digest)
+    return event.redaction_seal is not None and hmac.compare_digest(
+        redaction_seal(key, event.seq, event.payload_digest, event.redacted_at, event.before, event.after),
+        event.redaction_seal)
 
 
 def chain_hash(key: bytes, prev_hash: str, seq: int, fields: str) -> str:
@@ -134,6 +207,7 @@ def record(
         actor_id, actor_label = None, actor or "system"
     # The hash covers the time as UTC text; the database hands it back as UTC.
     at = (at or utcnow()).astimezone(timezone.utc)
+    before_text, after_text = canonical(before), canonical(after)
     event = AuditEvent(
         seq=head.count + 1,
         at=at,
@@ -143,8 +217,9 @@ def record(
         object_type=object_type,
         object_id=object_id,
         demand_id=demand_id if demand_id is not None else (object_id if object_type == "demand" else None),
-        before=canonical(before),
-        after=canonical(after),
+        before=before_text,
+        after=after_text,
+        payload_digest=payload_digest(key, before_text, after_text),
         prev_hash=head.last_hash,
     )
     event.hash = event_hash(key, head.last_hash, event)
@@ -206,13 +281,15 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
         return VerifyResult(False, 0, UNKEYED)
     if head is not None and head.key_id is not None and head.key_id != key_id(key):
         return VerifyResult(False, 0, KEY_MISMATCH, key_id=key_id(key))
-    result = _walk(session, head, lambda prev, event: event_hash(key, prev, event), batch)
+    result = _walk(session, head, lambda prev, event: event_hash(key, prev, event)
+                   if payload_intact(key, event) else "", batch)
     result.key_id = key_id(key)
     return result
 
 
 def _walk(session: Session, head: AuditHead | None, hash_of, batch: int) -> VerifyResult:
-    """The chain against ``hash_of(prev_hash, event)`` and the head, streamed as rows."""
+    """The chain against ``hash_of(prev_hash, event)`` (a hash that never matches for an
+    event whose payload does not match its digest or seal) and the head, streamed as rows."""
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     before_prev_hash, prev_id = None, None
     stmt = select(_EVENTS).order_by(_EVENTS.c.seq).execution_options(yield_per=batch)
@@ -258,9 +335,9 @@ def rekey(session: Session, batch: int = 5000) -> int | None:
     """``desk init``: make the chain keyed, once. An unkeyed chain (head ``key_id`` null,
     from before the audit key) is checked first (refused if broken), every event is
     hashed again under the session's key, ``key_id`` set and an ``audit.rekeyed`` event
-    appended; returns how many events were re-hashed. A new desk just gets its
-    ``key_id``; a keyed chain is left alone (None), or refused if made with another key.
-    All in the caller's transaction; the events are read and written a batch at a time."""
+    appended; returns how many events were re-hashed (each given its payload digest). A
+    new desk just gets its ``key_id``; a keyed chain is left alone (None), or refused if
+    made with another key. In the caller's transaction, a batch of events at a time."""
     key = session_key(session)
     kid = key_id(key)
     # Take the write lock first (PostgreSQL: the head's row; SQLite: the database), so no
@@ -280,25 +357,41 @@ def rekey(session: Session, batch: int = 5000) -> int | None:
     if not checked.ok:
         raise AuditChainBroken(f"the audit log's unkeyed chain is already broken ({checked.problem}); "
                                "not re-keying it")
-    prev_hash, last_seq, done = GENESIS, 0, 0
+    done, prev_hash, _ = rehash(session, key, batch=batch, keep_digests=False)
+    head.last_hash, head.key_id = prev_hash, kid
+    session.flush()
+    record(session, "system", "audit.rekeyed", "audit", None, None, {"events": done, "key_id": kid})
+    return done
+
+
+def rehash(session: Session, key: bytes, *, after_seq: int = 0, prev_hash: str = GENESIS, batch: int = 5000,
+           keep_digests: bool = True) -> tuple[int, str, int]:
+    """Hash the events after ``after_seq`` again in the digest form, from ``prev_hash``: each
+    keeps its digest (``keep_digests``; a redacted payload no longer gives it) or is given
+    one. Streamed; returns (events re-hashed, last hash, digests made). The caller has
+    checked the chain and updates the head."""
     page = (select(_EVENTS).where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq).limit(batch))
     rewrite = (update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
-               .values(prev_hash=bindparam("new_prev"), hash=bindparam("new_hash")))
+               .values(prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"),
+                       payload_digest=bindparam("new_digest")))
+    last_seq, done, made = after_seq, 0, 0
     while True:
         rows = session.execute(page, {"after": last_seq}).all()
         if not rows:
             break
         changes = []
         for event in rows:
-            digest = event_hash(key, prev_hash, event)
-            changes.append({"event_id": event.id, "new_prev": prev_hash, "new_hash": digest})
+            payload = event.payload_digest if keep_digests else None
+            if payload is None:
+                payload, made = payload_digest(key, event.before, event.after), made + 1
+            digest = chain_hash(key, prev_hash, event.seq, sealed_fields(
+                event.at, event.actor_id, event.actor, event.action, event.object_type, event.object_id,
+                event.demand_id, payload))
+            changes.append({"event_id": event.id, "new_prev": prev_hash, "new_hash": digest, "new_digest": payload})
             prev_hash, last_seq = digest, event.seq
         session.execute(rewrite, changes)
         done += len(rows)
-    head.last_hash, head.key_id = prev_hash, kid
-    session.flush()
-    record(session, "system", "audit.rekeyed", "audit", None, None, {"events": done, "key_id": kid})
-    return done
+    return done, prev_hash, made
 
 
 def events_for_demand(session: Session, demand_id: int) -> list[AuditEvent]:

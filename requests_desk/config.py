@@ -28,6 +28,7 @@ ENV_KEYS = (
     "DESK_BREAK_GLASS_HOURS",
     "DESK_PROVIDER_NAME",
     "DESK_PROVIDER_LOGO",
+    "DESK_RETENTION_DAYS",
 )
 
 # Who publishes the reports and signs the notices, until DESK_PROVIDER_NAME says.
@@ -43,7 +44,10 @@ DEFAULT_MAIL_ADDRESS = "legal-notices@localhost"
 
 # Whole-number settings (environment strings become ints; 0 is refused where it makes no sense).
 POSITIVE_INTS = ("DESK_SESSION_IDLE_MINUTES", "DESK_SESSION_MAX_HOURS", "DESK_SIGN_IN_LINK_HOURS",
-                 "DESK_NOTICE_MAX_ATTEMPTS", "DESK_NOTICE_BACKOFF_SECONDS", "DESK_BREAK_GLASS_HOURS")
+                 "DESK_NOTICE_MAX_ATTEMPTS", "DESK_NOTICE_BACKOFF_SECONDS", "DESK_BREAK_GLASS_HOURS",
+                 "DESK_RETENTION_DAYS")
+# How long a closed demand's files and personal details are kept (SPEC §8: `desk purge`).
+DEFAULT_RETENTION_DAYS = 730
 
 
 def _truthy(value: str) -> bool:
@@ -73,6 +77,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "DESK_BREAK_GLASS_HOURS": 4,
         "DESK_PROVIDER_NAME": DEFAULT_PROVIDER_NAME,
         "DESK_PROVIDER_LOGO": None,
+        "DESK_RETENTION_DAYS": DEFAULT_RETENTION_DAYS,
         "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

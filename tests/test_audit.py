@@ -154,9 +154,11 @@ def test_altered_middle_event(app, session, chain, column, value):
 
 
 def test_altered_event_with_recomputed_hash(app, session, chain):
-    """An editor who also recomputes the event's own hash is caught by the next event."""
+    """An editor who also recomputes the event's payload digest and own hash is caught by
+    the next event."""
     row = session.scalar(select(AuditEvent).where(AuditEvent.seq == 5))
     row.after = '{"status":"closed","outcome":"content_disclosed"}'
+    row.payload_digest = audit.payload_digest(_key(session), row.before, row.after)
     row.hash = audit.event_hash(_key(session), row.prev_hash, row)
     session.commit()
     assert _bad(app, "event #5", "altered or inserted")

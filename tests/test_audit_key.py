@@ -47,12 +47,11 @@ def _run(app, *args):
 
 def _rewrite_chain(session, digest, key_id="unchanged") -> None:
     """What someone with write access to the database can do: recompute every event's
-    hash (and the head) with ``digest(prev_hash, seq, fields)``."""
+    hash (and the head) with ``digest(prev_hash, seq, fields)``, over each event's fields as
+    verify reads them (its payload digest, or before/after for an event without one)."""
     prev = audit.GENESIS
     for event in _events(session):
-        fields = audit.hashed_fields(event.at, event.actor_id, event.actor, event.action, event.object_type,
-                                     event.object_id, event.demand_id, event.before, event.after)
-        event.prev_hash, event.hash = prev, digest(prev, event.seq, fields)
+        event.prev_hash, event.hash = prev, digest(prev, event.seq, audit.event_fields(event))
         prev = event.hash
     head = session.get(AuditHead, 1)
     head.last_hash = prev
@@ -101,10 +100,17 @@ def test_the_same_rewrite_with_the_desk_key_passes(app, session, chain):
 
 
 def test_the_hash_is_an_hmac_of_the_old_content(app, session, chain):
+    """The hash covers the event's content, its before/after through their digest: an HMAC
+    (under a key derived from the audit key) of the two canonical texts."""
     key = session.info["audit_key"]
     first = chain[0]
-    fields = audit.hashed_fields(first.at, first.actor_id, first.actor, first.action, first.object_type,
-                                 first.object_id, first.demand_id, first.before, first.after)
+    payload_key = hmac.new(key, b"requests-desk audit payload digest", hashlib.sha256).digest()
+    digest = hmac.new(payload_key, json.dumps([first.before, first.after], separators=(",", ":")).encode(),
+                      hashlib.sha256).hexdigest()
+    assert first.payload_digest == digest
+    fields = audit.sealed_fields(first.at, first.actor_id, first.actor, first.action, first.object_type,
+                                 first.object_id, first.demand_id, digest)
+    assert fields == audit.event_fields(first)
     assert first.hash == _hmac_under(key)(audit.GENESIS, 1, fields) != _sha256(audit.GENESIS, 1, fields)
 
 
@@ -112,8 +118,9 @@ def test_the_hash_is_an_hmac_of_the_old_content(app, session, chain):
 
 
 def _make_unkeyed(session) -> list[tuple]:
-    """The desk as it was before the key: a plain SHA-256 chain, key_id null. Returns its
-    events as (id, seq, actor, after, hash)."""
+    """The desk as it was before the key: a plain SHA-256 chain over before/after (no
+    payload digests yet), key_id null. Returns its events as (id, seq, actor, after, hash)."""
+    session.execute(update(AuditEvent).values(payload_digest=None))
     _rewrite_chain(session, _sha256, key_id=None)
     return _snapshot(session)
 

@@ -10,7 +10,8 @@ from ..db import Base, UTCDateTime
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained. Each hash covers the event's content and the previous hash."""
+    """Append-only, hash-chained. Each hash covers the event's content (its before/after
+    through ``payload_digest``) and the previous hash."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
@@ -26,6 +27,13 @@ class AuditEvent(Base):
     demand_id: Mapped[int | None] = mapped_column(Integer, index=True)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    # What the hash commits to of before/after (an HMAC of the two): null on events written
+    # before the digests, hashed over before/after themselves (requests_desk/audit.py).
+    payload_digest: Mapped[str | None] = mapped_column(String(64))
+    # A recorded redaction (retention): personal values in before/after replaced, the
+    # digest kept, the redacted payload sealed by an HMAC under the audit key.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redaction_seal: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -98,6 +98,9 @@ class Demand(Base):
     # the demand waits as held, awaiting counsel, whatever a gag or deferral says.
     notices_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notices_released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Retention (SPEC §8): when `desk purge --apply` deleted the demand's files and
+    # redacted its target identifiers and requester everywhere (services/retention.py).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     requester: Mapped[Requester] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")

@@ -120,6 +120,11 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         entry.title = "Lifted the gag"
         if after.get("lift_reason"):
             entry.details.append(f"Reason: {after['lift_reason']}")
+    elif a == "demand.purged":
+        entry.title = "Purged at the end of the retention period"
+        entry.details.append(f"Files deleted: {after.get('files_deleted', 0)}; target identifiers and the "
+                             f"requester's details redacted, in {_plural(after.get('events_redacted', 0), 'audit event')} "
+                             "too")
     elif a == "notices.release":
         by = after.get("by")
         entry.title = "Released the customer notices" + (
