@@ -423,6 +423,28 @@ def test_a_backup_never_overwrites_and_lists_missing_files(small_desk, new_desk,
     assert not list(target.uploads.iterdir())
 
 
+def test_a_file_deleted_during_the_backup_leaves_no_backup(small_desk, tmp_path):
+    """Each file is hashed into the list, then copied: one gone in between (a purge
+    running at the same time) stops the backup with one line and no file."""
+    desk = small_desk
+    [name] = stored_files(desk)
+    seen = {"total": 0, "done": 0}
+
+    def on_start(total: int) -> None:
+        seen["total"] = total
+
+    def on_progress(n: int) -> None:
+        seen["done"] += n
+        if seen["done"] == seen["total"] - 1:  # the rows are written and the file hashed
+            (desk.uploads / name).unlink()
+
+    key = str(desk.app.config["DESK_AUDIT_KEY"]).encode()
+    path = tmp_path / "gone.tar"
+    with pytest.raises(BackupError, match=f"file {name} was deleted while it was backed up"):
+        write_backup(desk.engine, desk.uploads, path, key, on_start=on_start, on_progress=on_progress)
+    assert not path.exists() and list(tmp_path.glob(".desk-backup-*")) == []
+
+
 # ---------------------------------------------------------------- a consistent snapshot
 
 

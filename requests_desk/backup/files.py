@@ -103,7 +103,12 @@ def add_files(tar: tarfile.TarFile, index: Path, upload_dir: Path, when: datetim
     with open(index, "rb") as fh:
         add_member(tar, INDEX, os.fstat(fh.fileno()).st_size, fh, when)
     for name, size, sha in entries(index):
-        with open(upload_dir / name, "rb") as source:
+        try:
+            source = open(upload_dir / name, "rb")
+        except FileNotFoundError:
+            raise BackupError(f"file {name} was deleted while it was backed up (a purge at the same time?); "
+                              "no backup written: run it again") from None
+        with source:
             reader = _Hashing(source)
             add_member(tar, file_member(name), size, reader, when)
         if reader.digest.hexdigest() != sha or reader.bytes != size:
