@@ -40,6 +40,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def damaged(err: BaseException) -> BackupError:
+    if isinstance(err, OSError) and err.errno is not None:  # the disk, not the file (a full disk, a permission)
+        return BackupError(f"reading the backup or writing its files failed ({err}); nothing was restored")
     return BackupError(f"the backup file is damaged, truncated or not a desk backup ({err or type(err).__name__}); "
                        "nothing was restored")
 
