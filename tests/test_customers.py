@@ -49,7 +49,6 @@ def _log(intake, *targets: str) -> dict:
     ("bob@contoso.com.evil.example", "bob@contoso.com.evil.example", None),
     ("contoso.com", "contoso.com", None),  # a bare domain is not an e-mail identifier
     ("someone@gmail.example", "someone@gmail.example", None),  # a consumer
-    ("@contoso.com", "@contoso.com", "Contoso"),
 ])
 def test_target_resolution(intake, world, target, stored, customer):
     demand = _log(intake, target)

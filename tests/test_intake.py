@@ -117,6 +117,38 @@ def test_bad_input_is_422_naming_the_field_and_saves_nothing(app, intake, overri
     assert _counts(app) == before
 
 
+@pytest.mark.parametrize("ident, problem", [
+    ("not an email @@", "is not a valid e-mail address"),
+    ("bob@localhost", "is not a valid e-mail address"),
+    ("@contoso.com", "is not a valid e-mail address"),
+    ("+1 555", "is not a valid phone number"),
+    ("+1 206 555 0142 ext. 7", "is not a valid phone number"),
+    ("+1 206 555 0142 0142 0142 0142", "is not a valid phone number"),
+    ("user 42", "is not a valid account identifier"),
+    ("müller.acct", "is not a valid account identifier"),
+    ("<script>", "is not a valid account identifier"),
+])
+def test_an_identifier_must_be_valid_for_its_kind(app, intake, ident, problem):
+    """Issue 16.6: an identifier with @ is an e-mail address, one starting with + a phone
+    number (E.164: 8 to 15 digits), anything else an account id of letters, digits and
+    . _ - : / + = #; the 422 names the entry and says which kind it failed."""
+    before = _counts(app)
+    body = demand_payload(targets=["alice@example.org", ident])
+    r = intake.post("/api/v1/demands", json=body)
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["errors"]
+    assert list(errors) == ["targets[1]"] and errors["targets[1]"][0].startswith(problem), errors
+    assert _counts(app) == before
+
+
+def test_identifiers_of_every_kind_are_accepted(intake):
+    targets = ["alice@example.org", "Bob@Mail.Example.com", "+1 206 555 0142", "+44 (20) 7946-0958",
+               "+4915100000000", "tenant:contoso-7781", "ACME-ACCT-7", "org/42=a#b", "12345678"]
+    r = intake.post("/api/v1/demands", json=demand_payload(targets=targets))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["targets"] == [t if "@" not in t else t.lower() for t in targets]
+
+
 def test_every_problem_is_listed_at_once(intake):
     body = demand_payload(country="USA", process_type="nope", targets=["a@x.org", "A@x.org"],
                           requested=[_item(target="b@x.org", data_set="nope", frm="2026-02-01", to="2026-01-01")])

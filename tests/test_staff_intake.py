@@ -200,6 +200,20 @@ def test_error_on_a_row_after_a_gap_lands_on_that_row(client, session, intake):
     assert form_value(html, "requested-1-target") == "nobody@example.net"
 
 
+def test_a_target_that_is_no_valid_identifier_is_marked_and_kept(client, session, intake):
+    """Issue 16.6: the form names the bad account row and says why; everything typed stays."""
+    data = demand_form(**{"targets-1": "not an email @@", "requested-1-target": "not an email @@"})
+    r = post_form(client, NEW, data)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "not a valid e-mail address (an identifier with @ must be one)" in field_error(html, "targets-1").lower()
+    assert form_value(html, "targets-1") == "not an email @@"
+    assert count(session, Demand) == 0
+    data = demand_form(**{"targets-1": "+1 555", "requested-1-target": "+1 555"})
+    assert "not a valid phone number" in field_error(post_form(client, NEW, data).get_data(as_text=True),
+                                                        "targets-1").lower()
+
+
 def test_at_least_one_target_and_item(client, session, intake):
     data = demand_form(**{"targets-0": "", "targets-1": "", "requested-0-target": "", "requested-0-date_from": "",
                           "requested-0-date_to": "", "requested-1-target": "", "requested-1-date_from": "",

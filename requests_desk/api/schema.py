@@ -30,6 +30,10 @@ DATE_TIME = {"type": "string", "format": "date-time", "examples": ["2026-03-01T0
 DATE = {"type": "string", "format": "date", "examples": ["2026-03-01"]}
 ID = {"type": "integer", "minimum": 1}
 
+# Checked by its kind (services/parsing.py: identifier_problem); a 422 names the entry.
+IDENTIFIER = _text(P.MAX_IDENTIFIER, minLength=1, description=f"An account identifier: {P.IDENTIFIER_KINDS}.",
+                   examples=["alice@example.org", "+1 206 555 0142", "tenant:contoso-7781"])
+
 ITEM = {
     "type": "object",
     "required": ["target", "data_set", "from", "to"],
@@ -77,8 +81,7 @@ NEW_DEMAND = {
         "justification": _text(P.MAX_REASON),
         "due_at": DATE_TIME,
         "notes": _text(P.MAX_NOTES),
-        "targets": {"type": "array", "minItems": 1, "maxItems": P.MAX_TARGETS,
-                    "items": _text(P.MAX_IDENTIFIER, minLength=1)},
+        "targets": {"type": "array", "minItems": 1, "maxItems": P.MAX_TARGETS, "items": IDENTIFIER},
         "requested": {**ITEMS, "minItems": 1},
         "gag": {"$ref": "#/components/schemas/Gag"},
     },
@@ -106,7 +109,7 @@ NEW_CUSTOMER = {
         "name": _text(P.MAX_NAME, minLength=1),
         "enterprise": {"type": "boolean"},
         "domains": {"type": "array", "maxItems": P.MAX_LIST, "items": _text(253)},
-        "accounts": {"type": "array", "maxItems": P.MAX_TARGETS, "items": _text(P.MAX_IDENTIFIER, minLength=1)},
+        "accounts": {"type": "array", "maxItems": P.MAX_TARGETS, "items": IDENTIFIER},
         "contacts": {"type": "array", "maxItems": P.MAX_LIST, "items": {
             "type": "object", "required": ["name", "email"],
             "properties": {"name": _text(P.MAX_NAME, minLength=1), "email": _text(P.MAX_EMAIL, format="email")},

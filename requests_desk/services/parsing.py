@@ -226,6 +226,35 @@ def identifier(value: str) -> str:
     return value.lower() if "@" in value else value
 
 
+# An account identifier is one of three kinds, told apart by its look: an e-mail address
+# (it has an @), a phone number (it starts with +: E.164, 8 to 15 digits, spaces, dots,
+# dashes and parentheses allowed between them) or the service's own account id (letters,
+# digits and . _ - : / + = #, nothing else, no spaces: "tenant:contoso-7781").
+_PHONE = re.compile(r"\+[0-9](?:[ .()-]{0,2}[0-9])*")
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=#-]*")
+IDENTIFIER_KINDS = ("an e-mail address (name@example.com), a phone number in international form "
+                    "(+1 206 555 0142) or an account id of letters, digits and . _ - : / + = #")
+
+
+def identifier_problem(ident: str) -> str | None:
+    """What is wrong with an account identifier (``identifier``-cleaned) for its kind, or None."""
+    if "@" in ident:
+        try:
+            validate_email(ident, check_deliverability=False)
+        except EmailNotValidError:
+            return "is not a valid e-mail address (an identifier with @ must be one)"
+        return None
+    if ident.startswith("+"):
+        digits = sum(c.isdigit() for c in ident)
+        if not _PHONE.fullmatch(ident) or not 8 <= digits <= 15:
+            return ("is not a valid phone number: + and the country code, 8 to 15 digits in all, "
+                    "such as +1 206 555 0142")
+        return None
+    if not _ACCOUNT_ID.fullmatch(ident):
+        return f"is not a valid account identifier: use {IDENTIFIER_KINDS}"
+    return None
+
+
 def listing(errors: FieldErrors, data: dict, key: str, path: str, *, required: bool = True,
             max_entries: int = MAX_LIST) -> list:
     value = data.get(key)
@@ -253,7 +282,8 @@ def mapping(errors: FieldErrors, value: Any, path: str) -> dict:
 
 def identifiers(errors: FieldErrors, data: dict, key: str, *, required: bool = True) -> list[tuple[int, str]]:
     """A list of account identifiers (targets, a customer's mapped accounts): each one
-    ``identifier``-cleaned, at most 320 characters, none twice. Returns (position, identifier)
+    ``identifier``-cleaned, at most 320 characters, valid for its kind
+    (``identifier_problem``), none twice. Returns (position, identifier)
     for the good ones, so a caller can name the row of a later problem."""
     found: list[tuple[int, str]] = []
     seen: set[str] = set()
@@ -268,6 +298,8 @@ def identifiers(errors: FieldErrors, data: dict, key: str, *, required: bool = T
         ident = identifier(raw)
         if len(ident) > MAX_IDENTIFIER:
             errors.add(f"{key}[{i}]", f"must be at most {MAX_IDENTIFIER} characters")
+        elif (kind := identifier_problem(ident)) is not None:
+            errors.add(f"{key}[{i}]", kind)
         elif ident in seen:
             errors.add(f"{key}[{i}]", "is listed twice")
         else:
