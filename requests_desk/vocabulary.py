@@ -100,18 +100,24 @@ TIER_TERMS = Terms(
 )
 TIERS = TIER_TERMS.codes
 
+# A notice tells the customer the full name of its legal process (``customer``).
 PROCESS_TERMS = Terms(
-    Term("subpoena", "Subpoena", public="Subpoena (criminal or administrative)"),
-    Term("court_order", "Court order", public="Court order for records"),
+    Term("subpoena", "Subpoena", public="Subpoena (criminal or administrative)",
+         customer="Subpoena (criminal or administrative)"),
+    Term("court_order", "Court order", public="Court order for records", customer="Court order for records"),
     Term("search_warrant", "Search warrant"),
-    Term("emergency", "Emergency request", public="Emergency disclosure request"),
-    Term("preservation", "Preservation", public="Preservation request"),
+    Term("emergency", "Emergency request", public="Emergency disclosure request",
+         customer="Emergency disclosure request"),
+    Term("preservation", "Preservation", public="Preservation request", customer="Preservation request"),
     Term("civil_subpoena", "Civil subpoena"),
-    Term("mlat", "MLAT", public="Mutual legal assistance request"),
-    Term("eu_production_order", "EU production order", public="EU production order (EPOC)"),
-    Term("eu_preservation_order", "EU preservation order", public="EU preservation order (EPOC-PR)"),
-    Term("national_security", "National security", public="National security process"),
-    Term("other", "Other", public="Other legal process"),
+    Term("mlat", "MLAT", public="Mutual legal assistance request", customer="Mutual legal assistance request (MLAT)"),
+    Term("eu_production_order", "EU production order", public="EU production order (EPOC)",
+         customer="EU production order (EPOC)"),
+    Term("eu_preservation_order", "EU preservation order", public="EU preservation order (EPOC-PR)",
+         customer="EU preservation order (EPOC-PR)"),
+    Term("national_security", "National security", public="National security process",
+         customer="National security process"),
+    Term("other", "Other", public="Other legal process", customer="Other legal process"),
 )
 PROCESS_TYPES = PROCESS_TERMS.codes
 
@@ -263,3 +269,39 @@ NOTICE_STATE_TERMS = Terms(
     Term("failed", "Failed", help="given up after repeated attempts; staff can retry it"),
 )
 NOTICE_STATES = NOTICE_STATE_TERMS.codes
+
+# Why a held notice waits (``notices.held_by``): ``short`` for a badge, ``label`` after "Held".
+NOTICE_HOLD_TERMS = Terms(
+    Term("counsel", "awaiting counsel's release", short="Awaiting counsel"),
+    Term("gag", "by a gag order", short="Gag order"),
+    Term("deferral", "by a deferral", short="Deferral"),
+)
+
+GAG_EVENT_TERMS = Terms(
+    Term("set", "Recorded"),
+    Term("extend", "Extended"),
+    Term("lift", "Lifted"),
+)
+
+# How a demand reached the desk (``demands.channel``: free text, these are the form's choices).
+CHANNEL_TERMS = Terms(
+    Term("email", "E-mail"),
+    Term("portal", "Law-enforcement portal"),
+    Term("post", "Post"),
+    Term("fax", "Fax"),
+    Term("phone", "Phone"),
+    Term("in_person", "In person / served"),
+)
+
+
+def file_size(size: int | None) -> str:
+    """A file's size as people read it: "850 bytes", "12 KB", "2.3 MB", "1.4 GB" (1 KB = 1,024 bytes)."""
+    if size is None:
+        return "—"
+    if size < 1024:
+        return f"{size:,} byte{'' if size == 1 else 's'}"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1024
+        if size < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "KB" or size >= 100 else f"{size:,.1f} {unit}"
+    raise AssertionError("unreachable")

@@ -1,16 +1,35 @@
 """Errors in one place, and the helpers every template uses."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import access
 from .db import utcnow
 from .errors import DeskError
-from .vocabulary import OUTCOMES, STATES
+from .notices.compose import long_date, long_datetime
+from .vocabulary import (
+    CHANNEL_TERMS,
+    GAG_EVENT_TERMS,
+    NOTICE_HOLD_TERMS,
+    NOTICE_KIND_TERMS,
+    NOTICE_STATE_TERMS,
+    OUTCOME_TERMS,
+    OUTCOMES,
+    PROCESS_TERMS,
+    REQUESTER_TYPE_TERMS,
+    ROLE_TERMS,
+    STATE_TERMS,
+    STATES,
+    TIER_TERMS,
+    Terms,
+    file_size,
+)
 
 
 def wants_problem_json() -> bool:
@@ -84,16 +103,58 @@ def fmt_dt(value: datetime | None, with_time: bool = True) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
-def humanize(code: str | None) -> str:
-    if not code:
+def humanize(key: str | None) -> str:
+    """A form field's key in words ("process_type" → "Process type"); codes have their
+    words in the vocabulary (``words``)."""
+    if not key:
         return "—"
-    return code.replace("_", " ").replace("-", " ").capitalize()
+    return key.replace("_", " ").replace("-", " ").capitalize()
+
+
+# Every code a page shows, by the vocabulary it belongs to: {{ d.status|words('state') }}.
+VOCABULARIES: dict[str, Terms] = {
+    "state": STATE_TERMS, "process": PROCESS_TERMS, "outcome": OUTCOME_TERMS, "tier": TIER_TERMS,
+    "requester_type": REQUESTER_TYPE_TERMS, "notice_state": NOTICE_STATE_TERMS, "notice_kind": NOTICE_KIND_TERMS,
+    "held_by": NOTICE_HOLD_TERMS, "gag_event": GAG_EVENT_TERMS, "role": ROLE_TERMS, "channel": CHANNEL_TERMS,
+}
+
+
+def words(code: str | None, vocabulary: str, field: str = "label") -> str:
+    """A code's words for an audience (``field``: label, short, public, customer). A
+    channel is free text: one the form does not offer reads as typed."""
+    terms = VOCABULARIES[vocabulary]
+    if vocabulary == "channel" and code not in terms:
+        return code or "—"
+    return terms.label(code, field)
+
+
+def break_points(identifier: str | None) -> Markup:
+    """An identifier or domain, escaped, that may wrap (``<wbr>``) after its "@" and before
+    a "." or "/" of its domain rather than mid-word: ``ann.lee@<wbr>contoso<wbr>.example``."""
+    local, at, domain = str(escape(identifier or "")).rpartition("@")
+    domain = domain.replace(".", "<wbr>.").replace("/", "<wbr>/")
+    return Markup(f"{local}@<wbr>{domain}" if at else domain)
+
+
+_DATE_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?(?: UTC)?)?")
+
+
+def unbroken_dates(text: str | None) -> Markup:
+    """Text, escaped, its dates ("2024-03-27", "2024-03-27 14:05 UTC") kept on one line."""
+    return Markup(_DATE_IN_TEXT.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', str(escape(text or ""))))
 
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["dt"] = fmt_dt
     app.jinja_env.filters["date"] = lambda v: fmt_dt(v, with_time=False)
+    # What a customer reads (the portal, like the notices' e-mails): "26 March 2024".
+    app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["long_datetime"] = long_datetime
     app.jinja_env.filters["human"] = humanize
+    app.jinja_env.filters["words"] = words
+    app.jinja_env.filters["filesize"] = file_size
+    app.jinja_env.filters["ident"] = break_points
+    app.jinja_env.filters["unbroken_dates"] = unbroken_dates
 
     @app.context_processor
     def inject():

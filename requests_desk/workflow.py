@@ -37,7 +37,7 @@ from .services.history import changes, snapshot
 from .services.items import Item, from_row, parse_items, within_any
 from .services.notice_release import mark_released, released_by_action
 from .services.users import counsel_users
-from .vocabulary import ACTION_TERMS, OPEN_STATES
+from .vocabulary import ACTION_TERMS, OPEN_STATES, OUTCOME_TERMS, PROCESS_TERMS, STATE_TERMS, TIER_TERMS
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 STORED_NAME_RE = re.compile(r"[0-9a-f]{32}")
@@ -162,12 +162,14 @@ def rule_propose_scope(ctx: Context) -> None:
             )
         if needs_basis(rule):
             if not item.basis:
-                ctx.errors.add(f"items[{index}].basis", f"a {d.process_type} demand needs counsel's written legal basis")
+                ctx.errors.add(f"items[{index}].basis",
+                               f"{PROCESS_TERMS.label(d.process_type, 'public')} needs counsel's written legal basis")
         elif not tier_within(tiers[item.data_set], rule.max_tier):
             ctx.errors.add(
                 f"items[{index}].data_set",
-                f"{item.data_set} is {tiers[item.data_set].replace('_', '-')} data; a {d.process_type.replace('_', ' ')} "
-                f"reaches {rule.max_tier.replace('_', '-')} data at most",
+                f"{item.data_set} is {TIER_TERMS.label(tiers[item.data_set]).lower()} data; "
+                f"{_a(PROCESS_TERMS.label(d.process_type))} reaches {TIER_TERMS.label(rule.max_tier).lower()} data "
+                "at most",
             )
     if ctx.errors:
         return
@@ -308,6 +310,18 @@ BY_ACTION = {t.action: t for t in TRANSITIONS}
 # roles are rows of the role table.
 SIDE_ACTIONS = {action: access.roles_for(f"demand.{action}") for action in ("assign", "set-due")}
 ACTIONS = tuple(BY_ACTION) + tuple(SIDE_ACTIONS)
+# The second person's actions on a proposed scope: the queue lists them apart ("Awaiting my approval").
+FOUR_EYES = ("approve", "return")
+
+
+def states_acted_on(actor: User) -> frozenset[str]:
+    """The states in which ``actor`` may do something to a demand other than approve or
+    return a scope: a transition of its roles, or a side action (any open state). The
+    staff queue lists only such demands besides the approvals."""
+    states = {s for t in TRANSITIONS if t.action not in FOUR_EYES and actor.has_role(*t.roles) for s in t.sources}
+    if any(actor.has_role(*roles) for roles in SIDE_ACTIONS.values()):
+        states |= set(OPEN_STATES)
+    return frozenset(states)
 
 
 def allowed_actions(actor: User, demand: Demand) -> list[str]:
@@ -375,12 +389,21 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
 
 def _state_message(demand: Demand, transition: Transition) -> str:
     if demand.status == "closed" and transition.action != "extend-preservation":
-        return f"{demand.reference} is closed ({demand.outcome}); a closed demand is final."
+        return (f"{demand.reference} is closed ({OUTCOME_TERMS.label(demand.outcome).lower()}); a closed demand "
+                "is final.")
     if transition.action == "extend-preservation":
-        return f"Only a closed, preserved demand's hold can be extended; {demand.reference} is {demand.status}."
-    allowed = ", ".join(s.replace("_", " ") for s in transition.sources)
+        return (f"Only a closed, preserved demand's hold can be extended; {demand.reference} is "
+                f"{STATE_TERMS.label(demand.status).lower()}.")
+    allowed = ", ".join(STATE_TERMS.label(s).lower() for s in transition.sources)
     return (f"{transition.label} is possible only when the demand is {allowed}; "
-            f"{demand.reference} is {demand.status.replace('_', ' ')}.")
+            f"{demand.reference} is {STATE_TERMS.label(demand.status).lower()}.")
+
+
+def _a(words: str) -> str:
+    """"a court order", "an MLAT", "an EU production order": the article before a label."""
+    acronym = words.split(" ", 1)[0].isupper()
+    text = words if acronym else words.lower()
+    return f"an {text}" if text[:1] in "aeiouAEIOU" or words.startswith("MLAT") else f"a {text}"
 
 
 def _side_action(session: Session, actor: User, demand: Demand, action: str, body: Any,

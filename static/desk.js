@@ -180,4 +180,12 @@
   });
   var opened = document.querySelector("details.action[open]");
   if (opened) { opened.scrollIntoView({ block: "start" }); }
+
+  // A refused action comes back (422, 409, 403) with the case page and what was typed, at
+  // the action's address: show the case page's own address, so that reloading, sharing
+  // or going back reads the case and never sends the form again.
+  var refusal = document.getElementById("refusal");
+  if (refusal && refusal.getAttribute("data-case-url") && window.history && history.replaceState) {
+    history.replaceState(null, "", refusal.getAttribute("data-case-url"));
+  }
 })();

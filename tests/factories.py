@@ -245,10 +245,13 @@ class _FormReader(_HTMLParser):
         self._select_chosen = False
         self._textarea: str | None = None
         self._skip = 0
+        self._glue = False  # a <wbr> only allows a line break: the words on either side are one
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag in ("script", "style", "template", "datalist"):
+        if tag == "wbr":
+            self._glue = True
+        elif tag in ("script", "style", "template", "datalist"):
             self._skip += 1
         elif tag == "input" and a.get("name"):
             kind = a.get("type", "text")
@@ -283,7 +286,11 @@ class _FormReader(_HTMLParser):
         if self._textarea:
             self.values[self._textarea][-1] += data
         elif not self._skip and self._select is None:
-            self.text.append(data)
+            if self._glue and self.text:
+                self.text[-1] += data
+            else:
+                self.text.append(data)
+        self._glue = False
 
 
 def read_page(html: str) -> _FormReader:

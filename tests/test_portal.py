@@ -7,7 +7,7 @@ import pytest
 from requests_desk.models import Demand
 from requests_desk.services import document_marks
 from tests.factories import login as login_as
-from tests.factories import make_customer, make_customer_user, make_user, pdf_with_text, upload_pdf
+from tests.factories import make_customer, make_customer_user, make_user, page_text, pdf_with_text, upload_pdf
 
 
 @pytest.fixture
@@ -54,9 +54,11 @@ def test_portal_shows_the_demand_and_its_documents(app, session, desk, orgs, run
     page = portal.get(f"/portal/notices/{nid}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
+    # (dates as a customer reads them, as in the e-mail: issue 16.6)
     for text in (demand["reference"], "Metropolitan Police", "Det. Jane Roe", "Search warrant", "E-mail content",
-                 "bob@contoso.com", "2026-01-01", "2026-03-31", "warrant.pdf", "We are still handling this demand"):
-        assert text in html, text
+                 "bob@contoso.com", "1 January 2026", "31 March 2026", "warrant.pdf",
+                 "We are still handling this demand"):
+        assert text in page_text(html), text
     assert "eve@fabrikam.com" not in html and "Billing records" not in html  # Fabrikam's business
     assert f'href="/portal/documents/{doc["id"]}"' in html
 
@@ -74,7 +76,7 @@ def test_portal_shows_the_demand_and_its_documents(app, session, desk, orgs, run
     outcome_id = notice_id(desk, demand, contoso, "outcome")
     html = portal.get(f"/portal/notices/{outcome_id}").get_data(as_text=True)
     assert "Outcome: Data disclosed (including content)" in html
-    assert "What was disclosed" in html and "2026-02-01" in html and "2026-02-28" in html
+    assert "What was disclosed" in html and "1 February 2026" in html and "28 February 2026" in html
     assert "Data disclosed (including content)" in portal.get("/portal/").get_data(as_text=True)
     # The notice of demand now links to it.
     assert f'href="/portal/notices/{outcome_id}"' in portal.get(f"/portal/notices/{nid}").get_data(as_text=True)

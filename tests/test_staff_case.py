@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from requests_desk import workflow
 from requests_desk.models import AuditEvent, Demand, Document, Gag, PreservationHold, ProductionFile
+from requests_desk.vocabulary import file_size
 from tests.factories import (
     MINIMAL_PDF,
     field_error,
@@ -354,7 +355,7 @@ def test_production_with_an_uploaded_file_kept(client, session, login, desk, app
     assert r.status_code == 302, page_text(r)
     text = page_text(client.get(r.headers["Location"]))
     assert "Production recorded; the demand is closed." in text and "Content disclosed" in text
-    assert hashlib.sha256(content).hexdigest() in text and f"{len(content):,}" in text
+    assert hashlib.sha256(content).hexdigest() in text and file_size(len(content)) in text  # "19 KB"
     row = session.scalars(select(ProductionFile)).one()
     assert row.sha256 == hashlib.sha256(content).hexdigest() and row.bytes == len(content)
     download = client.get(f"/desk/production-files/{row.id}")

@@ -4,6 +4,7 @@ number of queries however many demands there are."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -255,6 +256,47 @@ def test_approval_list_only_for_approvers(client, session, login):
     login(user.email)
     html = client.get("/desk/").get_data(as_text=True)
     assert 'q-approval' not in html and 'q-gags_review' not in html and 'q-emergency' in html
+
+
+def test_the_queue_lists_each_demand_once(client, session, staff, queue_desk):
+    """Issue 16.6: the work lists and the approvals list a demand once: a scope awaiting
+    my approval is listed under "Awaiting my approval" only, not again by its due date; a scope I proposed myself (I cannot approve it, but as
+    counsel I may withdraw it) stays in the work lists and is no approval of mine."""
+    mine = make_demand(session, staff, legal_reference="MINE", process_type="court_order",
+                       received_at=iso(ago(days=2)),
+                       requested=[{"target": "alice@example.org", "data_set": "sign_in_logs",
+                                   "from": "2026-01-01", "to": "2026-01-31"}])
+    demand = session.get(Demand, mine.id)
+    workflow.apply_action(session, staff, demand, "start-review", {})
+    workflow.apply_action(session, staff, demand, "propose-scope", {"items": [
+        {"target": "alice@example.org", "data_set": "sign_in_logs", "from": "2026-01-01", "to": "2026-01-31"}]})
+    session.commit()
+    for scope in ("mine", "all"):
+        html = client.get(f"/desk/?scope={scope}").get_data(as_text=True)
+        # Gags and notices awaiting counsel are reviews of another kind, listed beside.
+        listed = Counter(ref for key in ("emergency", "overdue", "due_soon", "approval", "holds", "later")
+                         for ref in REF.findall(section(html, key)))
+        assert listed and set(listed.values()) == {1}, listed
+        approval = queue_desk["approval"].reference
+        assert REF.findall(section(html, "approval")) == [approval]
+        assert approval not in section(html, "later")
+        assert mine.reference in section(html, "later") and mine.reference not in section(html, "approval")
+    r = client.get("/desk/demands?queue=later&scope=all")
+    assert queue_desk["approval"].reference not in refs(r) and mine.reference in refs(r)
+
+
+def test_an_approver_is_offered_only_the_scopes_to_approve(client, session, login, queue_desk):
+    """An approver (no other role) acts only on scopes others proposed: the queue lists
+    those, never a demand in review or received that the approver cannot act on."""
+    approver = make_user(session, "approver")
+    login(approver.email)
+    html = client.get("/desk/?scope=all").get_data(as_text=True)
+    lists = re.findall(r'aria-labelledby="q-([a-z_]+)"', html)
+    assert lists == ["approval"]
+    assert REF.findall(html) == [queue_desk["approval"].reference]
+    for name in ("emergency", "overdue", "due_soon", "later", "holds"):
+        assert refs(client.get(f"/desk/demands?queue={name}&scope=all")) == [], name
+    assert refs(client.get("/desk/demands?queue=approval&scope=all")) == [queue_desk["approval"].reference]
 
 
 def test_queue_costs_the_same_queries_for_more_demands(app, client, session, staff, queue_desk):

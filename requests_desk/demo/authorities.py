@@ -77,7 +77,7 @@ JURISDICTIONS: dict[str, tuple[Jurisdiction, ...]] = {
            ("Crown Office and Procurator Fiscal Service", "copfs.example.uk")),
     ),
     "FR": (
-        _j("FR", "Paris", (("Office anti-cybercriminalité (Police nationale)", "ofac.example.fr"),
+        _j("FR", "Paris", (("Office anti-cybercriminalité, Police nationale", "ofac.example.fr"),
                            ("Brigade de lutte contre la cybercriminalité", "bl2c.example.fr")),
            ("Tribunal judiciaire de Paris",), ("Parquet de Paris", "parquet-paris.example.fr")),
         _j("FR", "Lyon", (("Gendarmerie nationale, région Auvergne-Rhône-Alpes", "gendarmerie.example.fr"),),

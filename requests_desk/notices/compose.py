@@ -35,10 +35,9 @@ from ..models import (
     Document,
     Notice,
     PreservationHold,
-    ProcessRule,
 )
 from ..services.document_marks import documents_for
-from ..vocabulary import OUTCOME_TERMS, REQUESTER_TYPE_TERMS
+from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS, REQUESTER_TYPE_TERMS, file_size
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 
@@ -59,11 +58,7 @@ class DocumentLine:
 
     @property
     def size(self) -> str:
-        if self.bytes < 1024:
-            return f"{self.bytes} bytes"
-        if self.bytes < 1024 * 1024:
-            return f"{self.bytes / 1024:.0f} KB"
-        return f"{self.bytes / (1024 * 1024):.1f} MB"
+        return file_size(self.bytes)
 
 
 @dataclass(frozen=True)
@@ -126,10 +121,9 @@ def load_notice(session: Session, notice_id: int) -> Notice | None:
     )
 
 
-def _labels(session: Session) -> tuple[dict[str, str], dict[str, str]]:
-    data_sets = {d.code: d.label or d.code.replace("_", " ").capitalize() for d in session.scalars(select(DataSet))}
-    processes = {p.code: p.label for p in session.scalars(select(ProcessRule))}
-    return data_sets, processes
+def _data_sets(session: Session) -> dict[str, str]:
+    """The data sets' names in the desk's catalogue (an unnamed one reads as its code)."""
+    return {d.code: d.label or d.code for d in session.scalars(select(DataSet))}
 
 
 def _country(code: str) -> str:
@@ -149,7 +143,7 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
     The outcome is part of a notice of outcome; ``show_outcome`` adds it to a notice of
     demand too (the portal does so once the notice of outcome is visible)."""
     demand, customer = notice.demand, notice.customer
-    data_sets, processes = _labels(session)
+    data_sets = _data_sets(session)
     own_targets = [t.identifier for t in demand.targets if t.customer_id == customer.id]
     own = set(own_targets)
 
@@ -171,7 +165,7 @@ def notice_content(session: Session, notice: Notice, *, now: datetime, base_url:
         requester_name=demand.requester.name,
         requester_type=REQUESTER_TYPE_TERMS.label(demand.requester.type),
         country=_country(demand.country),
-        process_type=processes.get(demand.process_type, demand.process_type),
+        process_type=PROCESS_TERMS.label(demand.process_type, "customer"),
         legal_reference=demand.legal_reference,
         issuing_authority=demand.issuing_authority,
         emergency=demand.emergency,
@@ -228,13 +222,19 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["d"] = long_date
-    env.filters["dt"] = lambda v: v.strftime("%d %B %Y, %H:%M UTC").lstrip("0") if v else "—"
+    env.filters["dt"] = long_datetime
     env.filters["periods"] = describe_gag_periods
     return env
 
 
 def long_date(value: date | datetime | None) -> str:
-    return value.strftime("%d %B %Y").lstrip("0") if value else "—"
+    """How a customer reads a date, in the e-mail and in the portal alike: "26 March 2024"."""
+    return f"{value.day} {value:%B %Y}" if value else "—"
+
+
+def long_datetime(value: datetime | None) -> str:
+    """"26 March 2024, 14:05 UTC"."""
+    return f"{value.day} {value:%B %Y, %H:%M} UTC" if value else "—"
 
 
 def describe_gag_periods(periods: list[GagPeriod]) -> str:

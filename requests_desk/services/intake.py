@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..notices.outbox import make_notices_due
 from ..rules import data_sets, process_rules
-from ..vocabulary import REQUESTER_TYPES
+from ..vocabulary import PROCESS_TERMS, REQUESTER_TYPES
 from . import gags as gag_service
 from . import parsing
 from .customers import resolve_targets
@@ -191,7 +191,7 @@ def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime
     clean = parse_demand(session, data, now=now)
     if actor is not None and not access.may_see(actor, clean.process_type):
         raise Forbidden(f"Only users with role {access.COMPARTMENTS[clean.process_type]} may log a "
-                        f"{clean.process_type.replace('_', '-')} demand.")
+                        f"{PROCESS_TERMS.label(clean.process_type).lower()} demand.")
     rule = session.get(ProcessRule, clean.process_type)
     resolved = resolve_targets(session, clean.targets)
     demand = Demand(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy import (
     ColumnElement,
@@ -17,8 +17,10 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     literal_column,
+    not_,
     or_,
     select,
 )
@@ -68,22 +70,43 @@ def _longer_than(session: Session, start, end, days: int) -> ColumnElement[bool]
     return end - start > timedelta(days=days)
 
 
-def queue_conditions(session: Session, name: str, user: User, now: datetime) -> list[ColumnElement[bool]]:
+WORK_LISTS = ("emergency", "overdue", "due_soon", "later")
+
+
+def _approval(user: User) -> list[ColumnElement[bool]]:
+    """A scope another person proposed, awaiting this approver's decision."""
+    return [Demand.status == "scoped", or_(Demand.proposed_by_id.is_(None), Demand.proposed_by_id != user.id)]
+
+
+def _work(user: User, acts_on: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """The open demands the work lists show ``user``: only in states where the user may
+    act (``acts_on``, from workflow.states_acted_on; None: all), and not those awaiting
+    the user's approval, which "Awaiting my approval" lists (each demand once)."""
+    conds: list[ColumnElement[bool]] = [_open()]
+    if acts_on is not None:
+        conds.append(Demand.status.in_(sorted(set(acts_on) & set(OPEN_STATES))))
+    if user.has_role("approver"):
+        conds.append(not_(and_(*_approval(user))))
+    return conds
+
+
+def queue_conditions(session: Session, name: str, user: User, now: datetime,
+                     acts_on: Collection[str] | None = None) -> list[ColumnElement[bool]]:
     """The WHERE clauses of one queue list, over ``Demand`` (and what it joins by EXISTS)."""
     if name == "emergency":
-        return [_open(), Demand.emergency.is_(True)]
+        return _work(user, acts_on) + [Demand.emergency.is_(True)]
     if name == "overdue":
-        return [_open(), Demand.emergency.is_(False), Demand.due_at < now]
+        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at < now]
     if name == "due_soon":
-        return [_open(), Demand.emergency.is_(False), Demand.due_at >= now, Demand.due_at <= now + DUE_SOON]
+        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at >= now,
+                                       Demand.due_at <= now + DUE_SOON]
     if name == "later":
-        return [_open(), Demand.emergency.is_(False), Demand.due_at > now + DUE_SOON]
+        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at > now + DUE_SOON]
     if name == "approval":
-        return [
-            Demand.status == "scoped",
-            or_(Demand.proposed_by_id.is_(None), Demand.proposed_by_id != user.id),
-        ]
+        return _approval(user)
     if name == "holds":
+        if acts_on is not None and "closed" not in acts_on:  # only counsel extends a hold
+            return [false()]
         return [exists().where(
             PreservationHold.demand_id == Demand.id,
             PreservationHold.ends_at > now,
@@ -148,12 +171,18 @@ LIST_LOAD = (
 )
 
 
-def visible_lists(user: User) -> list[str]:
-    keys = ["emergency", "overdue", "due_soon"]
+def visible_lists(user: User, acts_on: Collection[str] | None = None) -> list[str]:
+    """The lists of ``user``'s queue: the work lists where the user may act on an open
+    demand, approvals for approvers, holds for those who may extend one (``acts_on``
+    holds "closed"), gags and notices awaiting counsel for counsel (and admins: gags)."""
+    work = acts_on is None or bool(set(acts_on) & set(OPEN_STATES))
+    keys = ["emergency", "overdue", "due_soon"] if work else []
     if user.has_role("approver"):
         keys.append("approval")
-    keys.append("holds")
-    keys.append("later")
+    if acts_on is None or "closed" in acts_on:
+        keys.append("holds")
+    if work:
+        keys.append("later")
     if user.has_role("counsel", "admin"):
         keys += ["gags_expiring", "gags_review"]
     if user.has_role("counsel"):
@@ -162,15 +191,17 @@ def visible_lists(user: User) -> list[str]:
 
 
 def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int = 8,
-                now: datetime | None = None) -> Queue:
+                now: datetime | None = None, acts_on: Collection[str] | None = None) -> Queue:
+    """``user``'s queue; ``acts_on`` (workflow.states_acted_on) narrows it to the demands
+    the user may act on (None: every open demand, as before roles are known)."""
     now = now or utcnow()
     scope = scope if scope in SCOPES else "mine"
-    keys = visible_lists(user)
+    keys = visible_lists(user, acts_on)
 
     visible = visible_to(user)
 
     def conditions(key: str) -> list[ColumnElement[bool]]:
-        conds = queue_conditions(session, key, user, now) + visible
+        conds = queue_conditions(session, key, user, now, acts_on) + visible
         if scope == "mine" and scoped(key):
             conds.append(_mine(user))
         return conds
@@ -259,10 +290,10 @@ def parse_queue_args(args: Any, errors: FieldErrors) -> tuple[str | None, str]:
 
 
 def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: User,
-               now: datetime | None = None) -> tuple[list[Demand], int]:
+               now: datetime | None = None, acts_on: Collection[str] | None = None) -> tuple[list[Demand], int]:
     """The case list narrowed to one queue: the list's filters, sort and paging apply too."""
     now = now or utcnow()
-    stmt = filtered_query(session, f, user, now).where(*queue_conditions(session, name, user, now))
+    stmt = filtered_query(session, f, user, now).where(*queue_conditions(session, name, user, now, acts_on))
     if scope == "mine" and scoped(name):
         stmt = stmt.where(_mine(user))
     return page_of(session, stmt, f, LIST_LOAD)

@@ -63,18 +63,6 @@ def process_name(code: str | None) -> str:
     return PROCESS_TERMS.label(code)
 
 
-@bp.app_template_filter("bytes")
-def human_bytes(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value):,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size:,} bytes"
-
-
 @bp.app_template_filter("country_name")
 def country_name(code: str | None) -> str:
     import pycountry

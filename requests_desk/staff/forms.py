@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..vocabulary import REQUESTER_TYPE_TERMS, ROLE_TERMS, STAFF_ROLES
+from ..vocabulary import CHANNEL_TERMS, REQUESTER_TYPE_TERMS, ROLE_TERMS, STAFF_ROLES
 
 DATE = {"type": "date"}
 DATETIME = {"type": "datetime-local", "step": "60"}
@@ -31,10 +31,6 @@ def choices(pairs, blank: str | None = "Choose…") -> list[SelectChoice]:
     """Select options from (value, label) pairs, with a blank first option."""
     out = [SelectChoice(str(value), label) for value, label in pairs]
     return ([SelectChoice("", blank)] if blank is not None else []) + out
-
-
-def _choices(codes, blank: str | None = "Choose…"):
-    return choices(((c, c.replace("_", " ").capitalize()) for c in codes), blank)
 
 
 class Select(SelectField):
@@ -67,10 +63,7 @@ class DemandForm(FlaskForm):
     legal_reference = StringField("Legal reference (docket, case number)")
     issuing_authority = StringField("Issuing authority")
     received_at = StringField("Received (UTC)", render_kw=DATETIME)
-    channel = Select("Channel", choices=choices([
-        ("email", "E-mail"), ("portal", "Law-enforcement portal"), ("post", "Post"),
-        ("fax", "Fax"), ("phone", "Phone"), ("in_person", "In person / served"),
-    ], blank=None))
+    channel = Select("Channel", choices=choices(((t.code, t.label) for t in CHANNEL_TERMS), blank=None))
     emergency = BooleanField("Emergency (danger of death or serious injury)")
     justification = TextAreaField("Emergency justification", render_kw={"rows": 3})
     due_at = StringField("Due (UTC, optional)", render_kw=DATETIME)

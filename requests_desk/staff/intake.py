@@ -18,6 +18,7 @@ from ..db_session import get_session
 from ..errors import ValidationError
 from ..rules import data_sets, process_rules
 from ..services.intake import log_demand
+from ..vocabulary import TIER_TERMS
 from . import forms
 from .blueprint import bp
 from .errormap import ListMap, friendly, place_errors
@@ -94,7 +95,7 @@ def prepare(form: forms.DemandForm) -> dict:
                                               if access.may_see(g.user, code))
     for entry in form.requested.entries:
         entry.form.data_set.choices = forms.choices(
-            (code, f"{ds.label or code} · {ds.tier.replace('_', '-')}") for code, ds in sets.items()
+            (code, f"{ds.label or code} · {TIER_TERMS.label(ds.tier).lower()}") for code, ds in sets.items()
         )
     return {"rules": rules, "countries": country_options()}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -42,6 +43,11 @@ def _rows(session, state: str, user, *, awaiting_counsel: bool | None = None):
     ).all()
 
 
+def _date(value) -> Markup:
+    """A date and time that never wraps inside a sentence."""
+    return Markup('<span class="nowrap">{}</span>').format(f"{value:%Y-%m-%d %H:%M} UTC")
+
+
 def _hold_reasons(session, notices, now) -> dict[int, str]:
     """Why each held notice waits: the gag in force (until when), or the deferral."""
     demand_ids = {n.demand_id for n in notices}
@@ -59,10 +65,10 @@ def _hold_reasons(session, notices, now) -> dict[int, str]:
     for n in notices:
         gag, deferral = gags.get(n.demand_id), deferrals.get(n.demand_id)
         if gag is not None:
-            until = gag.expires_at.strftime("%Y-%m-%d %H:%M UTC") if gag.expires_at else "no end date"
-            reasons[n.id] = f"Gag {gag.order_ref} ({gag.issued_by}) in force; ends: {until}"
+            until = Markup("until {}").format(_date(gag.expires_at)) if gag.expires_at else "with no end date"
+            reasons[n.id] = Markup("{}, by {} — in force {}").format(gag.order_ref, gag.issued_by, until)
         elif deferral is not None and deferral.until > now:
-            reasons[n.id] = f"Deferred until {deferral.until:%Y-%m-%d %H:%M UTC}: {deferral.reason}"
+            reasons[n.id] = Markup("Until {}: {}").format(_date(deferral.until), deferral.reason)
         else:
             reasons[n.id] = "Its hold has ended; released on the dispatcher's next run"
     return reasons

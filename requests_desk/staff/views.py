@@ -25,6 +25,7 @@ from ..models import (
     DueDateChange,
     Gag,
     Notice,
+    NoticeDeferral,
     PreservationHold,
     ProcessRule,
     User,
@@ -82,7 +83,7 @@ def list_args(args: MultiDict, **changes: Any) -> dict:
 def home():
     user = g.user
     scope = request.args.get("scope", "mine")
-    q = queue_service.build_queue(get_session(), user, scope=scope)
+    q = queue_service.build_queue(get_session(), user, scope=scope, acts_on=workflow.states_acted_on(user))
     return render_template("staff/home.html", queue=q, now=utcnow())
 
 
@@ -106,7 +107,8 @@ def demands():
     total = 0
     if filters is not None and not errors:
         if queue_name:
-            rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user)
+            rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user,
+                                                   acts_on=workflow.states_acted_on(g.user))
         else:
             rows, total = case_list.list_demands(session, filters, g.user)
     customers = session.execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
@@ -251,6 +253,8 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     rule = session.get(ProcessRule, demand.process_type)
     sets = load_data_sets(session)
     hold = session.scalar(select(PreservationHold).where(PreservationHold.demand_id == demand.id))
+    deferral = session.scalar(select(NoticeDeferral).where(NoticeDeferral.demand_id == demand.id)
+                              .order_by(NoticeDeferral.id.desc()).limit(1))  # the latest decides
     notices = session.scalars(
         select(Notice).where(Notice.demand_id == demand.id).options(joinedload(Notice.customer)).order_by(Notice.id)
     ).all()
@@ -294,7 +298,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         due_changes=due_changes, timeline=list(reversed(timeline)), users=users,
         forms=form_map, transitions=transitions, extras=extras, unavailable=unavailable,
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
-        active_gag=demand.active_gag(now),
+        active_gag=demand.active_gag(now), deferral=deferral if deferral and deferral.until > now else None,
         customers=demand.customers,
         documents=document_panel(demand, user, submitted or {}),
         requested_meta=item_metas(session, demand, rule, "requested"),

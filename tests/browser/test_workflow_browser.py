@@ -10,6 +10,7 @@ import re
 from sqlalchemy import select
 
 from requests_desk.models import Demand, ProductionFile
+from requests_desk.vocabulary import file_size
 from tests.factories import MINIMAL_PDF, PASSWORD, make_customer, make_user
 
 
@@ -134,7 +135,7 @@ def test_from_logging_to_production(app, session, live_server, page, screenshot)
     page.wait_for_url(case_url + "#top")
     assert "Production recorded" in page.inner_text(".flash-success")
     production = page.inner_text("#production")
-    assert hashlib.sha256(export).hexdigest() in production and f"{len(export):,}" in production
+    assert hashlib.sha256(export).hexdigest() in production and file_size(len(export)) in production  # "2 KB"
     assert "Non-content disclosed" in page.inner_text(".case-badges")
     timeline = page.inner_text("#timeline")
     for words in ("Logged the demand", "Started the legal review", "Proposed a scope of 1 item",
