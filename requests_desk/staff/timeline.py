@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import AuditEvent, User
-from ..vocabulary import ACTION_TERMS, OUTCOME_TERMS
+from ..vocabulary import ACTION_TERMS, OUTCOME_TERMS, file_size
 from ..workflow import BY_ACTION
 
 
@@ -96,7 +96,7 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         if after.get("for_customer_id"):
             entry.title = f"Added the redacted copy {after.get('name', '')}, for one customer only"
         if isinstance(size, int):
-            entry.details.append(f"{size:,} bytes, SHA-256 {str(after.get('sha256', ''))[:16]}…")
+            entry.details.append(f"{file_size(size)}, SHA-256 {str(after.get('sha256', ''))[:16]}…")
     elif a == "documents.marked":
         entry.title = ACTION_TERMS["mark-documents"].history
         marks = after.get("marks") if isinstance(after.get("marks"), dict) else {}
