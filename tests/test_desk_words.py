@@ -226,5 +226,5 @@ def test_sizes_on_the_case_page_are_human(client, session, desk, contoso, login)
     login(desk.counsel.email)
     text = page_text(client.get(f"/desk/demands/{demand['id']}"))
     assert re.search(r"warrant\.pdf \d+ KB", text), text
-    assert re.search(r"Added the document warrant\.pdf \d+ KB, SHA-256", text), text  # the timeline
+    assert re.search(r"Added the document warrant\.pdf \S+ \d+ KB, SHA-256", text), text  # the timeline (who, size)
     assert "1 KB" in text and "1,234" not in text  # the manifest's export.zip of 1,234 bytes
