@@ -169,6 +169,9 @@ def test_each_paper_reads_as_its_demand(cases):
             expected.append(body["justification"])
         if body.get("gag"):
             expected += [body["gag"]["order_ref"], "Order of non-disclosure"]
+            law = ("50 U.S.C. § 1861(d)" if body["process_type"] == "national_security" else
+                   "18 U.S.C. § 2705(b)" if body["country"] == "US" else "shall not inform the account holders")
+            expected.append(law)
         for words in expected:
             assert _plain(words) in text, (words, text)
         assert "not a real legal process" in text

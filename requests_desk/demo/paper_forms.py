@@ -129,10 +129,17 @@ FORMS: dict[tuple[str, bool], Form] = {
         "court"),
 }
 GAG_WORDS = {
-    True: "Under 18 U.S.C. § 2705(b), the provider shall not notify any person, including the account "
+    "us": "Under 18 U.S.C. § 2705(b), the provider shall not notify any person, including the account "
           "holders, of the existence of this legal process {until}.",
-    False: "The provider shall not inform the account holders or any other person of this legal "
-           "process {until}.",
+    "national_security": "Under 50 U.S.C. § 1861(d), no person shall disclose to any other person that the "
+                         "records were sought or obtained under this order {until}.",
+    "other": "The provider shall not inform the account holders or any other person of this legal "
+             "process {until}.",
 }
+
+
+def gag_words(ptype: str, us: bool) -> str:
+    """What a non-disclosure order says, by the law it is made under."""
+    return GAG_WORDS["national_security" if ptype == "national_security" else "us" if us else "other"]
 FOOTER = "Demo document made by Requests Desk: not a real legal process."
 TO_LINE = "To: the custodian of records, legal department of the online service provider"

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from ..rules import DEFAULT_RULES
 from .authorities import FISC, is_court
-from .paper_forms import FOOTER, FORMS, GAG_WORDS, TO_LINE, Form
+from .paper_forms import FOOTER, FORMS, TO_LINE, Form, gag_words
 from .people import FIRST, LAST
 
 DATA_SET_LABELS = {code: label for code, _tier, label in DEFAULT_RULES.data_sets}
@@ -321,7 +321,7 @@ def legal_process(body: dict, reference: str) -> tuple[str, bytes]:
         until = (f"until {paper_date(gag['expires_at'], us)}" if gag.get("expires_at")
                  else "until further order of the court")
         page.block("Order of non-disclosure", "Helvetica-Bold", gap=8)
-        page.block(f"{gag['order_ref']}, by {gag['issued_by']}: " + GAG_WORDS[us].format(until=until))
+        page.block(f"{gag['order_ref']}, by {gag['issued_by']}: " + gag_words(ptype, us).format(until=until))
     name, capacity = _signer(body, form)
     sign_at = max(page.y - 34, BOTTOM + 14)
     page.place(MARGIN, sign_at, f"Dated: {paper_date(received, us)}", "Helvetica", 9.5)
