@@ -2,6 +2,7 @@
 demands exist only for staff with role ``cleared``."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +11,6 @@ from sqlalchemy import select
 from requests_desk.models import AuditEvent, Notice
 from requests_desk.services import role_changes
 from tests.factories import (
-    csrf_from,
     login,
     make_customer,
     make_token,
@@ -40,8 +40,6 @@ def held_by(session, demand_id) -> list[str | None]:
 
 
 def release_events(session, demand_id) -> list[dict]:
-    import json
-
     session.expire_all()
     rows = session.scalars(select(AuditEvent).where(AuditEvent.demand_id == demand_id,
                                                     AuditEvent.action == "notices.release"))
