@@ -79,6 +79,7 @@ ROLE_TERMS = Terms(
     Term("admin", "Admin", help="users, customers, the data-set catalogue, report publication"),
     Term("cleared", "Cleared", help="sees national-security demands (granted by two admins, like approver)"),
     Term("customer", "Customer", help="a user of one customer organisation: the portal only"),
+    Term("requester", "Requester", help="an officer of a verified agency: the requester portal only"),
 )
 STAFF_ROLES = ("intake", "counsel", "approver", "admin", "cleared")
 ROLES = ROLE_TERMS.codes
@@ -164,11 +165,18 @@ OUTCOME_TERMS = Terms(
          customer_help="We preserved the data listed below because the law requires us to do so on request. "
                        "Preserved data is kept aside, not disclosed; disclosing it would need further legal "
                        "process."),
+    Term("fraudulent", "Fraudulent",
+         public_help="counsel found the request forged (for example sent from a hijacked police mailbox) "
+                     "and disclosed nothing.",
+         customer="Rejected as fraudulent",
+         customer_help="We found the demand was not genuine and rejected it. Nothing was disclosed."),
 )
 OUTCOMES = OUTCOME_TERMS.codes
 # In reports an open demand counts as pending.
 PENDING = Term("pending", "Pending", public_help="the request was still open when the figures were compiled.")
-REPORT_OUTCOME_TERMS = Terms(*OUTCOME_TERMS, PENDING)
+# A fraudulent demand counts as rejected in the report's outcome tables (schema v1 keeps
+# its keys); the emergency section counts the fraudulent ones on their own.
+REPORT_OUTCOME_TERMS = Terms(*(t for t in OUTCOME_TERMS if t.code != "fraudulent"), PENDING)
 
 
 @dataclass(frozen=True)
@@ -292,6 +300,30 @@ CHANNEL_TERMS = Terms(
     Term("phone", "Phone"),
     Term("in_person", "In person / served"),
 )
+# Channels the desk sets itself, never offered on the intake form (``portal`` is both:
+# the requester portal sets it, and intake may log a demand from another provider's portal).
+SYSTEM_CHANNEL_TERMS = Terms(
+    Term("import", "Spreadsheet import"),
+)
+
+# ---------------------------------------------------------------- requests from outside
+
+# The four checks staff record on an emergency demand before any disclosure (SPEC §9).
+EMERGENCY_CHECK_TERMS = Terms(
+    Term("callback", "Call-back", help="called back on a number sourced independently of the request"),
+    Term("sender", "Sender", help="the e-mail domain and headers match the agency"),
+    Term("authority", "Authority", help="the officer and the agency exist"),
+    Term("justification", "Justification",
+         help="the facts describe imminent danger of death or serious injury"),
+)
+EMERGENCY_CHECKS = EMERGENCY_CHECK_TERMS.codes
+
+# What a fraud flag names: one e-mail address, or a whole domain.
+FLAG_KIND_TERMS = Terms(
+    Term("email", "E-mail address"),
+    Term("domain", "Domain"),
+)
+FLAG_KINDS = FLAG_KIND_TERMS.codes
 
 
 def file_size(size: int | None) -> str:

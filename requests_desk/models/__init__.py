@@ -37,6 +37,7 @@ from .gags import (
     gag_active_clause,
 )
 from .notices import Notice
+from .outside import Agency, EmergencyCheck, FraudFlag, MailMessage, RequesterAccount
 from .reports import (
     Report,
     ReportAccount,
@@ -93,6 +94,12 @@ __all__ = [
     "gag_active_clause",
     # notices
     "Notice",
+    # requests from outside
+    "Agency",
+    "EmergencyCheck",
+    "FraudFlag",
+    "MailMessage",
+    "RequesterAccount",
     # reports
     "Report",
     "ReportAccount",

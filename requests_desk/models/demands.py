@@ -29,6 +29,7 @@ from .base import _in
 if TYPE_CHECKING:
     from .customers import Customer
     from .gags import Gag
+    from .outside import EmergencyCheck
     from .users import User
 
 
@@ -69,6 +70,8 @@ class Demand(Base):
               postgresql_where=text("emergency IS true")),
         Index("ix_demands_country_received", "country", "received_at"),
         Index("ix_demands_process_received", "process_type", "received_at"),
+        # A unique index, not a constraint: SQLite adds it to a table that has rows.
+        Index("uq_demands_external_id", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,6 +104,15 @@ class Demand(Base):
     # Retention (SPEC §8): when `desk purge --apply` deleted the demand's files and
     # redacted its target identifiers and requester everywhere (services/retention.py).
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Requests from outside (SPEC §9): the requester account that submitted the demand
+    # through the requester portal (channel ``portal``); the spreadsheet row group it was
+    # imported from (channel ``import``; unique, so a file cannot be imported twice); and
+    # counsel's reason for proposing a scope before the four emergency checks were done.
+    requester_account_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    checks_override_reason: Mapped[str | None] = mapped_column(Text)
+    checks_override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    checks_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     requester: Mapped[Requester] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
@@ -119,6 +131,9 @@ class Demand(Base):
     )
     gags: Mapped[list[Gag]] = relationship(
         back_populates="demand", cascade="all, delete-orphan", order_by="Gag.id"
+    )
+    emergency_checks: Mapped[list[EmergencyCheck]] = relationship(
+        back_populates="demand", cascade="all, delete-orphan", order_by="EmergencyCheck.id"
     )
 
     def items_of(self, kind: str) -> list[DemandItem]:
