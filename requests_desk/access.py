@@ -41,6 +41,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # administration
     "customer.manage": ("admin",),
     "user.manage": ("admin",),
+    "agency.manage": ("admin",),  # verified agencies: the requester portal's domain list (SPEC §9)
+    # the requester portal (SPEC §9): a requester submits demands (with their PDFs) and
+    # withdraws its own; it never holds a staff permission
+    "demand.submit": ("requester",),
 }
 
 

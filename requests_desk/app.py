@@ -15,6 +15,8 @@ from .config import load_config
 from .db import make_engine, make_sessionmaker
 from .portal import bp as portal_bp
 from .public import bp as public_bp
+from .requester import bp as requests_bp
+from .requester import signup_bp as requester_signup_bp
 from .staff import bp as staff_bp
 
 
@@ -41,6 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(account.bp, url_prefix="/account")
     app.register_blueprint(staff_bp, url_prefix="/desk")
     app.register_blueprint(portal_bp, url_prefix="/portal")
+    app.register_blueprint(requests_bp, url_prefix="/requests")
+    app.register_blueprint(requester_signup_bp, url_prefix="/requests")
     app.register_blueprint(public_bp, url_prefix="/transparency")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)

@@ -15,6 +15,7 @@ from . import access, audit
 from .db_session import get_session
 from .errors import Forbidden, Unauthorized
 from .models import User
+from .services import requester_accounts
 from .services import sessions as session_service
 from .services import throttle
 from .services import two_factor
@@ -59,6 +60,8 @@ def load_current_user() -> None:
     user = row.user
     if not user.active or session.get("fp") != _fingerprint(user):
         return
+    if requester_accounts.refusal(db, user):  # a requester whose agency was suspended meanwhile
+        return
     g.user_session = row
     if row.stage == "full":
         g.user = user
@@ -81,6 +84,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_for(user: User) -> str:
+    if user.has_role("requester"):
+        return url_for("requests.index")
     return url_for("portal.index") if user.has_role("customer") else url_for("staff.home")
 
 
@@ -91,7 +96,8 @@ def address() -> str:
 def needs_second_factor(user: User) -> bool:
     if user.totp_enabled:
         return True
-    return user.is_staff and current_app.config["DESK_STAFF_2FA"] == "required"
+    # Requesters (SPEC §9) sign in with two factors as staff do.
+    return (user.is_staff or user.has_role("requester")) and current_app.config["DESK_STAFF_2FA"] == "required"
 
 
 def start_session(user: User, stage: str = "full") -> None:
@@ -140,6 +146,13 @@ def login():
             if until is not None:
                 return _locked_answer("auth/login.html", form, until)
             error = FAILED
+        elif requester_accounts.refusal(db, user):
+            # The right password of a requester who may not sign in now (unconfirmed
+            # address, suspended agency): say why; nothing else changes.
+            refused = requester_accounts.refusal(db, user)
+            audit.record(db, user, "auth.refused", "user", user.id, None, {"address": address(), "why": refused})
+            db.commit()
+            return render_template("auth/login.html", form=form, error=refused), 403
         else:
             throttle.note(db, email, address(), True)
             stage = "password" if needs_second_factor(user) else "full"

@@ -29,6 +29,7 @@ from .models import (
     ProductionFile,
     User,
 )
+from .notices.mail_outbox import demand_mail
 from .notices.outbox import make_notices_due
 from .rules import needs_basis, tier_within
 from .services import parsing
@@ -355,7 +356,7 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
     transition = BY_ACTION.get(action)
     if transition is None:
         raise NotFound(f"There is no action called {action}.")
-    if not actor.has_role(*transition.roles):
+    if not (actor.has_role(*transition.roles) or _own_submission(actor, demand, action)):
         raise Forbidden(f"Only {' or '.join(transition.roles)} users may {transition.label.lower()}.")
     if demand.status not in transition.sources or (
         action == "extend-preservation" and demand.outcome != "preserved"
@@ -370,7 +371,7 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
     if transition.rule:
         transition.rule(ctx)
     ctx.errors.raise_if_any()
-    was_open = demand.is_open
+    was_open, was_status = demand.is_open, demand.status
     demand.status = transition.target
     if transition.target == "closed":
         demand.outcome = ctx.outcome or transition.outcome
@@ -384,7 +385,19 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
         mark_released(session, actor, demand, now, by=action)
     if was_open and not demand.is_open:
         make_notices_due(session, demand, "outcome", now=now)
+    if demand.status != was_status:
+        demand_mail(session, demand, now=now)  # a portal submission's requester hears of it
     return demand
+
+
+# SPEC §9: a requester may withdraw its own open demand (the portal's button); the same
+# transition, rule and audit event as staff's, and no other action.
+REQUESTER_ACTIONS = ("withdraw",)
+
+
+def _own_submission(actor: User, demand: Demand, action: str) -> bool:
+    return (action in REQUESTER_ACTIONS and access.may(actor, "demand.submit")
+            and demand.requester_account_id is not None and demand.requester_account_id == actor.id)
 
 
 def _state_message(demand: Demand, transition: Transition) -> str:

@@ -11,7 +11,9 @@ from typing import Any, Iterator
 from reportlab.pdfgen import canvas
 from sqlalchemy import event
 
+from requests_desk.services import agencies as agency_service
 from requests_desk.services import customers as customer_service
+from requests_desk.services import requester_accounts
 from requests_desk.services.intake import log_demand
 from requests_desk.services import users as user_service
 
@@ -366,3 +368,32 @@ def demand_form(**overrides: Any) -> dict:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+# ---------------------------------------------------------------- the requester portal (SPEC §9)
+
+
+def make_agency(session, domain: str = "police.example.gov", name: str = "Example Police Department",
+                country: str = "US", *, commit: bool = True):
+    """A verified agency through the service (audited)."""
+    agency = agency_service.create_agency(session, None, {"domain": domain, "agency": name, "country": country})
+    if commit:
+        session.commit()
+    return agency
+
+
+def make_requester(session, email: str | None = None, *, agency=None, name: str = "Det. Rita Reyes",
+                   unit: str = "Cyber Crime Unit", phone: str = "+1 555 0199", password: str = PASSWORD,
+                   confirmed: bool = True):
+    """A requester registered (and confirmed) through the services, as the portal does."""
+    if agency is None:
+        agency = make_agency(session, f"agency{next(_counter)}.example.gov")
+    email = email or f"officer{next(_counter)}@{agency.domain}"
+    done = requester_accounts.register(session, {"name": name, "agency": unit, "email": email, "phone": phone,
+                                                 "password": password},
+                                       link_for=lambda user: "https://desk.example/confirm", hours=48)
+    if confirmed:
+        token = requester_accounts.confirmation_token("test-secret-key", done.user)
+        assert requester_accounts.confirm(session, "test-secret-key", token, 3600) is not None
+    session.commit()
+    return done.user

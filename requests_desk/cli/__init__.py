@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from .agencies import agencies
 from .audit import verify_audit_command
 from .backup import backup_command, restore_command
 from .common import OneLineGroup
@@ -25,5 +26,5 @@ def desk() -> None:
 
 for _command in (init_command, create_user_command, token_command, revoke_tokens_command, reset_two_factor_command,
                  verify_audit_command, dispatch_command, report, demo_command, backup_command, restore_command,
-                 purge_command):
+                 purge_command, agencies):
     desk.add_command(_command)

@@ -40,6 +40,7 @@ from ..db import utcnow
 from ..models import Notice
 from ..services.document_marks import documents_for
 from .compose import compose_email, load_notice, notice_content
+from . import requester_mail
 from .mailer import DeliveryError, FileMailer, SmtpMailer, mailer_from_config
 from .outbox import (
     BACKOFF_BASE_SECONDS,
@@ -63,10 +64,12 @@ class DispatchCounts:
     retrying: int = 0  # attempts that failed and were recorded for retry
     failed: int = 0  # given up after the last attempt
     skipped: int = 0  # claimed or changed by someone else meanwhile
+    requester_mail: int = 0  # e-mails to requesters sent (requester_mail)
 
     def line(self) -> str:
-        return (f"released {self.released}, sent {self.sent}, held {self.held}, "
+        text = (f"released {self.released}, sent {self.sent}, held {self.held}, "
                 f"retrying {self.retrying}, failed {self.failed}")
+        return text + (f"; requester e-mails sent {self.requester_mail}" if self.requester_mail else "")
 
     def add(self, other: "DispatchCounts") -> None:
         for name in self.__dataclass_fields__:
@@ -119,9 +122,18 @@ class Dispatcher:
                     break
                 for notice_id, lease in claimed:
                     self.deliver(notice_id, lease, now, counts)
+            self.send_requester_mail(now, counts)
         finally:
             self.mailer.close()
         return counts
+
+    def send_requester_mail(self, now: datetime, counts: DispatchCounts) -> None:
+        """The hook for requester e-mails (``requester_mail``): confirmations and status
+        changes, sent with the same mailer in the same run."""
+        mail = requester_mail.send_due(self.sessions, self.mailer, mail_from=self.settings.mail_from,
+                                       base_url=self.settings.base_url, now=now,
+                                       max_attempts=self.max_attempts, backoff_base=self.backoff_base)
+        counts.requester_mail += mail.sent
 
     def release(self, now: datetime) -> int:
         session = self._begin()

@@ -83,12 +83,13 @@ def copy_customer(actor: User | None, demand: Demand, value: int | str | None) -
 
 def store_document(session: Session, actor: User | None, demand: Demand, filename: str,
                    stream: BinaryIO, *, directory: Path | None = None,
-                   for_customer: int | str | None = None, now: datetime | None = None) -> Document:
+                   for_customer: int | str | None = None, now: datetime | None = None,
+                   permission: str = "document.upload") -> Document:
     """Store one uploaded PDF of ``demand``; ``for_customer`` (an id) makes it a redacted
     copy for that customer (see ``copy_customer``). Audited as ``document.upload``
     (at ``now``: the upload's time, the demo's clock)."""
     if actor is not None:
-        access.require(actor, "document.upload", "add documents")
+        access.require(actor, permission, "add documents")
     for_customer_id = copy_customer(actor, demand, for_customer)
     directory = private_dir(directory or upload_dir())
     stored_name = secrets.token_hex(16)

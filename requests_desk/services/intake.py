@@ -182,11 +182,13 @@ def find_or_create_requester(session: Session, data: dict) -> Requester:
     return requester
 
 
-def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime | None = None) -> Demand:
+def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime | None = None,
+               permission: str = "demand.log") -> Demand:
     """Log a demand with its targets, requested items and optional gag; audit it and make
-    the notice of demand due for each customer concerned, all in the caller's transaction."""
+    the notice of demand due for each customer concerned, all in the caller's transaction.
+    ``permission``: ``demand.submit`` when a requester submits through its portal."""
     if actor is not None:
-        access.require(actor, "demand.log", "log demands")
+        access.require(actor, permission, "log demands")
     now = now or utcnow()
     clean = parse_demand(session, data, now=now)
     if actor is not None and not access.may_see(actor, clean.process_type):

@@ -9,7 +9,8 @@ from ..services import documents as document_service
 from .errormap import Worded, friendly
 
 
-def store_uploads(session: Session, user: User, demand: Demand, uploads) -> list[Document]:
+def store_uploads(session: Session, user: User, demand: Demand, uploads,
+                  permission: str = "document.upload") -> list[Document]:
     """Store every uploaded file of a form. When one is refused, the files stored before
     it are deleted again and one error on the ``documents`` field names the file."""
     stored: list[Document] = []
@@ -17,7 +18,7 @@ def store_uploads(session: Session, user: User, demand: Demand, uploads) -> list
         for upload in uploads:
             try:
                 stored.append(document_service.store_document(session, user, demand, upload.filename,
-                                                              upload.stream))
+                                                              upload.stream, permission=permission))
             except ValidationError as err:
                 msgs = [m for ms in err.errors.values() for m in ms]
                 raise ValidationError(

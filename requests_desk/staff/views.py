@@ -36,6 +36,7 @@ from ..rules import needs_basis, process_rules, tier_within
 from ..services import case_list
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand
+from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
@@ -300,6 +301,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
         active_gag=demand.active_gag(now), deferral=deferral if deferral and deferral.until > now else None,
         customers=demand.customers,
+        portal_agency=verified_agency(session, demand.requester_account_id),
         documents=document_panel(demand, user, submitted or {}),
         requested_meta=item_metas(session, demand, rule, "requested"),
         scope_meta=item_metas(session, demand, rule, "scope"),
