@@ -3,19 +3,21 @@ principal, against a table of expected answers.
 
 Principals: anonymous; intake, counsel, approver and admin, each without and with the
 role ``cleared``; a customer user of Contoso (the tenant the demands concern) and one of
-Fabrikam (another tenant); a counsel who was signed in (web session and API token) and
-then deactivated through the real service.
+Fabrikam (another tenant); a requester of a verified agency (SPEC §9), with a demand of
+its own; a counsel who was signed in (web session and API token) and then deactivated
+through the real service.
 
 Every (rule, method) of ``app.url_map`` (GET and POST; ``static`` aside) must have a row
 in ``EXPECTED`` and every row a rule: a new route without a row fails, and so does a row
 whose route is gone. A rule whose path names a demand (or one of its documents, files or
 notices) is asked once about an ordinary demand and once about a national-security demand,
 which exists only for ``cleared`` staff: to anyone else it answers as a nonexistent id
-would (checked too).
+would (checked too). A requester portal route that names a demand is asked about those
+two and about the requester's own demand: the only one a requester may open.
 
 Answers are compared by class, not body:
-  ok         2xx, 3xx not to /login, or 400/409/415/422 (authorisation passed, the input
-             or the state was judged)
+  ok         2xx, 3xx not to /login, or 400/409/410/415/422 (authorisation passed, the
+             input, the state or a link was judged)
   login      302 to /login… or 401
   forbidden  403
   missing    404
@@ -23,10 +25,11 @@ and never a 500 nor a 429 (reported apart). A 400 that is the CSRF error page is
 the matrix sends a valid CSRF token with every web POST. Besides the class, no answer of
 any status may name a demand to someone who may not know of it (its reference, legal
 reference or target): the national-security one to anyone but cleared staff, the
-ordinary one to anyone but staff and its own customer.
+ordinary one to anyone but staff and its own customer (never to a requester).
 
 The bodies are empty or minimal, so no POST here can succeed in changing who may do what
-(the one workflow action asked is ``reject``, which the demands' state refuses with a 409);
+(the one workflow action asked is ``reject``, which the demands' state refuses with a 409;
+the requester's withdraw closes its own demand, which changes no one's access);
 the two that end a session (log out, sign out everywhere) run last and the principal signs
 in again after each.
 """
@@ -42,9 +45,10 @@ from sqlalchemy import select
 from reports.periods import Period
 from requests_desk import access, workflow
 from requests_desk.db import utcnow
-from requests_desk.models import Demand, Notice, ProductionFile
+from requests_desk.models import Agency, Demand, Notice, ProductionFile, RequesterAccount, User
 from requests_desk.services import reports as report_service
-from requests_desk.services import role_changes, sign_in_links
+from requests_desk.services import requester_accounts, role_changes, sign_in_links
+from requests_desk.services.requester_demands import submit_demand
 
 from .factories import (
     Api,
@@ -52,7 +56,9 @@ from .factories import (
     demand_payload,
     login,
     make_customer,
+    make_agency,
     make_customer_user,
+    make_requester,
     make_token,
     make_user,
     upload_pdf,
@@ -69,7 +75,7 @@ NONEXISTENT = 987654
 @dataclass
 class Principal:
     name: str
-    kind: str  # anonymous | staff | customer | deactivated
+    kind: str  # anonymous | staff | customer | requester | deactivated
     roles: frozenset = frozenset()
     tenant: str | None = None  # a customer's organisation: "contoso" or "fabrikam"
     email: str | None = None
@@ -93,8 +99,9 @@ class Rule:
     """How one route answers each principal.
 
     ``audience``: ``public`` (anyone), ``fixed`` (one class for everyone), ``account``
-    (any signed-in user), ``staff`` (the desk), ``api``, ``portal``, ``files`` (a demand's
-    files: standing access, else the break-glass 403).
+    (any signed-in user), ``staff`` (the desk), ``api``, ``portal``, ``requests`` (the
+    requester portal: its own demand only), ``files`` (a demand's files: standing access,
+    else the break-glass 403).
     ``roles``: the staff roles that may (None: every staff user).
     ``perm_first``: the role check does not depend on the object (a ``@requires``
     decorator runs before the lookup), so a user without the role is refused 403 whether
@@ -121,8 +128,12 @@ class Rule:
             if variant == "none":
                 return "ok"
             return "ok" if p.tenant in world.portal_readers[variant] else "missing"
-        if p.kind == "customer":
-            return "forbidden"  # the desk and the API are for staff; customers use the portal
+        if self.audience == "requests":
+            if p.kind != "requester":
+                return "forbidden"  # staff use the desk, customers their portal
+            return "ok" if variant in ("none", "own") else "missing"
+        if p.kind in ("customer", "requester"):
+            return "forbidden"  # the desk and the API are for staff; the others have their portals
         if self.audience == "files":
             allowed = p.name in world.standing[variant]
         else:
@@ -145,6 +156,7 @@ def transition(action: str, *, api: bool = False) -> Rule:
 PUBLIC = Rule("public")
 ACCOUNT = Rule("account")
 PORTAL = Rule("portal")
+REQUESTS = Rule("requests")
 FILES = Rule("files")
 STAFF = Rule("staff")
 
@@ -202,10 +214,22 @@ EXPECTED: dict[str | tuple[str, str], Rule] = {
     "staff.user_reset_two_factor": perm("user.manage", perm_first=True),
     "staff.user_sign_in_link": perm("user.manage", perm_first=True),
     "staff.user_revoke_tokens": perm("user.manage", perm_first=True),
+    "staff.agencies": perm("agency.manage", perm_first=True),
+    "staff.agency_new": perm("agency.manage", perm_first=True),
+    "staff.agency_edit": perm("agency.manage", perm_first=True),
+    "staff.agency_suspend": perm("agency.manage", perm_first=True),  # no reason: the admin's 422
+    "staff.agency_unsuspend": perm("agency.manage", perm_first=True),  # not suspended: the admin's 422
     # the portal
     "portal.index": PORTAL,
     "portal.notice": PORTAL,
     "portal.document": PORTAL,
+    # the requester portal (SPEC §9)
+    "requester_signup.register": PUBLIC,  # an empty form: 422
+    "requester_signup.confirm": PUBLIC,  # the link is the credential; once used, 410
+    "requests.index": REQUESTS,
+    "requests.new_demand": REQUESTS,  # an empty submission: 422
+    "requests.demand": REQUESTS,
+    "requests.withdraw": REQUESTS,  # the requester's own: withdrawn
     # the API
     "api.openapi": PUBLIC,
     "api.list_demands": perm("desk.read", api=True),
@@ -242,7 +266,8 @@ class World:
     objects: dict[str, dict[str, int]]  # variant → path parameter → id
     fixed: dict[str, object]  # other path parameters
     standing: dict[str, set[str]]  # variant → principals who may open its files
-    portal_readers: dict[str, set[str]]  # variant → tenants whose portal shows it
+    portal_readers: dict[str, set[str]]  # variant → tenants whose portal shows it (and
+    # "own": the requester principal's own demand, which only the requester portal asks about)
     secrets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # variant → words naming it
     api_client: object = None
 
@@ -283,6 +308,10 @@ def _kept_file(app, session, demand_id: int, stored_name: str) -> int:
     return row.id
 
 
+def requester_agency_id(session, user) -> int:
+    return session.get(RequesterAccount, user.id).agency_id
+
+
 def _sign_in(p: Principal) -> None:
     r = login(p.client, p.email)
     assert r.status_code == 302, (p.name, r.status_code)
@@ -305,6 +334,9 @@ def build_world(app, session) -> World:
         user = make_customer_user(session, customer)
         principals.append(Principal(f"customer of {tenant.capitalize()}", "customer", frozenset({"customer"}),
                                     tenant=tenant, email=user.email, token=make_token(session, user)))
+    requester = make_requester(session, agency=make_agency(session, "police.example.gov"))
+    principals.append(Principal("requester", "requester", frozenset({"requester"}), email=requester.email,
+                                token=make_token(session, requester)))
     gone = make_user(session, "counsel")
     deactivated = Principal("deactivated counsel", "deactivated", frozenset({"counsel"}), email=gone.email,
                             token=make_token(session, gone))
@@ -376,6 +408,17 @@ def build_world(app, session) -> World:
     proposal = role_changes.pending_for(session, target)
     link_user = make_user(session, "intake")
     link = sign_in_links.make(app.config["SECRET_KEY"], link_user)
+    # the requester's own demand (through the portal's service) and an unconfirmed
+    # registration whose link the confirmation page opens
+    own = submit_demand(session, session.get(User, requester.id), {
+        "requester_type": "law_enforcement", "country": "US", "process_type": "subpoena",
+        "legal_reference": "PORTAL-MATRIX-1", "targets": ["carol@contoso.com"],
+        "requested": [{"target": "carol@contoso.com", "data_set": "subscriber_info", "from": "2026-01-01",
+                       "to": "2026-01-31"}]})
+    session.commit()
+    unconfirmed = make_requester(session, agency=session.get(Agency, requester_agency_id(session, requester)),
+                                 confirmed=False)
+    confirm_link = requester_accounts.confirmation_token(app.config["SECRET_KEY"], unconfirmed)
 
     # the deactivated principal worked before its deactivation (web session and token)
     assert deactivated.client.get("/desk/").status_code == 200
@@ -389,11 +432,13 @@ def build_world(app, session) -> World:
         "ns": {"demand_id": ns_id, "doc_id": ns_doc, "document_id": ns_doc, "file_id": ns_file,
                "notice_id": ns_notice},
         "nonexistent": {k: NONEXISTENT for k in OBJECT_ARGS},
+        "own": {"demand_id": own.id},
     }
     fixed = {
         "customer_id": contoso.id, "user_id": target.id, "proposal_id": proposal.id,
         "action": WORKFLOW_ACTION, "change": GAG_CHANGE, "code": period, "period": period,
-        "period_code": period, "token": link,
+        "period_code": period, "token": link, ("requester_signup.confirm", "token"): confirm_link,
+        "agency_id": requester_agency_id(session, requester),
         # public.period_latest takes "<period>", public.period_version "<period>/v<n>"
         ("public.period_latest", "name"): period, ("public.period_version", "name"): "v1",
     }
@@ -430,7 +475,9 @@ ARG = re.compile(r"<(?:([a-zA-Z_]+)(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 
 
 def variants(rule) -> list[str]:
-    return ["ordinary", "ns"] if set(rule.arguments) & set(OBJECT_ARGS) else ["none"]
+    if not set(rule.arguments) & set(OBJECT_ARGS):
+        return ["none"]
+    return ["ordinary", "ns", "own"] if rule.endpoint.startswith("requests.") else ["ordinary", "ns"]
 
 
 def build_path(rule, world: World, variant: str) -> str:
@@ -459,7 +506,7 @@ def classify(response) -> str:
         return "login" if urlsplit(response.headers.get("Location", "")).path.startswith("/login") else "ok"
     if status == 400 and b"The form expired" in response.data:
         return "csrf"  # the matrix's own mistake: never counts as judged input
-    if 200 <= status < 400 or status in (400, 409, 415, 422):
+    if 200 <= status < 400 or status in (400, 409, 410, 415, 422):
         return "ok"
     if status == 403:
         return "forbidden"
@@ -542,7 +589,7 @@ def test_every_route_answers_every_principal_as_the_table_says(app, session):
                         mismatches.append((f"{method} {path}", rule.endpoint, "ns vs unknown id", p.name,
                                            f"{unknown} ({other.status_code}), as an unknown id",
                                            f"{got} ({response.status_code})"))
-            if rule.endpoint in SESSION_ENDING and p.kind in ("staff", "customer"):
+            if rule.endpoint in SESSION_ENDING and p.kind in ("staff", "customer", "requester"):
                 _sign_in(p)
 
     problems = []
