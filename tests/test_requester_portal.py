@@ -14,8 +14,11 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from requests_desk import demo
+from requests_desk.db import utcnow
+from requests_desk.demo.people import REQUESTER_LOGIN, VERIFIED_AGENCIES
 from requests_desk.errors import Forbidden
-from requests_desk.models import AuditEvent, Demand, MailMessage, RequesterAccount, User
+from requests_desk.models import Agency, AuditEvent, Demand, MailMessage, RequesterAccount, User
 from requests_desk.services import agencies as agency_service
 from requests_desk.services import requester_accounts
 from requests_desk.services.requester_demands import submit_demand
@@ -362,3 +365,17 @@ def test_each_blueprint_refuses_the_others_audiences(app, session):
     anonymous = app.test_client()
     assert anonymous.get("/requests/").headers["Location"].startswith("/login")
     assert anonymous.get("/requests/register").status_code == 200
+
+
+def test_the_demo_has_verified_agencies_and_a_requester_who_signs_in(app, session):
+    demo.create_world(session, utcnow().replace(microsecond=0))
+    session.commit()
+    assert {a.domain for a in session.scalars(select(Agency))} == {d for d, _, _ in VERIFIED_AGENCIES}
+    assert REQUESTER_LOGIN in demo.demo_logins()
+    assert REQUESTER_LOGIN.email.rpartition("@")[2] in {d for d, _, _ in VERIFIED_AGENCIES}
+    client = app.test_client()
+    r = login(client, REQUESTER_LOGIN.email, REQUESTER_LOGIN.password)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/requests/")
+    assert "fbi.example.gov" in client.get("/requests/").get_data(as_text=True)
+    assert client.get("/requests/new").status_code == 200
+    assert _mails(session) == []  # confirmed by the demo: nothing waits to be sent

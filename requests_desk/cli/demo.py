@@ -48,5 +48,10 @@ def demo_command(count, seed, if_empty) -> None:
 def _print_logins(logins) -> None:
     click.echo("Demo logins (e-mail / password):")
     for login in logins:
-        who = f"customer user of {login.customer}" if login.customer else ", ".join(login.roles)
+        if login.customer:
+            who = f"customer user of {login.customer}"
+        elif login.agency:
+            who = f"requester ({login.agency}; /requests/)"
+        else:
+            who = ", ".join(login.roles)
         click.echo(f"  {login.email:<36} {login.password:<20} {who}")

@@ -15,6 +15,7 @@ class DemoLogin:
     roles: tuple[str, ...]
     name: str
     customer: str | None = None
+    agency: str | None = None  # a requester's unit, as registered on the requester portal
 
 
 STAFF_LOGINS = (
@@ -27,6 +28,22 @@ STAFF_LOGINS = (
     DemoLogin("approver@desk.example", "demo-approver-pass", ("approver", "cleared"), "Avery Approver"),
 )
 CUSTOMER_PASSWORD = "demo-customer-pass"
+
+# Verified agencies (SPEC §9): the requester portal's domain list, drawn from the demo's
+# own requesters (``authorities``), and one officer registered on it.
+VERIFIED_AGENCIES = (
+    ("fbi.example.gov", "Federal Bureau of Investigation", "US"),
+    ("hsi.example.gov", "Homeland Security Investigations", "US"),
+    ("nypd.example.gov", "New York City Police Department", "US"),
+    ("lapd.example.gov", "Los Angeles Police Department", "US"),
+    ("met.example.uk", "Metropolitan Police Service", "GB"),
+    ("nca.example.uk", "National Crime Agency", "GB"),
+    ("bka.example.de", "Bundeskriminalamt", "DE"),
+    ("lka-berlin.example.de", "Landeskriminalamt Berlin", "DE"),
+)
+REQUESTER_LOGIN = DemoLogin("officer@fbi.example.gov", "demo-requester-pass", ("requester",), "Dana Officer",
+                            agency="FBI New York Field Office, Cyber Squad")
+REQUESTER_PHONE = "+1 212 555 0147"
 # Keys the case specs use for the staff users.
 USER_KEYS = {"admin": 0, "intake": 1, "counsel": 2, "counsel2": 3, "approver": 4}
 
@@ -80,7 +97,7 @@ def customer_login(spec: CustomerSpec) -> DemoLogin:
 
 
 def demo_logins() -> list[DemoLogin]:
-    return list(STAFF_LOGINS) + [customer_login(c) for c in CUSTOMERS if c.enterprise]
+    return list(STAFF_LOGINS) + [customer_login(c) for c in CUSTOMERS if c.enterprise] + [REQUESTER_LOGIN]
 
 
 def refusal_text(contacts: Iterable[str]) -> str:

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
-from ..models import Customer, CustomerContact, User
+from ..models import Customer, CustomerContact, RequesterAccount, User
 from ..rules import data_sets, process_rules
+from ..services.agencies import AgencyInput, load_agencies
 from ..services.customers import create_customer, resolve_targets
+from ..services.requester_accounts import mark_confirmed, register
 from ..services.users import create_user
 from .people import (
     CONSUMER_DOMAINS,
@@ -21,8 +23,11 @@ from .people import (
     LAST,
     OUTAGE_CUSTOMER,
     OUTAGE_DAYS,
+    REQUESTER_LOGIN,
+    REQUESTER_PHONE,
     STAFF_LOGINS,
     USER_KEYS,
+    VERIFIED_AGENCIES,
     customer_login,
     refusal_text,
 )
@@ -86,8 +91,21 @@ def create_world(session: Session, now: datetime, *, outage: bool = True) -> Wor
             login = customer_login(spec)
             create_user(session, None, login.email, ["customer"], customer_id=ids[spec.name],
                         password=login.password, name=login.name)
+    create_requester_side(session, now)
     session.flush()
     return load_world(session, now, outage=outage)
+
+
+def create_requester_side(session: Session, now: datetime) -> None:
+    """The verified agencies and one requester who registered and confirmed its address
+    (through the services; it signs in with two-factor like staff, enrolling at first)."""
+    load_agencies(session, None, [AgencyInput(d, n, c) for d, n, c in VERIFIED_AGENCIES], now=now)
+    login = REQUESTER_LOGIN
+    done = register(session, {"name": login.name, "agency": login.agency, "email": login.email,
+                              "phone": REQUESTER_PHONE, "password": login.password},
+                    link_for=lambda user: "(confirmed by the demo)", hours=1, now=now)
+    mark_confirmed(session, session.get(RequesterAccount, done.user.id), now)
+    session.delete(done.mail)  # the demo's requester confirmed already: no mail to send
 
 
 def demo_present(session: Session) -> bool:

@@ -118,6 +118,11 @@ def confirm(session: Session, secret_key: str, token: str, max_age_seconds: int,
     account = _unconfirmed_account(session, secret_key, token, max_age_seconds)
     if account is None:
         return None
+    return mark_confirmed(session, account, now)
+
+
+def mark_confirmed(session: Session, account: RequesterAccount, now: datetime | None = None) -> User:
+    """The address is confirmed (the link's one use; the demo's requester too), audited."""
     user = account.user
     account.confirmed_at = now or utcnow()
     session.flush()
