@@ -41,3 +41,49 @@ def day(n: int) -> date:
 def next_run(s: int) -> int:
     """The first dispatcher run at or after ``s``."""
     return -(-s // DISPATCH_EVERY) * DISPATCH_EVERY
+
+
+# ---------------------------------------------------------------- the audit chain's order
+#
+# The bulk path queues every event under an order key and chains them in key order; the
+# keys put them where the service path meets them. A key is the second, then:
+# - the dispatcher's run at that second (it runs before any step at the same second):
+#   first its releases in notice order, then its sends and give-ups in the order it
+#   claims them (by next attempt, then notice);
+# - then the cases' steps, by case and step, each step with up to four slots (its own
+#   event; the log's gag and legal process or an action's release after it), and in a
+#   slot, after its event, the notices that slot released, in notice order.
+# A notice's order is the order of its id in the service path: by the slot that made
+# it, then its customer's position.
+
+TIME_SHIFT = 130
+STEP_PHASE = 1 << 128  # a case's steps come after the dispatcher's run of the same second
+RUN_SENDS = 1 << 127  # in a run: releases, then sends and give-ups
+SLOT = 1 << 16  # the next slot of a step (its events' own positions are below)
+
+
+def order_key(at_s: int, index: int, number: int = 0) -> int:
+    """The key of step ``number`` of case ``index`` at second ``at_s`` (its first slot;
+    ``+ SLOT`` for the next ones, up to ``+ 3 * SLOT``)."""
+    if number >= 64:
+        raise ValueError("a case has at most 64 steps")
+    return (at_s << TIME_SHIFT) | STEP_PHASE | (((index << 8) | (number << 2)) * SLOT)
+
+
+def key_time(key: int) -> int:
+    """The second of an order key."""
+    return key >> TIME_SHIFT
+
+
+def notice_order(slot_key: int, position: int) -> int:
+    """A notice's place among all notices (its id's order): the slot that made it, then
+    its customer's position among the demand's customers."""
+    return (key_time(slot_key) << 40) | (((slot_key // SLOT) & 0xFFFFFFFF) << 8) | position
+
+
+def run_key(r: int, order: int, next_s: int | None = None) -> int:
+    """A dispatcher run's event at second ``r`` about the notice of ``order``: a release
+    (``next_s`` None), or a send or give-up of a notice due since ``next_s``."""
+    if next_s is None:
+        return (r << TIME_SHIFT) | order
+    return (r << TIME_SHIFT) | RUN_SENDS | (next_s << 80) | order

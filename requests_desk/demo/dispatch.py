@@ -7,19 +7,23 @@ run on a row in memory; tests/test_demo.py holds this model to them, row by row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Callable
 
 from ..models import Gag
 from ..notices.outbox import MAX_ATTEMPTS, backoff_seconds
-from .clock import at, next_run, seconds
+from .clock import at, next_run, notice_order, run_key, seconds
 from .world import World
 
 
 class ReplayNotice:
     __slots__ = ("customer_id", "kind", "state", "held_by", "gag_held", "delayed", "due", "attempts", "next",
-                 "last_error", "sent")
+                 "last_error", "sent", "order", "local")
 
-    def __init__(self, customer_id: int, kind: str, at_s: int, held_by: str | None, gag_held: bool):
+    def __init__(self, customer_id: int, kind: str, at_s: int, held_by: str | None, gag_held: bool,
+                 order: int = 0, local: int = 0):
         self.customer_id, self.kind = customer_id, kind
+        self.order = order  # its place among all notices (clock.notice_order): its id's order
+        self.local = local  # its number among the demand's notices
         self.state = "held" if held_by else "pending"
         self.held_by = held_by
         self.gag_held = gag_held
@@ -58,6 +62,9 @@ class CaseNotices:
         self.clock = 0  # the replay's time: no run before it
         self.counsel = True  # awaiting counsel's release (services.notice_release)
         self.runs: set[int] | None = set() if record_runs else None
+        # Writes a notice's audit event: (key, second, actor or None for the system,
+        # action, notice, before, after); None when only the runs are wanted.
+        self.emit: Callable[[int, int, Any, str, ReplayNotice, dict, dict], None] | None = None
 
     def active_gag(self, at_s: int) -> ReplayGag | None:
         """The first gag active at ``at_s`` (Demand.active_gag)."""
@@ -72,17 +79,19 @@ class CaseNotices:
 
     # ------------------------------------------------------------ what the outbox does
 
-    def make_due(self, kind: str, at_s: int) -> None:
-        """outbox.make_notices_due: one notice of ``kind`` per customer without one."""
+    def make_due(self, kind: str, at_s: int, key: int = 0) -> None:
+        """outbox.make_notices_due: one notice of ``kind`` per customer without one (in
+        the step slot ``key``)."""
         if not self.customers:
             return
         gagged = self.active_gag(at_s) is not None
         held_by = ("counsel" if self.counsel else "gag" if gagged else
                    "deferral" if self.deferred(at_s) else None)
         existing = {n.customer_id for n in self.notices if n.kind == kind}
-        for cid in self.customers:
+        for position, cid in enumerate(self.customers):
             if cid not in existing:
-                self.notices.append(ReplayNotice(cid, kind, at_s, held_by, gagged))
+                self.notices.append(ReplayNotice(cid, kind, at_s, held_by, gagged, notice_order(key, position),
+                                                 len(self.notices)))
 
     def add_gag(self, gag: ReplayGag, at_s: int) -> None:
         """A gag recorded: while it is active, notices not yet sent wait (outbox.hold_for_gag)."""
@@ -93,21 +102,24 @@ class CaseNotices:
                     n.state, n.gag_held, n.next = "held", True, None
                     n.held_by = "counsel" if n.held_by == "counsel" else "gag"
 
-    def defer(self, until_s: int, reason: str, actor_id: int, at_s: int) -> None:
-        """outbox.hold_for_deferral, then release_held_notices (as services.gags.defer_notices)."""
-        self.deferrals.append((until_s, reason, actor_id, at_s))
+    def defer(self, until_s: int, reason: str, actor: Any, at_s: int, key: int) -> None:
+        """outbox.hold_for_deferral, then release_held_notices (as services.gags.defer_notices;
+        the deferral just made runs past now, so it only relabels what it holds)."""
+        self.deferrals.append((until_s, reason, actor.id, at_s))
         for n in self.notices:
             if n.state in ("pending", "failed"):
                 n.state, n.held_by, n.next = "held", "deferral", None
-        self.release(at_s)
+        self.release(at_s, key, actor)
 
-    def release_counsel(self, at_s: int) -> None:
-        """services.notice_release.mark_released: counsel's word, then what it lets go."""
+    def release_counsel(self, at_s: int, key: int, actor: Any) -> None:
+        """services.notice_release.mark_released: counsel's word (in slot ``key``), then
+        what it lets go."""
         self.counsel = False
-        self.release(at_s)
+        self.release(at_s, key, actor)
 
-    def release(self, at_s: int) -> None:
-        """outbox.release_held_notices for this demand at ``at_s``."""
+    def release(self, at_s: int, key: int | None = None, actor: Any = None) -> None:
+        """outbox.release_held_notices for this demand at ``at_s``: in a step's slot
+        ``key`` by ``actor``, or (no key) in the dispatcher's run at ``at_s``."""
         if self.counsel:
             return
         gagged, deferred = self.active_gag(at_s) is not None, self.deferred(at_s)
@@ -116,10 +128,17 @@ class CaseNotices:
                 if n.state == "held" and n.held_by in ("counsel", "gag", "deferral"):
                     n.held_by = "gag" if gagged else "deferral"
             return
+        emit, position = self.emit, 0
         for n in self.notices:
             if n.state == "held":
+                held_by = n.held_by
                 n.state, n.held_by, n.attempts, n.last_error, n.next = "pending", None, 0, None, at_s
                 n.delayed = n.delayed or n.gag_held
+                if emit is not None:
+                    position += 1
+                    emit(run_key(at_s, n.order) if key is None else key + position, at_s, actor,
+                         "notice.released", n, {"state": "held", "held_by": held_by},
+                         {"state": "pending", "delayed": n.delayed})
 
     # ------------------------------------------------------------ the dispatcher's runs
 
@@ -160,17 +179,25 @@ class CaseNotices:
         before = [(n.state, n.held_by, n.next) for n in self.notices] if self.runs is not None else None
         self.release(r)
         failing = self.world.failing if self.world.outages else None
+        emit = self.emit
         for n in self.notices:
             if n.state != "pending" or n.next > r:
                 continue
             error = failing(n.customer_id, r) if failing else None
+            due = n.next
             n.attempts += 1
             if error is None:
                 n.state, n.sent, n.next, n.last_error = "sent", r, None, None
+                if emit is not None:
+                    emit(run_key(r, n.order, due), r, None, "notice.sent", n, {"state": "pending"},
+                         {"state": "sent", "attempts": n.attempts})
             else:
                 n.last_error = error
                 if n.attempts >= MAX_ATTEMPTS:
                     n.state, n.next = "failed", None
+                    if emit is not None:
+                        emit(run_key(r, n.order, due), r, None, "notice.failed", n, {"state": "pending"},
+                             {"state": "failed", "attempts": n.attempts, "error": error[:1000]})
                 else:
                     n.next = r + backoff_seconds(n.attempts)
         if before is not None and before != [(n.state, n.held_by, n.next) for n in self.notices]:

@@ -17,10 +17,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy.engine import Engine
 
-from ..audit import chain_hash
+from ..audit import chain_hash, hashed_fields
 from ..services.intake import requester_key
 from .cases import CaseSpec, showcase
-from .clock import at
+from .clock import at, key_time
 from .planner import CasePlanner
 from .rows import LOADED_TABLES, NUMBERED, TABLES, Chunk, ChunkMaker, row_maker
 from .world import World
@@ -232,6 +232,7 @@ class BulkLoader:
         rows["documents"] += documents
         self.stored_names += [row[self.stored_at] for row in documents]
         gag_base, g = next_id["gags"], self.gag_at
+        notice_base = next_id["notices"]
         for table in NUMBERED:
             src = chunk.rows[table]
             if not src:
@@ -249,6 +250,12 @@ class BulkLoader:
             next_id[table] = n
         heap = self.heap
         for e in chunk.events:
+            if e[10] is None:  # a notice's event: its notice has its id now
+                key, at_, actor_id, actor, action, before, after, did, object_type, number, _ = e
+                notice_id = notice_base + number
+                e = (key, at_, actor_id, actor, action, before, after, did, object_type, notice_id,
+                     hashed_fields(at(key_time(key)), actor_id, actor, action, object_type, notice_id, did,
+                                   before, after))
             heapq.heappush(heap, e)
 
     def _chain(self, until_key: int | None) -> int:

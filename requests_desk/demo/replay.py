@@ -30,8 +30,8 @@ from ..services.items import Item
 from ..services.notice_release import released_by_action
 from ..workflow import BY_ACTION, Context
 from .cases import CaseSpec, Step
-from .clock import seconds
-from .dispatch import CaseNotices, ReplayGag
+from .clock import SLOT, at, order_key, seconds
+from .dispatch import CaseNotices, ReplayGag, ReplayNotice
 from .papers import legal_process
 from .world import World
 
@@ -60,15 +60,6 @@ class _Said(NamedTuple):
 
 def actors_of(world: World) -> dict[str, Actor]:
     return {key: Actor(*user) for key, user in world.users.items()}
-
-
-def order_key(at_s: int, index: int, number: int = 0) -> int:
-    """Where an event goes in the one audit chain: by time, then case, then step (and
-    the log's own gag and legal process after the log, a release after its action: up to
-    ``key + 3``), as the service path meets them. ``key >> 32`` is the time again."""
-    if number >= 64:
-        raise ValueError("a case has at most 64 steps")
-    return (at_s << 32) | (index << 8) | (number << 2)
 
 
 class CaseReplay:
@@ -125,6 +116,8 @@ class CaseReplay:
         self.due_changes: list[tuple] = []  # (old_due_at, new_due_at, reason, actor_id, at)
         self.events: list[tuple] = []  # (order key, at, actor_id, actor, action, before, after, object type, id)
         self.mail = CaseNotices(world, customers, record_runs)
+        if not record_runs:
+            self.mail.emit = self._notice_event
         self.snap = snapshot(self)  # the demand as the last event left it
 
     def items_of(self, kind: str) -> list[_Said]:
@@ -159,10 +152,10 @@ class CaseReplay:
         if action == "log":  # services.intake.log_demand
             self._event(key, now, actor, "demand.log", None, self.snap)
             if body.get("gag") is not None:
-                self._set_gag(key + 1, at_s, now, actor, body["gag"])
-            self.mail.make_due("demand", at_s)
+                self._set_gag(key + SLOT, at_s, now, actor, body["gag"])
+            self.mail.make_due("demand", at_s, key)
             if not self.record_runs:
-                self._upload(key + 2, now, actor, body)
+                self._upload(key + 2 * SLOT, now, actor, body)
         elif action in self.OTHER:
             self.OTHER[action](self, key, at_s, now, actor, body)
         elif action in BY_ACTION:
@@ -174,6 +167,14 @@ class CaseReplay:
                object_type: str = "demand", object_id: int | None = None) -> None:
         self.events.append((key, now, actor.id, actor.email, action, canonical(before), canonical(after),
                             object_type, self.id if object_id is None else object_id))
+
+    def _notice_event(self, key: int, at_s: int, actor: Actor | None, action: str, notice: ReplayNotice,
+                      before: dict, after: dict) -> None:
+        """outbox.record_notice_event; the notice is named by its number among the demand's
+        notices until the loader numbers it."""
+        after = {**after, "kind": notice.kind, "customer_id": notice.customer_id}
+        self.events.append((key, at(at_s), actor.id if actor else None, actor.email if actor else "system", action,
+                            canonical(before), canonical(after), "notice", notice.local))
 
     def _upload(self, key: int, now: datetime, actor: Actor, body: dict) -> None:
         """services.documents.store_document of the demand's legal process, after the log."""
@@ -205,9 +206,9 @@ class CaseReplay:
         after.update({k: v for k, v in ctx.extra.items() if v})
         self._event(key, now, actor, action, before, after)
         if released_by_action(self, action):  # type: ignore[arg-type]
-            self._release(key + 1, at_s, now, actor, action)
+            self._release(key + SLOT, at_s, now, actor, action)
         if was_open and not self.is_open:
-            self.mail.make_due("outcome", at_s)
+            self.mail.make_due("outcome", at_s, key)
 
     # The workflow's rules that read or write other tables, done here on the replay's rows.
 
@@ -278,14 +279,14 @@ class CaseReplay:
         gag.lifted_at, gag.lift_reason = now, body["reason"]
         gag.events.append(("lift", None, gag.lift_reason, actor.id, now))
         self._event(key, now, actor, "gag.lift", before, gag_snapshot(gag))
-        self.mail.release(at_s)
+        self.mail.release(at_s, key, actor)
 
     def _defer_notices(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
         until, reason = body["until"], body["reason"]
         self._event(key, now, actor, "notices.defer", None, {"until": until, "reason": reason})
-        self.mail.defer(seconds(until), reason, actor.id, at_s)
+        self.mail.defer(seconds(until), reason, actor, at_s, key)
         if released_by_action(self, "defer-notices"):  # type: ignore[arg-type]
-            self._release(key + 1, at_s, now, actor, "defer-notices")
+            self._release(key + SLOT, at_s, now, actor, "defer-notices")
 
     def _release(self, key: int, at_s: int, now: datetime, actor: Actor, by: str,
                  reason: str | None = None) -> None:
@@ -295,7 +296,7 @@ class CaseReplay:
         if reason:
             after["reason"] = reason
         self._event(key, now, actor, "notices.release", {"notices_released_at": None}, after)
-        self.mail.release_counsel(at_s)
+        self.mail.release_counsel(at_s, key, actor)
 
     def _release_notices(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
         """services.notice_release.release_notices (the planner asks only while not released)."""

@@ -34,8 +34,8 @@ from ..models import (
 from ..private_files import private_dir, write_private
 from ..services.intake import format_reference
 from .cases import CaseSpec
-from .clock import DAY, UTC, day, seconds, seconds_or_none
-from .replay import CaseReplay, actors_of, order_key
+from .clock import DAY, UTC, day, key_time, order_key, seconds, seconds_or_none
+from .replay import CaseReplay, actors_of
 from .world import World
 
 LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, Document, ProductionFile, Assignment, DueDateChange,
@@ -132,7 +132,8 @@ class Chunk:
     last_key: int  # order key of the chunk's last log: later chunks' events all come after
     rows: dict[str, list[tuple]]
     events: list[tuple]  # (order key, at, actor_id, actor, action, before, after, demand_id, object type,
-    #                       object id, hashed fields)
+    #                       object id, hashed fields); a notice's event names its notice by its number
+    #                       in the chunk and is hashed once the loader has numbered it (fields None)
     counters: dict[int, int]  # each year's last reference number, this chunk's demands included
 
 
@@ -173,7 +174,7 @@ class ChunkMaker:
         row = self.row
         target_row, item_row, file_row = row["demand_targets"], row["demand_items"], row["production_files"]
         notice_row, gag_row, gag_event_row = row["notices"], row["gags"], row["gag_events"]
-        first = count = last_key = gag_no = 0
+        first = count = last_key = gag_no = notice_no = 0
         for case in cases:
             if not count:
                 first = case.index
@@ -242,7 +243,12 @@ class ChunkMaker:
             # All of an event's hashed content but its number is known here: the writer
             # only numbers, chains and hashes.
             for key, at, actor_id, actor, action, before, after, object_type, object_id in r.events:
-                events.append((key, dt(key >> 32), actor_id, actor, action, before, after, did, object_type,
+                if object_type == "notice":  # numbered by the loader: hashed there
+                    events.append((key, dt(key_time(key)), actor_id, actor, action, before, after, did, object_type,
+                                   notice_no + object_id, None))
+                    continue
+                events.append((key, dt(key_time(key)), actor_id, actor, action, before, after, did, object_type,
                                object_id, hashed_fields(at, actor_id, actor, action, object_type, object_id, did,
                                                         before, after)))
+            notice_no += len(r.mail.notices)
         return Chunk(first, count, last_key, rows, events, counters)

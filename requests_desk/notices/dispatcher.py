@@ -18,7 +18,10 @@ One run (``Dispatcher.run_once``):
    the same moment waits for it: the gag and the e-mail never overlap. Success marks it
    ``sent`` with ``sent_at``; a failure leaves it pending with the error, ``attempts``
    + 1 and the next attempt backing off exponentially; after ``max_attempts`` it is
-   ``failed`` (listed for staff, who can retry it).
+   ``failed`` (listed for staff, who can retry it). Sending and giving up are the
+   audit events ``notice.sent`` and ``notice.failed`` of the notice's demand, written in
+   the transaction that marks the notice (a failed attempt that will be retried is not
+   an event: the notice keeps its attempts and last error).
 
 The clock is the app's one clock; ``now`` overrides it for the run (``desk dispatch
 --now``). Claim leases use the real clock, since they are about processes, not about
@@ -48,6 +51,7 @@ from .outbox import (
     MAX_ATTEMPTS,
     backoff_seconds,
     holder,
+    record_notice_event,
     release_held_notices,
 )
 
@@ -195,12 +199,13 @@ class Dispatcher:
             try:
                 refused = self._send(session, notice, now)
             except DeliveryError as err:
-                self._record_failure(notice, str(err), now, counts)
+                self._record_failure(session, notice, str(err), now, counts)
             except SQLAlchemyError:
                 raise
             except Exception as err:  # a bug must not block the other notices: record, retry
                 log.exception("notice %s could not be sent", notice_id)
-                self._record_failure(notice, f"internal error ({type(err).__name__}); see the log", now, counts)
+                self._record_failure(session, notice, f"internal error ({type(err).__name__}); see the log",
+                                     now, counts)
             else:
                 notice.state = "sent"
                 notice.sent_at = now
@@ -209,6 +214,9 @@ class Dispatcher:
                 notice.last_error = (
                     "refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()) if refused else None
                 )
+                session.flush()
+                record_notice_event(session, None, "notice.sent", notice, {"state": "pending"},
+                                    {"state": "sent", "attempts": notice.attempts}, now)
                 counts.sent += 1
             session.commit()
         except BaseException:
@@ -239,13 +247,17 @@ class Dispatcher:
             raise DeliveryError(f"the e-mail could not be composed: {err}") from None
         return self.mailer.send(message, [email for _name, email in recipients])
 
-    def _record_failure(self, notice: Notice, error: str, now: datetime, counts: DispatchCounts) -> None:
+    def _record_failure(self, session: Session, notice: Notice, error: str, now: datetime,
+                        counts: DispatchCounts) -> None:
         notice.attempts += 1
         notice.last_error = error[:1000]
         notice.claimed_until = None
         if notice.attempts >= self.max_attempts:
             notice.state = "failed"
             notice.next_attempt_at = None
+            session.flush()
+            record_notice_event(session, None, "notice.failed", notice, {"state": "pending"},
+                                {"state": "failed", "attempts": notice.attempts, "error": notice.last_error}, now)
             counts.failed += 1
             log.warning("notice %s given up after %s attempts: %s", notice.id, notice.attempts, error)
         else:

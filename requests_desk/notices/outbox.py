@@ -139,10 +139,13 @@ def hold_for_deferral(session: Session, demand: Demand, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def release_held_notices(session: Session, now: datetime, demand_id: int | None = None) -> int:
+def release_held_notices(session: Session, now: datetime, demand_id: int | None = None, *,
+                         actor: User | None = None) -> int:
     """Held notices that counsel has released, whose gag has ended and whose deferral
     has passed become pending (a notice a gag held becomes a *delayed* notice); returns
-    how many were released.
+    how many were released. Each release is the audit event ``notice.released`` of its
+    demand, in notice order, by ``actor`` (the dispatcher's runs: the system), naming
+    what held it.
 
     A notice still held by something else is relabelled with what holds it now (counsel
     released it under a gag: 'gag'; a gag ended under a deferral: 'deferral')."""
@@ -163,6 +166,7 @@ def release_held_notices(session: Session, now: datetime, demand_id: int | None 
         .execution_options(populate_existing=True)  # the rows as they are now, not as once loaded
     ).all()
     for notice in rows:
+        held_by = notice.held_by
         notice.state = "pending"
         notice.delayed = notice.delayed or notice.gag_held
         notice.held_by = None
@@ -170,8 +174,19 @@ def release_held_notices(session: Session, now: datetime, demand_id: int | None 
         notice.last_error = None
         notice.claimed_until = None
         notice.next_attempt_at = now
-    session.flush()
+        session.flush()
+        record_notice_event(session, actor, "notice.released", notice, {"state": "held", "held_by": held_by},
+                            {"state": "pending", "delayed": notice.delayed}, now)
     return len(rows)
+
+
+def record_notice_event(session: Session, actor: User | None, action: str, notice: Notice, before: dict,
+                        after: dict, now: datetime) -> None:
+    """A notice's event (``notice.released``, ``notice.sent``, ``notice.failed``) in its
+    demand's audit trail: what it is (kind, customer) and its state before and after."""
+    audit.record(session, actor, action, "notice", notice.id, before,
+                 {**after, "kind": notice.kind, "customer_id": notice.customer_id},
+                 demand_id=notice.demand_id, at=now)
 
 
 def retry_notice(session: Session, actor: User, notice: Notice, *, now: datetime) -> Notice:

@@ -134,8 +134,35 @@ def lift_gag(session: Session, actor: User | None, demand: Demand, data: Any, *,
     gag.events.append(GagEvent(kind="lift", reason=reason, actor_id=actor.id if actor else None, at=now))
     session.flush()
     audit.record(session, actor, "gag.lift", "demand", demand.id, before, gag_snapshot(gag), at=now)
-    release_held_notices(session, now, demand_id=demand.id)
+    release_held_notices(session, now, demand_id=demand.id, actor=actor)
     return gag
+
+
+def parse_deferral(errors: FieldErrors, raw: Any, path: str = "", *, now: datetime) -> dict:
+    """``{until, reason}``: until in the future (at most 2100-12-31), a reason."""
+    prefix = f"{path}." if path else ""
+    if not isinstance(raw, dict):
+        errors.add(path or "body", "must be an object with until and reason")
+        return {}
+    until = parsing.datetime_value(errors, raw.get("until"), f"{prefix}until", future=True)
+    reason = parsing.text(errors, raw, "reason", f"{prefix}reason", max_len=parsing.MAX_REASON)
+    if until and until <= now:
+        errors.add(f"{prefix}until", "must be in the future")
+    return {"until": until, "reason": reason}
+
+
+def record_deferral(session: Session, actor: User | None, demand: Demand, clean: dict, now: datetime, *,
+                    at_intake: bool = False) -> NoticeDeferral:
+    """Record a deferral ``parse_deferral`` checked: through ``defer_notices``, or as part
+    of logging an emergency (``at_intake``: the notices still await counsel's release)."""
+    deferral = NoticeDeferral(demand_id=demand.id, until=clean["until"], reason=clean["reason"],
+                              actor_id=actor.id if actor else None, at=now)
+    session.add(deferral)
+    session.flush()
+    after = {"until": clean["until"], "reason": clean["reason"], **({"at_intake": True} if at_intake else {})}
+    audit.record(session, actor, "notices.defer", "demand", demand.id, None, after, at=now)
+    hold_for_deferral(session, demand, now)
+    return deferral
 
 
 def defer_notices(session: Session, actor: User | None, demand: Demand, data: Any, *,
@@ -148,24 +175,15 @@ def defer_notices(session: Session, actor: User | None, demand: Demand, data: An
     errors = FieldErrors()
     data = parsing.mapping(errors, data, "body")
     errors.raise_if_any()
-    until = parsing.datetime_value(errors, data.get("until"), "until", future=True)
-    reason = parsing.text(errors, data, "reason", "reason", max_len=parsing.MAX_REASON)
-    if until and until <= now:
-        errors.add("until", "must be in the future")
+    clean = parse_deferral(errors, data, now=now)
     if not demand.emergency:
         errors.add("", "only an emergency demand's notices can be deferred")
     errors.raise_if_any()
-    deferral = NoticeDeferral(demand_id=demand.id, until=until, reason=reason,
-                              actor_id=actor.id if actor else None, at=now)
-    session.add(deferral)
-    session.flush()
-    audit.record(session, actor, "notices.defer", "demand", demand.id, None,
-                 {"until": until, "reason": reason}, at=now)
-    hold_for_deferral(session, demand, now)
+    deferral = record_deferral(session, actor, demand, clean, now)
     # Deferring is counsel's decision about the notices: it releases them, to wait
     # for the date (a national-security demand's only by an explicit release).
     if released_by_action(demand, "defer-notices"):
         mark_released(session, actor, demand, now, by="defer-notices")
     # A later deferral may shorten an earlier one: anything it no longer holds is due.
-    release_held_notices(session, now, demand_id=demand.id)
+    release_held_notices(session, now, demand_id=demand.id, actor=actor)
     return deferral

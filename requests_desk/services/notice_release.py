@@ -56,7 +56,7 @@ def mark_released(session: Session, actor: User | None, demand: Demand, now: dat
         after["reason"] = reason
     audit.record(session, actor, "notices.release", "demand", demand.id, {"notices_released_at": None}, after,
                  at=now)
-    return release_held_notices(session, now, demand_id=demand.id)
+    return release_held_notices(session, now, demand_id=demand.id, actor=actor)
 
 
 def release_notices(session: Session, actor: User, demand: Demand, data: Any, *,

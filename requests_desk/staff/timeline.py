@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import AuditEvent, User
-from ..vocabulary import ACTION_TERMS, OUTCOME_TERMS, file_size
+from ..vocabulary import ACTION_TERMS, NOTICE_HOLD_TERMS, NOTICE_KIND_TERMS, OUTCOME_TERMS, file_size
 from ..workflow import BY_ACTION
 
 
@@ -77,16 +77,46 @@ def user_ids(events: list[AuditEvent]) -> set[int]:
     return ids
 
 
-def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] | None = None) -> Entry:
-    """One event in words; ``labels`` names the data sets ("Sign-in logs")."""
+def _notice(event: AuditEvent, before: dict, after: dict, customers: dict[int, str], entry: Entry) -> None:
+    """A notice released, sent or given up (``notice.*``), and ``notice.retry``."""
+    kind = NOTICE_KIND_TERMS.label(after.get("kind"), default="Notice").lower()
+    customer = customers.get(after.get("customer_id")) or "a customer"
+    attempts = after.get("attempts")
+    if event.action == "notice.released":
+        entry.title = f"The {kind} to {customer} was released for sending"
+        held = NOTICE_HOLD_TERMS.get(before.get("held_by"))
+        if held is not None:
+            entry.details.append(f"It had been held {held.label}")
+        if after.get("delayed"):
+            entry.details.append("It goes out as a delayed notice (a gag held it)")
+    elif event.action == "notice.sent":
+        entry.title = f"Sent the {kind} to {customer}"
+        if isinstance(attempts, int) and attempts > 1:
+            entry.details.append(f"At attempt {attempts}")
+    elif event.action == "notice.failed":
+        entry.title = f"Gave up sending the {kind} to {customer}"
+        entry.details.append(f"After {_plural(attempts, 'attempt')}: {after.get('error') or 'no error recorded'}"
+                             if isinstance(attempts, int) else str(after.get("error") or ""))
+    elif event.action == "notice.retry":
+        entry.title = f"Retried the {kind} to {customer}"
+
+
+def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] | None = None,
+             customers: dict[int, str] | None = None) -> Entry:
+    """One event in words; ``labels`` names the data sets ("Sign-in logs"), ``customers``
+    the customers of the demand's notices."""
     before, after = _load(event.before), _load(event.after)
     actor = users.get(event.actor_id) if event.actor_id else None
     who = actor.label if actor else event.actor
     entry = Entry(at=event.at, who=who, title=_human(event.action).capitalize(), action=event.action)
     a = event.action
     note = after.get("note") or after.get("reason")
-    if a == "demand.log":
-        entry.title = "Logged the demand"
+    if a in ("demand.log", "demand.import"):
+        entry.title = "Logged the demand" if a == "demand.log" else \
+            f"Imported the demand from a spreadsheet (external id {after.get('external_id', '')})"
+        if a == "demand.import" and after.get("outcome"):
+            entry.details.append(f"Closed before the import: {OUTCOME_TERMS.label(after['outcome'])}, "
+                                 f"{_when(after.get('closed_at'))}")
         targets = after.get("targets") or []
         entry.details.append(f"{_plural(len(targets), 'account')}: {', '.join(targets)}")
         entry.details += [f"Requested: {line}" for line in _items(after.get("requested"), labels)]
@@ -131,6 +161,8 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
             "" if by in (None, "release-notices") else f" (by “{ACTION_TERMS.label(by)}”)")
         if after.get("reason"):
             entry.details.append(f"Reason: {after['reason']}")
+    elif a.startswith("notice."):
+        _notice(event, before, after, customers or {}, entry)
     elif a == "notices.defer":
         entry.title = f"Deferred the customer notices until {_when(after.get('until'))}"
         if after.get("reason"):
