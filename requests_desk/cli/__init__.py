@@ -16,6 +16,7 @@ from .notices import dispatch_command
 from .reports import report
 from .retention import purge_command
 from .setup import init_command
+from .sheets import import_command
 from .users import create_user_command, reset_two_factor_command, revoke_tokens_command, token_command
 
 
@@ -26,5 +27,5 @@ def desk() -> None:
 
 for _command in (init_command, create_user_command, token_command, revoke_tokens_command, reset_two_factor_command,
                  verify_audit_command, dispatch_command, report, demo_command, backup_command, restore_command,
-                 purge_command, agencies):
+                 purge_command, agencies, import_command):
     desk.add_command(_command)

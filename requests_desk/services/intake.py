@@ -47,6 +47,7 @@ class DemandInput:
     requested: list[Item]
     gag: dict | None
     notes: str
+    defer_notices: dict | None = None  # an emergency's notice deferral given at logging
 
 
 def parse_demand(session: Session, data: Any, *, now: datetime | None = None) -> DemandInput:
@@ -102,6 +103,12 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
     if data.get("gag") is not None:
         gag = gag_service.parse_gag(errors, data.get("gag"), "gag")
 
+    defer = None
+    if data.get("defer_notices") is not None:  # SPEC §9: intake may defer an emergency's notices
+        defer = gag_service.parse_deferral(errors, data.get("defer_notices"), "defer_notices", now=now)
+        if not emergency:
+            errors.add("defer_notices", "only an emergency demand's notices can be deferred")
+
     errors.raise_if_any()
     return DemandInput(
         requester=requester,
@@ -118,6 +125,7 @@ def parse_demand(session: Session, data: Any, *, now: datetime | None = None) ->
         requested=requested,
         gag=gag,
         notes=notes,
+        defer_notices=defer,
     )
 
 
@@ -194,6 +202,22 @@ def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime
     if actor is not None and not access.may_see(actor, clean.process_type):
         raise Forbidden(f"Only users with role {access.COMPARTMENTS[clean.process_type]} may log a "
                         f"{PROCESS_TERMS.label(clean.process_type).lower()} demand.")
+    demand = build_demand(session, actor, clean, now)
+    audit.record(session, actor, "demand.log", "demand", demand.id, None, snapshot(demand), at=now)
+    if clean.gag is not None:
+        gag_service.record_gag(session, actor, demand, clean.gag, now)
+    make_notices_due(session, demand, "demand", now=now)
+    if clean.defer_notices is not None:
+        gag_service.record_deferral(session, actor, demand, clean.defer_notices, now, at_intake=True)
+    return demand
+
+
+def build_demand(session: Session, actor: User | None, clean: DemandInput, now: datetime,
+                 **fields: Any) -> Demand:
+    """Write the demand ``parse_demand`` checked: its reference (the year's next), its
+    requester (found again or new), its targets resolved to customers and its requested
+    items; ``fields`` set more columns (an import's outcome). Flushed; not audited, no
+    notices: the caller does both (``log_demand``, ``services/importing.py``)."""
     rule = session.get(ProcessRule, clean.process_type)
     resolved = resolve_targets(session, clean.targets)
     demand = Demand(
@@ -223,12 +247,10 @@ def log_demand(session: Session, actor: User | None, data: Any, *, now: datetime
                    date_to=i.date_to, basis=i.basis)
         for i in clean.requested
     ]
+    for name, value in fields.items():
+        setattr(demand, name, value)
     session.add(demand)
     session.flush()
-    audit.record(session, actor, "demand.log", "demand", demand.id, None, snapshot(demand), at=now)
-    if clean.gag is not None:
-        gag_service.record_gag(session, actor, demand, clean.gag, now)
-    make_notices_due(session, demand, "demand", now=now)
     return demand
 
 
