@@ -104,7 +104,9 @@ def new_demand():
 def demand(demand_id):
     session = get_session()
     found = own_demand(session, g.user, demand_id)
-    return render_template("requests/demand.html", d=found, form=forms.ConfirmForm(), now=utcnow())
+    labels = {code: ds.label or code for code, ds in data_sets(session).items()}
+    return render_template("requests/demand.html", d=found, form=forms.ConfirmForm(), now=utcnow(),
+                           data_set_labels=labels)
 
 
 @bp.post("/demands/<demand_id>/withdraw")
