@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -379,3 +380,18 @@ def test_the_demo_has_verified_agencies_and_a_requester_who_signs_in(app, sessio
     assert "fbi.example.gov" in client.get("/requests/").get_data(as_text=True)
     assert client.get("/requests/new").status_code == 200
     assert _mails(session) == []  # confirmed by the demo: nothing waits to be sent
+
+
+def test_a_purge_deletes_the_requester_mail_of_a_purged_demand(app, session):
+    user = make_requester(session, "rita@police.example.gov", agency=make_agency(session, "police.example.gov"))
+    client = _signed_in(app, user)
+    assert _submit(client).status_code == 302
+    demand = session.scalar(select(Demand))
+    token = _form(client, f"/requests/demands/{demand.id}")
+    assert client.post(f"/requests/demands/{demand.id}/withdraw", data={"csrf_token": token}).status_code == 302
+    assert [m.kind for m in _mails(session, demand_id=demand.id)] == ["submitted", "status"]
+    later = (utcnow() + timedelta(days=731)).isoformat()
+    result = app.test_cli_runner().invoke(args=["desk", "purge", "--apply", "--now", later])
+    assert result.exit_code == 0 and "Purged 1 demand" in result.output, result.output
+    assert _mails(session, demand_id=demand.id) == []
+    assert [m.kind for m in _mails(session)] == ["confirm"]  # the account's own mail is not the demand's

@@ -6,6 +6,7 @@ before. Purging it
 
 * deletes its uploaded documents (files and rows) and its kept production files (the
   manifest's lines stay, without the file), and the outbox's ``.eml`` copies of its notices;
+  the e-mails the requester portal sent its requester about it (``mail_outbox``) go too;
 * replaces its target identifiers, its items' targets and its requester's name, e-mail
   and phone with marks (services/redaction.py) in every row of the demand, every mention
   in its free text, and its audit events (audit_redaction.py: the chain still verifies);
@@ -39,6 +40,7 @@ from ..models import (
     DemandItem,
     DemandTarget,
     Document,
+    MailMessage,
     Notice,
     PreservationHold,
     ProductionFile,
@@ -147,6 +149,9 @@ def _purge_batch(session: Session, the_plan: Plan, batch: list[tuple[int, str]],
     kept = session.execute(select(ProductionFile.demand_id, ProductionFile.stored_name).where(
         ProductionFile.demand_id.in_(ids), ProductionFile.stored_name.is_not(None))).all()
     message_ids = session.scalars(select(Notice.message_id).where(Notice.demand_id.in_(ids))).all()
+    # The requester portal's e-mails about the demand (they name the requester): rows and copies.
+    message_ids += session.scalars(select(MailMessage.message_id).where(MailMessage.demand_id.in_(ids))).all()
+    session.execute(delete(MailMessage).where(MailMessage.demand_id.in_(ids)))
     result.files += [upload_dir / name for _d, name in stored + kept]
     result.files += [outbox_dir / (hashlib.sha256(m.encode()).hexdigest()[:32] + ".eml") for m in message_ids]
     session.execute(delete(Document).where(Document.demand_id.in_(ids)))
