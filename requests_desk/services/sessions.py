@@ -2,7 +2,9 @@
 
 Ending a row ends that browser's session at once (logout); ``end_all`` ends every
 session of a user (sign out everywhere, deactivation, a new password, a 2FA reset).
-A staff session ends after ``idle`` without a request, and any session ``lifetime`` after sign-in."""
+A staff session ends after ``idle`` without a request, and any session ``lifetime`` after sign-in.
+A half-signed-in session (the password given, the second factor still owed) lasts
+``PENDING_LIFETIME``: long enough to type a code or enrol an app, not a day-long foothold."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +18,7 @@ from ..db import utcnow
 from ..models import User, UserSession
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most once a minute
+PENDING_LIFETIME = timedelta(minutes=15)  # a session owing its second factor
 
 
 def _hash(sid: str) -> str:
@@ -41,6 +44,8 @@ def find(session: Session, sid: str | None, *, idle: timedelta, lifetime: timede
     if row is None or row.ended_at is not None:
         return None
     idle_too_long = row.user.is_staff and now - row.last_seen_at > idle  # staff only
+    if row.stage != "full":
+        lifetime = min(lifetime, PENDING_LIFETIME)
     if idle_too_long or now - row.created_at > lifetime or not row.user.active:
         row.ended_at = now
         return None
