@@ -57,6 +57,7 @@ from .schema import (
 )
 
 NATIONAL_SECURITY = "national_security"
+FRAUDULENT = "fraudulent"  # an outcome the report counts as rejected (section 9 of the spec)
 
 
 class _UTC(TypeDecorator):
@@ -206,6 +207,9 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
             national_security_requests += n
         else:
             oc = oc or "pending"
+            if oc == FRAUDULENT:  # counted as rejected in every outcome table; apart only here
+                emergency[FRAUDULENT] += n_emergency
+                oc = "rejected"
             per_country[country][oc] += n
             per_type[process_type][oc] += n
             if n_emergency:
@@ -274,9 +278,10 @@ def _compile(db, period: Period, now: datetime, min_country: int) -> Report:
             rejected=enterprise["rejected"],
         ),
         emergency=Emergency(
-            requests=sum(emergency.values()),
+            requests=sum(n for oc, n in emergency.items() if oc != FRAUDULENT),
             disclosed=emergency["content_disclosed"] + emergency["non_content_disclosed"],
             rejected=emergency["rejected"],
+            fraudulent=emergency[FRAUDULENT],
         ),
         preservation=Preservation(
             requests=preservation_requests,

@@ -127,7 +127,10 @@ class Enterprise:
 class Emergency:
     requests: int
     disclosed: int
-    rejected: int
+    rejected: int  # fraudulent ones included, as in the outcome tables
+    # Emergency requests closed as fraudulent (SPEC §9): the one key schema 1 gained; a
+    # version published before it was kept reads as 0.
+    fraudulent: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

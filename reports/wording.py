@@ -136,6 +136,13 @@ def methodology(report: Report) -> list[tuple[str, list[str]]]:
             "were compiled, and “notice delayed by a gag” those for which a court order or other "
             "non-disclosure order held back at least one notice (whether it has been sent since or not). "
             "An emergency deferral of a notice is not a gag.",
+            "Emergency requests are those made because of a danger of death or serious injury, with or "
+            "without other legal process. Before disclosing anything on one we verify it: we call the requester back on a "
+            "number we found ourselves, check that the sender's e-mail matches the agency, that the officer "
+            "and the agency exist, and that the facts describe an imminent danger. “Of which found "
+            "fraudulent” counts the emergency requests we found forged (for example sent from a hijacked "
+            "police mailbox) and rejected without disclosing anything; they are also counted as rejected, "
+            "here and in every other table.",
         ]),
         ("When", [
             f"This report covers requests received from {day(period.start)} 00:00:00 to "

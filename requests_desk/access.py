@@ -31,6 +31,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "notice.retry": ("counsel", "admin"),
     "notice.release": ("counsel",),
     "document.mark": ("counsel",),
+    # emergency verification (SPEC §9): the four checks are staff work (intake takes the
+    # call-back, counsel weighs the justification); only counsel overrides missing ones
+    # or lifts a fraud flag (the list of flags is desk.read)
+    "emergency.check": ("intake", "counsel"),
+    "emergency.override": ("counsel",),
+    "flag.lift": ("counsel",),
     # break-glass: any staff user may ask for a demand's files, giving a reason;
     # admins see every grant of the last 90 days on /desk/access, others their own
     "access.break-glass": STAFF,

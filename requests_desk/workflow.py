@@ -32,7 +32,7 @@ from .models import (
 from .notices.mail_outbox import demand_mail
 from .notices.outbox import make_notices_due
 from .rules import needs_basis, tier_within
-from .services import parsing
+from .services import emergency_checks, fraud_flags, parsing
 from .services.case import preservation_hold
 from .services.history import changes, snapshot
 from .services.items import Item, from_row, parse_items, within_any
@@ -66,6 +66,7 @@ class Transition:
     roles: tuple[str, ...]
     outcome: str | None = None
     rule: Callable[[Context], None] | None = None
+    after: Callable[[Context], None] | None = None  # once the action is recorded
 
     @property
     def label(self) -> str:
@@ -152,6 +153,9 @@ def rule_propose_scope(ctx: Context) -> None:
         return
     if d.emergency and not (d.justification or "").strip():
         ctx.errors.add("", "an emergency demand needs its written justification before any scope")
+    blocked = emergency_checks.scope_blocked(ctx.session, d)  # SPEC §9: the four checks
+    if blocked:
+        ctx.errors.add("checks", blocked)
     items = _items(ctx)
     requested = [from_row(i) for i in d.items_of("requested")]
     tiers = {code: ds.tier for code, ds in _data_sets(ctx).items()}
@@ -276,6 +280,10 @@ def rule_extend_preservation(ctx: Context) -> None:
     ctx.extra["hold_ends_at"] = {"before": before, "after": hold.ends_at}
 
 
+def flag_requester(ctx: Context) -> None:
+    fraud_flags.flag_requester(ctx.session, ctx.actor, ctx.demand, ctx.now)
+
+
 def _rows(kind: str, items: list[Item]) -> list[DemandItem]:
     return [
         DemandItem(kind=kind, target=i.target, data_set=i.data_set, date_from=i.date_from,
@@ -295,6 +303,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("requester-insists", ("redirecting",), "in_review", IC, rule=rule_optional_note),
     Transition("redirected", ("redirecting",), "closed", IC, outcome="redirected", rule=rule_optional_note),
     Transition("reject", ("in_review",), "closed", C, outcome="rejected", rule=rule_reason_required),
+    Transition("reject-fraudulent", ("received", "redirecting", "in_review"), "closed", C, outcome="fraudulent",
+               rule=rule_reason_required, after=flag_requester),
     Transition("propose-scope", ("in_review",), "scoped", C, rule=rule_propose_scope),
     Transition("approve", ("scoped",), "approved", ("approver",), rule=rule_approve),
     Transition("return", ("scoped",), "in_review", ("approver",), rule=rule_return),
@@ -381,6 +391,8 @@ def apply_action(session: Session, actor: User, demand: Demand, action: str, bod
     before, after = changes(action, before, snapshot(demand))
     after.update({k: v for k, v in ctx.extra.items() if v})
     audit.record(session, actor, action, "demand", demand.id, before, after, at=now)
+    if transition.after:
+        transition.after(ctx)
     if released_by_action(demand, action):
         mark_released(session, actor, demand, now, by=action)
     if was_open and not demand.is_open:

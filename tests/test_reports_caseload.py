@@ -16,6 +16,8 @@ from requests_desk.notices.dispatcher import dispatch
 from requests_desk.services.case import get_demand
 from requests_desk.services.intake import log_demand
 from requests_desk.services import gags as gag_service
+from requests_desk.services.emergency_checks import record_check
+from requests_desk.vocabulary import EMERGENCY_CHECKS
 
 from .factories import demand_payload, make_customer, make_user
 
@@ -29,8 +31,10 @@ REPORTED_TYPES = ("subpoena", "court_order", "search_warrant", "emergency", "civ
 OUTCOME_OF_PATH = {
     "pending": "pending", "review": "pending", "redirected": "redirected", "rejected": "rejected",
     "content": "content_disclosed", "non_content": "non_content_disclosed", "no_data": "no_data_found",
-    "withdrawn": "withdrawn", "preserved": "preserved",
+    "withdrawn": "withdrawn", "preserved": "preserved", "fraudulent": "fraudulent",
 }
+# The report counts a fraudulent demand as rejected; only the emergency section names it.
+REPORTED_AS = {"fraudulent": "rejected"}
 OUTCOMES = ("content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "redirected",
             "withdrawn", "preserved", "pending")
 ENTERPRISE_DOMAINS = {"contoso.com", "fabrikam.example"}
@@ -53,6 +57,11 @@ class Case:
     @property
     def outcome(self) -> str:
         return OUTCOME_OF_PATH[self.path]
+
+    @property
+    def reported(self) -> str:
+        """The outcome as the report's outcome tables count it."""
+        return REPORTED_AS.get(self.outcome, self.outcome)
 
     @property
     def identifiers(self) -> list[str]:
@@ -96,6 +105,7 @@ CASES = [
     Case("2026-03-09T08:00:00Z", "US", "national_security", ["alice@contoso.com", "oscar@mail.example"],
          "pending", gag="active"),
     Case("2026-03-10T08:00:00Z", "US", "national_security", ["pat@mail.example"], "rejected"),
+    Case("2026-03-11T08:00:00Z", "US", "emergency", ["zoe@contoso.com"], "fraudulent", emergency=True),
     Case("2026-04-01T08:00:00Z", "GB", "court_order", ["quinn@contoso.com"], "non_content", gag="expired",
          late=True),
     Case("2026-04-02T08:00:00Z", "NL", "search_warrant", ["rita@contoso.com"], "content", gag="active"),
@@ -139,6 +149,9 @@ def log_case(session, users: dict, case: Case) -> None:
         expires = "2099-01-01T00:00:00Z" if case.gag == "lifted" else "2026-01-15T00:00:00Z"
         extra["gag"] = {"order_ref": f"NDO-{case.received_at[:10]}", "issued_by": "District Court",
                         "expires_at": expires}
+    if case.path == "fraudulent":  # its own sender: the flag it gets must not touch the other cases
+        extra["requester"] = {"agency": "Hijacked Police", "name": "Sgt. Forged", "email": "duty@hijacked.example",
+                              "type": "law_enforcement"}
     payload = demand_payload(
         received_at=case.received_at, country=case.country, process_type=case.process_type,
         targets=case.targets,
@@ -164,6 +177,8 @@ def log_case(session, users: dict, case: Case) -> None:
         pass
     elif path == "withdrawn":
         act("withdraw")
+    elif path == "fraudulent":
+        act("reject-fraudulent", {"reason": "The agency never sent it: its mailbox was hijacked."})
     elif path == "redirected":
         act("attempt-redirect", {"note": "Told the officer to ask the customer's legal team."})
         act("redirected")
@@ -175,6 +190,10 @@ def log_case(session, users: dict, case: Case) -> None:
             act("preserve", {"items": _items(case, "subscriber_info")})
         elif path in ("content", "non_content", "no_data"):
             items = _items(case, _disclosed_set(case, path == "content"))
+            if case.is_emergency:  # the four checks before any scope (SPEC §9)
+                for code in EMERGENCY_CHECKS:
+                    record_check(session, counsel, get_demand(session, demand.id, viewer=SYSTEM),
+                                 {"check": code, "note": "Verified for the test case load."})
             act("propose-scope", {"items": items})
             act("approve", actor=approver)
             if path == "no_data":
@@ -232,7 +251,7 @@ def in_period(case: Case, start=PERIOD_START, end=PERIOD_END) -> bool:
 
 
 def figures(cases: list[Case]) -> dict:
-    counts = Counter(c.outcome for c in cases)
+    counts = Counter(c.reported for c in cases)
     out = {"requests": len(cases), "accounts_specified": len({i for c in cases for i in c.identifiers})}
     out.update({name: counts.get(name, 0) for name in OUTCOMES})
     for name in ("content_disclosed", "non_content_disclosed", "no_data_found", "rejected"):
@@ -261,7 +280,7 @@ def expected_report(load: CaseLoad, compiled_at: datetime, *, min_country: int =
         notices held."""
         if case.deferred or case.path in ("rejected", "preserved"):
             return True
-        return case.path not in ("pending", "withdrawn", "redirected") and not case.is_emergency
+        return case.path not in ("pending", "withdrawn", "redirected", "fraudulent") and not case.is_emergency
 
     def sent_at(case: Case):
         if not released(case) or case.gag == "active" or case.deferred:
@@ -285,12 +304,13 @@ def expected_report(load: CaseLoad, compiled_at: datetime, *, min_country: int =
             "notice_delayed_by_gag": sum(c.gag in ("active", "lifted") for c in enterprise),
             "content_disclosed": sum(c.outcome == "content_disclosed" for c in enterprise),
             "non_content_disclosed": sum(c.outcome == "non_content_disclosed" for c in enterprise),
-            "rejected": sum(c.outcome == "rejected" for c in enterprise),
+            "rejected": sum(c.reported == "rejected" for c in enterprise),
         },
         "emergency": {
             "requests": len(emergency),
             "disclosed": sum(c.outcome in ("content_disclosed", "non_content_disclosed") for c in emergency),
-            "rejected": sum(c.outcome == "rejected" for c in emergency),
+            "rejected": sum(c.reported == "rejected" for c in emergency),
+            "fraudulent": sum(c.outcome == "fraudulent" for c in emergency),
         },
         "preservation": {
             "requests": len(preservation),

@@ -44,8 +44,10 @@ def test_every_section_equals_a_plain_python_count(app, session):
     assert body["schema_version"] == 1 and body["period"] == PERIOD
     assert report_sections(body) == expected_report(load, when)
     # The figures this case load was written to exercise, stated outright as well.
-    assert body["totals"]["requests"] == 19
-    assert body["by_country"][0]["country"] == "US" and body["by_country"][0]["requests"] == 7
+    assert body["totals"]["requests"] == 20
+    assert body["by_country"][0]["country"] == "US" and body["by_country"][0]["requests"] == 8
+    # One emergency found fraudulent: counted in the emergency section, and as rejected.
+    assert body["emergency"]["fraudulent"] == 1 and body["emergency"]["rejected"] == 2
     assert body["enterprise"]["notice_delayed_by_gag"] == 3
     assert body["gag"]["requests_with_gag"] == 4
 

@@ -139,6 +139,7 @@ SPEC_TABLE = {
     "requester-insists": (("redirecting",), "in_review", {"intake", "counsel"}, None),
     "redirected": (("redirecting",), "closed", {"intake", "counsel"}, "redirected"),
     "reject": (("in_review",), "closed", {"counsel"}, "rejected"),
+    "reject-fraudulent": (("received", "redirecting", "in_review"), "closed", {"counsel"}, "fraudulent"),
     "propose-scope": (("in_review",), "scoped", {"counsel"}, None),
     "approve": (("scoped",), "approved", {"approver"}, None),
     "return": (("scoped",), "in_review", {"approver"}, None),
@@ -181,6 +182,8 @@ ROWS = [
     Row("requester-insists", "redirecting", "in_review", None, body={"note": "they insist"}),
     Row("redirected", "redirecting", "closed", "redirected"),
     Row("reject", "in_review", "closed", "rejected", body={"reason": "overbroad"}),
+    Row("reject-fraudulent", "received", "closed", "fraudulent",
+        body={"reason": "the agency says it never sent this; its mailbox was hijacked"}),
     Row("propose-scope", "in_review", "scoped", None, body="REQUESTED"),
     Row("approve", "scoped", "approved", None),
     Row("return", "scoped", "in_review", None, body={"reason": "narrow the dates"}),
@@ -224,7 +227,9 @@ def test_row_allowed(desk, row, role):
         demand["notices_released_at"] is None and row.action in RELEASING_ACTIONS
         and row.process_type != "national_security" and not (row.action == "start-review" and demand["emergency"])
     ) else []
-    assert [e["action"] for e in new] == [row.action] + releases
+    # (rejecting as fraudulent flags the requester's address and its domain: SPEC §9)
+    flags = ["flag.set", "flag.set"] if row.action == "reject-fraudulent" else []
+    assert [e["action"] for e in new] == [row.action] + flags + releases
     event = new[0]
     assert event["action"] == row.action
     assert event["actor"] == f"{actor}@desk.example"
@@ -240,6 +245,7 @@ WRONG_STATE = {
     "requester-insists": "received",
     "redirected": "in_review",
     "reject": "scoped",
+    "reject-fraudulent": "scoped",
     "propose-scope": "received",
     "approve": "in_review",
     "return": "approved",
@@ -259,6 +265,7 @@ def _rule_broken(row: Row, demand: dict):
         "attempt-redirect": ("intake", {}),
         "start-review": ("counsel", {"reason": "   "}),
         "reject": ("counsel", {"note": "no reason given"}),
+        "reject-fraudulent": ("counsel", {"reason": "  "}),
         "propose-scope": ("counsel", {"items": beyond}),
         "approve": ("approver", None),  # the proposer case is tested apart
         "return": ("approver", {}),
@@ -390,6 +397,9 @@ def _in_review(desk, process_type, data_sets, **extra):
         extra.setdefault("justification", "imminent threat to life")
     demand = desk.log(process_type=process_type, targets=["bob@example.net"], requested=requested, **extra)
     desk.ok("counsel", demand["id"], "start-review")
+    if demand["emergency"]:  # the four checks come before any scope (SPEC §9; tests/test_emergency.py)
+        for check in ("callback", "sender", "authority", "justification"):
+            desk.ok("counsel", demand["id"], "checks", {"check": check, "note": "done"})
     return desk.get(demand["id"])
 
 
@@ -860,7 +870,8 @@ def test_allowed_actions_offer_what_the_table_and_rules_allow(desk):
 
     demand = desk.log()
     assert offered("intake", demand["id"]) == ["attempt-redirect", "withdraw"]
-    assert offered("counsel", demand["id"]) == ["attempt-redirect", "start-review", "withdraw", "assign", "set-due"]
+    assert offered("counsel", demand["id"]) == ["attempt-redirect", "start-review", "reject-fraudulent", "withdraw",
+                                               "assign", "set-due"]
     assert offered("approver", demand["id"]) == []
     assert offered("admin", demand["id"]) == ["assign"]
     desk.to_state(demand, "in_review")

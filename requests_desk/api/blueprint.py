@@ -36,6 +36,8 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "api.get_demand": "desk.read",
     "api.demand_action": "desk.read",
     "api.defer_notices": "notice.defer",
+    "api.record_check": "emergency.check",
+    "api.override_checks": "emergency.override",
     "api.release_notices": "notice.release",
     "api.set_gag": "gag.manage",
     "api.extend_gag": "gag.manage",

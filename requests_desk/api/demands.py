@@ -15,7 +15,7 @@ from ..db_session import get_session
 from ..errors import ValidationError
 from ..models import Notice
 from ..rules import process_rules
-from ..services import case_list
+from ..services import case_list, emergency_checks, fraud_flags
 from ..services import documents as document_service
 from ..services import gags as gag_service
 from ..services import notice_release
@@ -51,8 +51,9 @@ def list_demands():
     filters = case_list.parse_filters(request.args, process_types=process_rules(session))
     rows, total = case_list.list_demands(session, filters, g.user)
     now = utcnow()
+    flagged = fraud_flags.flagged_demand_ids(session, rows)
     return jsonify({
-        "items": [serialize_summary(d, now) for d in rows],
+        "items": [serialize_summary(d, now, flagged=d.id in flagged) for d in rows],
         "total": total,
         "page": filters.page,
         "per_page": filters.per_page,
@@ -75,6 +76,16 @@ def demand_action(demand_id, action):
 @bp.post("/demands/<demand_id>/defer-notices")
 def defer_notices(demand_id):
     return _change(gag_service.defer_notices)
+
+
+@bp.post("/demands/<demand_id>/checks")
+def record_check(demand_id):
+    return _change(emergency_checks.record_check)
+
+
+@bp.post("/demands/<demand_id>/checks/override")
+def override_checks(demand_id):
+    return _change(emergency_checks.override_checks)
 
 
 @bp.post("/demands/<demand_id>/release-notices")

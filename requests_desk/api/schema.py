@@ -14,7 +14,16 @@ from ..services import parsing as P
 from ..services.documents import MAX_BYTES
 from ..services.file_access import MIN_REASON
 from ..services.case_list import MAX_PAGE, SORTS
-from ..vocabulary import NOTICE_KINDS, NOTICE_STATES, OUTCOMES, PROCESS_TYPES, REQUESTER_TYPES, STATES
+from ..services.emergency_checks import MAX_CHECK_NOTE
+from ..vocabulary import (
+    EMERGENCY_CHECKS,
+    NOTICE_KINDS,
+    NOTICE_STATES,
+    OUTCOMES,
+    PROCESS_TYPES,
+    REQUESTER_TYPES,
+    STATES,
+)
 from ..workflow import ACTIONS
 
 
@@ -84,6 +93,9 @@ NEW_DEMAND = {
         "targets": {"type": "array", "minItems": 1, "maxItems": P.MAX_TARGETS, "items": IDENTIFIER},
         "requested": {**ITEMS, "minItems": 1},
         "gag": {"$ref": "#/components/schemas/Gag"},
+        "defer_notices": {"$ref": "#/components/schemas/Deferral",
+                          "description": "emergency demands only: hold the customer notices until a date "
+                                         "(in the future, at most 2100-12-31), with a reason"},
     },
 }
 ACTION_BODY = {
@@ -154,6 +166,14 @@ DEMAND = {
         "due_soon": {"type": "boolean"},
         "assignee": _NSTR,
         "notices_released_at": _NSTR,
+        "flagged": {"type": "boolean", "description": "the requester's address or domain is flagged as fraudulent"},
+        "checks_required": {"type": "boolean"},
+        "checks": {"type": "array", "items": {
+            "type": "object", "required": ["check", "by", "at", "note"],
+            "properties": {"check": {"type": "string", "enum": list(EMERGENCY_CHECKS)}, "by": _NSTR, "at": _STR,
+                           "note": _STR}}},
+        "checks_missing": {"type": "array", "items": {"type": "string", "enum": list(EMERGENCY_CHECKS)}},
+        "checks_override": {"type": ["object", "null"], "properties": {"reason": _STR, "by": _NSTR, "at": _STR}},
         "notes": _NSTR,
         "created_at": _NSTR,
         "closed_at": _NSTR,
@@ -257,6 +277,10 @@ def openapi_document() -> dict:
             extra=[{"name": "action", "in": "path", "required": True,
                     "schema": {"type": "string", "enum": list(ACTIONS)}}]),
         "/demands/{demand_id}/defer-notices": _demand_post("Defer an emergency demand's notices", "Deferral"),
+        "/demands/{demand_id}/checks": _demand_post(
+            "Record one of the four emergency checks (recording it again replaces it)", "Check"),
+        "/demands/{demand_id}/checks/override": _demand_post(
+            "Counsel's reason to propose a scope before the emergency checks are complete", "Reason"),
         "/demands/{demand_id}/release-notices": _demand_post(
             "Release the demand's notices (counsel; a reason is required for national security)",
             "OptionalReason", required=False),
@@ -319,6 +343,9 @@ def openapi_document() -> dict:
                                    "properties": {"reason": _text(P.MAX_REASON)}},
                 "Deferral": {"type": "object", "required": ["until", "reason"],
                              "properties": {"until": DATE_TIME, "reason": _text(P.MAX_REASON, minLength=1)}},
+                "Check": {"type": "object", "required": ["check", "note"],
+                          "properties": {"check": {"type": "string", "enum": list(EMERGENCY_CHECKS)},
+                                         "note": _text(MAX_CHECK_NOTE, minLength=1)}},
                 "Period": {"type": "object", "required": ["period"],
                            "properties": {"period": {"type": "string", "pattern": "^[0-9]{4}-H[12]$"}}},
                 "Publication": {"type": "object", "properties": {"note": _text(P.MAX_NOTE)}},

@@ -8,18 +8,24 @@ from datetime import datetime
 from ..db import iso, utcnow
 from sqlalchemy.orm import object_session
 
-from ..models import Demand
+from ..models import Demand, User
 from ..services.case import flags, preservation_hold
 from ..services.document_marks import destinations
+from ..services.emergency_checks import checks_required, missing_checks
+from ..services.fraud_flags import is_flagged
 
 
-def serialize(demand: Demand, now: datetime | None = None) -> dict:
-    """The API's demand (SPEC §6)."""
+def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | None = None) -> dict:
+    """The API's demand (SPEC §6). ``flagged``: whether its requester's address or domain
+    is flagged as fraudulent, when the caller knows (a list asks once for a page)."""
     now = now or utcnow()
+    session = object_session(demand)
+    if flagged is None:
+        flagged = is_flagged(session, demand)
     overdue, due_soon = flags(demand, now)
     gag = demand.latest_gag(now)
     hold = preservation_hold(demand)
-    goes_to = destinations(object_session(demand), demand)
+    goes_to = destinations(session, demand)
     production = None
     if demand.items_of("production") or demand.production_files:
         production = {
@@ -74,16 +80,32 @@ def serialize(demand: Demand, now: datetime | None = None) -> dict:
         "due_soon": due_soon,
         "assignee": demand.assignee.email if demand.assignee else None,
         "notices_released_at": iso(demand.notices_released_at),
+        # Emergency verification (SPEC §9): the checks recorded, and what a scope still needs.
+        "flagged": flagged,
+        "checks_required": checks_required(session, demand, flagged=flagged),
+        "checks": [{"check": c.check_code, "by": c.by.email if c.by else None, "at": iso(c.at), "note": c.note}
+                   for c in demand.emergency_checks],
+        "checks_missing": missing_checks(demand),
+        "checks_override": None if not demand.checks_override_reason else {
+            "reason": demand.checks_override_reason,
+            "by": _email(session, demand.checks_override_by_id),
+            "at": iso(demand.checks_override_at),
+        },
         "notes": demand.notes,
         "created_at": iso(demand.created_at),
         "closed_at": iso(demand.closed_at),
     }
 
 
-def serialize_summary(demand: Demand, now: datetime | None = None) -> dict:
+def _email(session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id else None  # the identity map first
+    return user.email if user else None
+
+
+def serialize_summary(demand: Demand, now: datetime | None = None, *, flagged: bool = False) -> dict:
     """A demand as the list shows it: as ``serialize`` but ``targets_count`` in place of
     the targets (up to 1,000 each), so a page of 200 stays bounded."""
-    item = serialize(demand, now)
+    item = serialize(demand, now, flagged=flagged)
     item["targets_count"] = len(item.pop("targets"))
     return item
 

@@ -35,6 +35,7 @@ DEMAND_LOAD = (
     selectinload(Demand.documents).selectinload(Document.recipients),  # whom each goes to
     selectinload(Demand.production_files),
     selectinload(Demand.gags),
+    selectinload(Demand.emergency_checks),  # with who recorded each (joined)
 )
 
 

@@ -1,0 +1,47 @@
+"""Deferral at intake (SPEC §9): an emergency's notice deferral given when it is logged
+(``defer_notices`` in the demand body, the intake form's fields) is the same deferral
+counsel's ``defer-notices`` makes: audited, and no real dispatcher run sends the notice
+before its date."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.factories import demand_payload
+from tests.test_emergency import audit, contoso, emergency, iso, staff, utc  # noqa: F401 (fixtures)
+
+
+def test_a_deferral_given_at_logging_holds_the_notice_past_a_real_dispatcher_run(
+        staff, contoso, smtp_server, run_dispatch):
+    until = utc(days=2).replace(microsecond=0)
+    d = emergency(staff, defer_notices={"until": iso(until), "reason": "The officer asks: telling endangers her."})
+    [event] = [e for e in audit(staff, d["id"]) if e["action"] == "notices.defer"]
+    assert event["actor"] == staff.intake.email and event["after"]["at_intake"] is True
+    assert event["after"]["until"].startswith(iso(until)[:19])
+    # Counsel releases the notices: the deferral still holds them until its date.
+    staff.release(d["id"])
+    assert [n["state"] for n in staff.notices(d["id"])] == ["held"]
+    assert "sent 0" in run_dispatch(until - timedelta(minutes=5)).output
+    assert smtp_server.messages == [] and [n["state"] for n in staff.notices(d["id"])] == ["held"]
+    assert "sent 1" in run_dispatch(until + timedelta(minutes=5)).output
+    [mail] = smtp_server.messages
+    assert d["reference"] in mail["Subject"]
+
+
+def test_deferral_at_logging_bad_input(staff, contoso):
+    good = {"until": iso(utc(days=2)), "reason": "danger"}
+    for defer, field in (({"until": iso(utc(days=-1)), "reason": "x"}, "defer_notices.until"),
+                         ({"until": "2101-01-01T00:00:00Z", "reason": "x"}, "defer_notices.until"),
+                         ({"until": "soon", "reason": "x"}, "defer_notices.until"),
+                         ({"until": iso(utc(days=2))}, "defer_notices.reason"),
+                         ({"until": iso(utc(days=2)), "reason": "a\x00b"}, "defer_notices.reason"),
+                         ("tomorrow", "defer_notices")):
+        body = {"process_type": "emergency", "emergency": True, "justification": "danger", "defer_notices": defer}
+        r = staff.as_intake.post("/api/v1/demands", json=_payload(body))
+        assert r.status_code == 422 and field in r.get_json()["errors"], (defer, r.get_json())
+    r = staff.as_intake.post("/api/v1/demands", json=_payload({"defer_notices": good}))  # not an emergency
+    assert r.status_code == 422 and "defer_notices" in r.get_json()["errors"]
+    assert staff.as_counsel.get("/api/v1/demands").get_json()["total"] == 0
+
+
+def _payload(extra: dict) -> dict:
+    return demand_payload(targets=["bob@contoso.com"], **extra)
