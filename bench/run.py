@@ -12,7 +12,10 @@ ratio of the baseline's. Signed-in pages are fetched with a real session cookie 
 login form, CSRF included); the API with a bearer token. The report rows come from
 bench/bench_reports.py (its own fresh database); the backup rows from bench/bench_backup.py
 (``desk backup`` of the desk, ``desk restore`` into a fresh database of the same kind, each
-its own process: seconds and peak resident memory); the import row times ``import wsgi``.
+its own process: seconds and peak resident memory); the spreadsheet rows from
+bench/bench_import.py (``desk import`` of a generated 10,000-row file into a fresh desk of
+its own, then the export of that desk's and of the big desk's every demand as CSV and
+Excel: seconds and peak memory); the import row times ``import wsgi``.
 
 PostgreSQL: ``DESK_BENCH_DATABASE_URL`` (default postgresql+psycopg://postgres@127.0.0.1:5432/
 desk_bench); its schema is dropped and built again. Ports 5105 and 5106 (``--port``).
@@ -82,6 +85,8 @@ class Column:
     reports_note: str = ""
     backup: dict | None = None
     backup_note: str = ""
+    sheets: dict | None = None
+    sheets_note: str = ""
 
 
 # ---------------------------------------------------------------- serving and driving
@@ -247,6 +252,34 @@ def build_desk(db: str, url: str, size: int, seed: int, workdir: Path) -> Desk:
                 "/desk/demands?status=closed&country=DE&process_type=search_warrant", period, token)
 
 
+def kept_desk(db: str, url: str, args, workdir: Path) -> Desk:
+    """``--keep DIR``: the desk built into DIR by an earlier run (schema upgraded to this
+    code's head, statistics refreshed), or built there now and kept for the next run. A
+    desk of a million demands takes many minutes to build; measuring it again need not."""
+    from sqlalchemy import create_engine
+
+    from requests_desk.migrate import upgrade_schema
+
+    keep = Path(args.keep).resolve() / str(args.size)
+    keep.mkdir(parents=True, exist_ok=True)
+    record = keep / f"desk-{db}-{args.size}.json"
+    if db == "sqlite":
+        url = f"sqlite:///{keep / f'desk-{args.size}.sqlite'}"
+    if record.exists():
+        desk = Desk(**json.loads(record.read_text()))
+        if desk.url == url:
+            print(f"[{db}] reusing the desk kept in {record}", file=sys.stderr, flush=True)
+            engine = create_engine(url)
+            upgrade_schema(engine)
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            engine.dispose()
+            return desk
+    desk = build_desk(db, url, args.size, args.seed, keep)
+    record.write_text(json.dumps(desk.__dict__, indent=2))
+    return desk
+
+
 def _fresh_pg(url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -284,7 +317,7 @@ def pg_reachable(url: str) -> str:
 def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     col = Column(db)
     print(f"[{db}] building a desk of {args.size:,} demands …", file=sys.stderr, flush=True)
-    desk = build_desk(db, url, args.size, args.seed, workdir)
+    desk = kept_desk(db, url, args, workdir) if args.keep else build_desk(db, url, args.size, args.seed, workdir)
     col.load_s, col.command_s = desk.load_s, desk.command_s
     # The demo desk as `make run` serves it: two-factor optional, so the benchmark signs in
     # with the password alone (it measures pages, not enrolment).
@@ -349,7 +382,25 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     col.reports, col.reports_note = report_bench(db, url, args)
     print(f"[{db}] backup and restore …", file=sys.stderr, flush=True)
     col.backup, col.backup_note = backup_bench(db, url, workdir)
+    print(f"[{db}] spreadsheet import and export …", file=sys.stderr, flush=True)
+    col.sheets, col.sheets_note = sheets_bench(db, url, workdir, 1_000 if args.smoke else 10_000)
     return col
+
+
+def sheets_bench(db: str, url: str, workdir: Path, rows: int) -> tuple[dict | None, str]:
+    """bench/bench_import.py: ``rows`` rows imported into a fresh desk of its own
+    (PostgreSQL: DESK_BENCH_SHEETS_DATABASE_URL, default desk_bench_sheets), then this
+    desk's every demand exported as CSV and Excel (time and peak memory)."""
+    from bench import bench_import
+
+    own = f"sqlite:///{workdir / 'sheets.sqlite'}" if db == "sqlite" else \
+        os.environ.get("DESK_BENCH_SHEETS_DATABASE_URL") or bench_import.DEFAULT_PG
+    try:
+        result = bench_import.run(db, own, workdir, rows)
+        result["desk_export"] = bench_import.export_run(url, workdir)
+        return result, ""
+    except RuntimeError as err:
+        return None, f"failed: {err}"
 
 
 def backup_bench(db: str, url: str, workdir: Path) -> tuple[dict | None, str]:
@@ -452,6 +503,13 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
         for c in columns:
             row += cell(bench_backup_cells(c.backup)[index] if c.backup else (c.backup_note or "n/a"))
         lines.append(row + "peak flat in size")
+    for index, label in enumerate(("import: rows of a generated file", "export .csv: the file's demands",
+                                   "export .xlsx: the file's demands", "export .csv: every demand of the desk",
+                                   "export .xlsx: every demand of the desk")):
+        row = f"{label:<{width}}"
+        for c in columns:
+            row += cell(sheets_cells(c.sheets)[index] if c.sheets else (c.sheets_note or "n/a"))
+        lines.append(row + ("" if index == 0 else "peak flat in size"))
     row = f"{'load: desk demo (bulk path)':<{width}}"
     for c in columns:
         row += cell(f"{c.load_s:>8.1f} s ({c.command_s:.0f} s command)" if c.load_s is not None else "n/a")
@@ -466,6 +524,15 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
         notes.append("smoke run: too small and too short for verdicts; it checks that every page answers")
     lines += [""] + [f"note: {n}" for n in dict.fromkeys(notes)] if notes else []
     return "\n".join(lines)
+
+
+def sheets_cells(result: dict) -> list[str]:
+    """The spreadsheet rows' cells: the import, the file's export, the desk's export."""
+    cells = [f"{result['import_s']:>8.1f} s {result['import_peak_mb']:5.0f} MB peak ({result['rows']:,})"]
+    for export in (result["export"], result["desk_export"]):
+        cells += [f"{export[f]['s']:>8.1f} s {export[f]['peak_mb']:5.0f} MB peak ({export[f]['rows']:,})"
+                  for f in ("csv", "xlsx")]
+    return cells
 
 
 def bench_backup_cells(result: dict) -> tuple[str, str]:
@@ -484,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=5105, help="hello-world on PORT, the desk on PORT+1")
+    parser.add_argument("--keep", metavar="DIR", help="build each desk into DIR once and reuse it in later runs")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -516,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
             "size": args.size, "import_wsgi_s": imported[0],
             "columns": [c.__dict__ for c in columns]}, indent=2, default=str))
     broken = any(e.startswith(("answered", "failed")) for c in columns for e in c.errors.values()) \
-        or any(c.backup_note.startswith("failed") or (c.backup and not c.backup["verified"]) for c in columns)
+        or any(c.backup_note.startswith("failed") or (c.backup and not c.backup["verified"]) for c in columns) \
+        or any(c.sheets_note.startswith("failed") for c in columns)
     return 1 if broken or (not have_wrk and not args.smoke) else 0
 
 
