@@ -32,9 +32,9 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def gunicorn(app, tmp_path: Path, *, workers: int = 1) -> Iterator[str]:
-    """gunicorn (``workers`` sync workers) over the app's database and folders; yields
-    its base URL and stops it afterwards."""
+def gunicorn(app, tmp_path: Path, *, workers: int = 1, target: str = "wsgi:app") -> Iterator[str]:
+    """gunicorn (``workers`` sync workers) serving ``target`` (the desk's ``wsgi:app``)
+    over the app's database and folders; yields its base URL and stops it afterwards."""
     port = _free_port()
     env = {
         **os.environ,
@@ -47,7 +47,7 @@ def gunicorn(app, tmp_path: Path, *, workers: int = 1) -> Iterator[str]:
     log = open(tmp_path / "gunicorn.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"],
+         "--log-level", "warning", target],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

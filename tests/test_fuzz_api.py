@@ -1,34 +1,28 @@
 """Fuzzing (issue 17): schemathesis sends what it generates from /api/v1/openapi.json to
 a live gunicorn, on SQLite and on PostgreSQL, with a counsel token; any 5xx or an answer
 that does not match the document fails. A fixed seed and budget keep it repeatable and
-short (``FUZZ_EXAMPLES`` examples per operation). Hypothesis also posts random values
+short (``DESK_FUZZ_EXAMPLES`` examples per operation; the run is tests/fuzzing.py's, which
+tests/test_fuzz_catches.py shows failing on planted bugs). Hypothesis also posts random values
 into the intake form and the case page's forms: never a 500.
 
 Marked ``fuzz``: it runs in ``make test``; ``-m "not fuzz"`` leaves it out."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from requests_desk.api.blueprint import PUBLIC_ENDPOINTS
-from tests.factories import demand_form, make_demand, make_token, make_user, post_form
+from tests.factories import demand_form, make_customer, make_demand, make_token, make_user, post_form
+from tests.fuzzing import SEED, fuzz_api
 from tests.live import gunicorn
 
 pytestmark = pytest.mark.fuzz
 
 FUZZ_EXAMPLES = int(os.environ.get("DESK_FUZZ_EXAMPLES", "12"))
-SEED = 17
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture
@@ -41,35 +35,25 @@ def live_server(app, tmp_path):
 def test_api_fuzzed_from_its_openapi_document(app, session, live_server):
     counsel = make_user(session, "counsel", email="cora.counsel@desk.example")
     token = make_token(session, counsel)
-    make_demand(session, counsel)  # something for the ids in paths to find
-    schema = schemathesis.openapi.from_url(f"{live_server}/api/v1/openapi.json")
-    headers = {"Authorization": f"Bearer {token}"}
-    failures: list[str] = []
-    calls: list[int] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    demand = make_demand(session, counsel)  # something for the ids in paths to find
+    customer = make_customer(session, "Contoso", domains=("contoso.example",))
+    started = time.monotonic()
+    run = fuzz_api(live_server, token, FUZZ_EXAMPLES,
+                   known={"demand_id": str(demand.id), "customer_id": str(customer.id)})
     # every route of the API but the document itself is fuzzed (tests/test_openapi.py checks the
     # document lists them all), counted from the app so a new route needs no edit here
     routes = sorted(f"{method} {rule.rule.removeprefix('/api/v1')}" for rule in app.url_map.iter_rules()
                     if rule.endpoint.startswith("api.") and rule.endpoint not in PUBLIC_ENDPOINTS
                     for method in rule.methods - {"HEAD", "OPTIONS"})
-    assert len(operations) == len(routes) >= 16, (sorted(o.label for o in operations), routes)
-    for operation in operations:
-
-        @seed(SEED)
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def fuzz(case):
-            response = case.call_and_validate(base_url=f"{live_server}/api/v1", headers=headers, checks=CHECKS,
-                                              timeout=30)
-            calls.append(response.status_code)
-
-        try:
-            fuzz()
-        except Exception as err:  # noqa: BLE001 - collect every operation's failure, then fail once
-            failures.append(f"{operation.label}: {str(err)[:1500]}")
-    assert not failures, "\n\n".join(failures)
-    assert len(calls) >= len(operations) and any(code < 300 for code in calls) and 422 in calls
+    assert len(run.operations) == len(routes) >= 16, (sorted(run.operations), routes)
+    # what the run did, for the record (pytest -s shows it): requests, their statuses, time
+    print(f"\nfuzz {app.config['DESK_DATABASE_URL'].split(':')[0]}: {len(run.operations)} operations x "
+          f"{FUZZ_EXAMPLES} examples, {run.requests} requests, {run.server_errors} x 5xx, "
+          f"{len(run.failures)} failing operations, {time.monotonic() - started:.0f} s; "
+          f"statuses {dict(sorted(run.statuses.items()))}")
+    assert not run.failures, run.report()
+    assert run.server_errors == 0
+    assert run.requests >= len(run.operations) and any(code < 300 for code in run.statuses) and 422 in run.statuses
 
 
 # ---------------------------------------------------------------- the desk's forms
