@@ -291,3 +291,14 @@ def test_templates_name_every_column(client, session):
     book = load_workbook(io.BytesIO(r.get_data()), read_only=True)
     assert [c for c in next(book["Demands"].iter_rows(values_only=True))] == list(COLUMN_NAMES)
     assert [row[0] for row in book["Columns"].iter_rows(min_row=2, values_only=True)] == list(COLUMN_NAMES)
+
+
+def test_case_page_tells_the_import_in_its_timeline(app, client, session, tmp_path):
+    assert run_import(app, tmp_path, EXAMPLE.read_text(encoding="utf-8")).exit_code == 0
+    make_user(session, "counsel", email="counsel@desk.example")
+    login(client, "counsel@desk.example")
+    session.rollback()
+    old = session.scalar(select(Demand).where(Demand.external_id == "OLD-2023-0018"))
+    text = page_text(client.get(f"/desk/demands/{old.id}"))
+    assert "Imported the demand from a spreadsheet (external id OLD-2023-0018)" in text
+    assert "Closed before the import: Rejected, 2023-05-11" in text
