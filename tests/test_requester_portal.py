@@ -18,11 +18,12 @@ from sqlalchemy import select
 from requests_desk import demo
 from requests_desk.db import utcnow
 from requests_desk.demo.people import REQUESTER_LOGIN, VERIFIED_AGENCIES
-from requests_desk.errors import Forbidden
+from requests_desk.errors import Forbidden, ValidationError
 from requests_desk.models import Agency, AuditEvent, Demand, MailMessage, RequesterAccount, User
 from requests_desk.services import agencies as agency_service
 from requests_desk.services import requester_accounts
 from requests_desk.services.requester_demands import submit_demand
+from requests_desk.services.users import create_user
 
 from .factories import (
     MINIMAL_PDF,
@@ -395,3 +396,27 @@ def test_a_purge_deletes_the_requester_mail_of_a_purged_demand(app, session):
     assert result.exit_code == 0 and "Purged 1 demand" in result.output, result.output
     assert _mails(session, demand_id=demand.id) == []
     assert [m.kind for m in _mails(session)] == ["confirm"]  # the account's own mail is not the demand's
+
+
+def test_a_requester_never_becomes_staff_and_an_admin_may_deactivate_it(app, session):
+    requester = make_requester(session)
+    admin = make_user(session, "admin")
+    client = _signed_in(app, admin)
+    token = _form(client, f"/desk/admin/users/{requester.id}")
+    r = client.post(f"/desk/admin/users/{requester.id}", data={"csrf_token": token, "roles": ["intake"],
+                                                               "active": "y"})
+    assert r.status_code == 302  # the roles box is not offered for a requester: the form's roles are ignored
+    session.expire_all()
+    assert session.get(User, requester.id).roles == {"requester"}
+    r = client.post(f"/desk/admin/users/{requester.id}", data={"csrf_token": token})  # active unticked
+    assert r.status_code == 302
+    session.expire_all()
+    assert not session.get(User, requester.id).active
+    assert login(app.test_client(), requester.email).status_code == 401
+    with pytest.raises(ValidationError) as refused:
+        create_user(session, None, "someone@police.example.gov", ["requester"])
+    assert "register themselves" in str(refused.value)
+    session.rollback()
+    result = app.test_cli_runner().invoke(args=["desk", "create-user", "x@police.example.gov", "--role", "requester",
+                                                "--role", "intake"])
+    assert result.exit_code == 1 and "register themselves" in result.output

@@ -58,6 +58,9 @@ def create_user(
     roles = list(dict.fromkeys(roles))
     if not roles:
         errors.add("roles", "choose at least one role")
+    if "requester" in roles:
+        errors.add("roles", "requesters register themselves on the requester portal (/requests/register), "
+                            "with an address on a verified agency's domain")
     for role in roles:
         if role not in ROLES:
             errors.add("roles", f"{role} is not a role ({', '.join(ROLES)})")
@@ -91,7 +94,11 @@ def create_user(
 
 
 def check_roles(user: User, roles: list[str]) -> None:
-    if user.has_role("customer"):
+    if user.has_role("requester"):
+        # An officer of an agency never becomes staff: only activation changes.
+        if set(roles) != {"requester"}:
+            raise ValidationError({"roles": ["a requester's role cannot be changed"]})
+    elif user.has_role("customer"):
         # Only activation changes for a customer user (admins manage them too).
         if set(roles) != {"customer"}:
             raise ValidationError({"roles": ["a customer user's role cannot be changed"]})
@@ -104,7 +111,7 @@ def check_roles(user: User, roles: list[str]) -> None:
 def set_roles(session: Session, actor: User | None, user: User, roles: list[str], active: bool) -> User:
     before = snapshot(user)
     check_roles(user, roles)
-    if not user.has_role("customer"):
+    if not user.has_role("customer", "requester"):
         user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
     if user.active and not active:
         user.security_version += 1

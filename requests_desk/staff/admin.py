@@ -225,7 +225,7 @@ def user_edit(user_id: int):
         form = forms.UserEditForm()
     placed = None
     if request.method == "POST":
-        roles = ["customer"] if user.has_role("customer") else list(form.roles.data or [])
+        roles = sorted(user.roles) if user.has_role("customer", "requester") else list(form.roles.data or [])
         active = bool(form.active.data)
         before = sorted(user.roles)
         try:
