@@ -15,6 +15,8 @@ from .errors import DeskError
 from .notices.compose import long_date, long_datetime
 from .vocabulary import (
     CHANNEL_TERMS,
+    EMERGENCY_CHECK_TERMS,
+    FLAG_KIND_TERMS,
     GAG_EVENT_TERMS,
     NOTICE_HOLD_TERMS,
     NOTICE_KIND_TERMS,
@@ -116,6 +118,7 @@ VOCABULARIES: dict[str, Terms] = {
     "state": STATE_TERMS, "process": PROCESS_TERMS, "outcome": OUTCOME_TERMS, "tier": TIER_TERMS,
     "requester_type": REQUESTER_TYPE_TERMS, "notice_state": NOTICE_STATE_TERMS, "notice_kind": NOTICE_KIND_TERMS,
     "held_by": NOTICE_HOLD_TERMS, "gag_event": GAG_EVENT_TERMS, "role": ROLE_TERMS, "channel": CHANNEL_TERMS,
+    "emergency_check": EMERGENCY_CHECK_TERMS, "flag_kind": FLAG_KIND_TERMS,
 }
 
 

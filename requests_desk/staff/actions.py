@@ -153,7 +153,7 @@ def demand_action(demand_id: int, action: str):
         form = forms.DueForm(prefix=action)
         body = {"due_at": form.due_at.data, "reason": form.reason.data}
         fields = {"due_at": form.due_at, "reason": form.reason}
-    elif action in ("reject", "return", "start-review"):
+    elif action in ("reject", "reject-fraudulent", "return", "start-review"):
         form = forms.ReasonForm(prefix=action)
         body = {"reason": form.reason.data}
         fields = {"reason": form.reason}

@@ -151,6 +151,13 @@ class DeferForm(FlaskForm):
     reason = TextAreaField("Reason", render_kw={"rows": 2})
 
 
+class CheckForm(FlaskForm):
+    """One of the four emergency checks (the check's code is a hidden field; the form's
+    prefix is the code, so each row of the panel keeps its own input)."""
+
+    note = TextAreaField("What was done", render_kw={"rows": 2})
+
+
 class UploadForm(FlaskForm):
     documents = MultipleFileField("PDF documents (at most 20 MiB each)",
                                   render_kw={"accept": "application/pdf,.pdf"})

@@ -7,7 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from ..models import AuditEvent, User
-from ..vocabulary import ACTION_TERMS, NOTICE_HOLD_TERMS, NOTICE_KIND_TERMS, OUTCOME_TERMS, file_size
+from ..vocabulary import (
+    ACTION_TERMS,
+    EMERGENCY_CHECK_TERMS,
+    FLAG_KIND_TERMS,
+    NOTICE_HOLD_TERMS,
+    NOTICE_KIND_TERMS,
+    OUTCOME_TERMS,
+    file_size,
+)
 from ..workflow import BY_ACTION
 
 
@@ -165,8 +173,28 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
         _notice(event, before, after, customers or {}, entry)
     elif a == "notices.defer":
         entry.title = f"Deferred the customer notices until {_when(after.get('until'))}"
+        if after.get("at_intake"):
+            entry.title += ", when the demand was logged"
         if after.get("reason"):
             entry.details.append(f"Reason: {after['reason']}")
+    elif a == "check.record":
+        check = EMERGENCY_CHECK_TERMS.label(after.get("check")).lower()
+        entry.title = ACTION_TERMS["record-check"].history.format(check=check)
+        if before:
+            entry.title += " again"
+        entry.details.append(f"Note: {after.get('note', '')}")
+    elif a == "checks.override":
+        entry.title = ACTION_TERMS["override-checks"].history
+        entry.details.append(f"Reason: {after.get('reason', '')}")
+        if after.get("missing"):
+            entry.details.append("Missing then: " + ", ".join(EMERGENCY_CHECK_TERMS.label(c).lower()
+                                                              for c in after["missing"]))
+    elif a in ("flag.set", "flag.lift"):
+        what = f"{FLAG_KIND_TERMS.label(after.get('kind')).lower()} {after.get('value', '')}"
+        entry.title = (f"Flagged the {what} as fraudulent" if a == "flag.set"
+                       else f"{ACTION_TERMS['lift-flag'].history} on the {what}")
+        if a == "flag.lift" and after.get("lift_reason"):
+            entry.details.append(f"Reason: {after['lift_reason']}")
     elif a == "assign":
         assignee = users.get(after.get("assignee_id"))
         entry.title = f"Assigned the demand to {assignee.label if assignee else 'a counsel user'}"

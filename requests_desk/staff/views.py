@@ -41,6 +41,7 @@ from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
 from .blueprint import bp
+from .check_panel import check_panel
 from .document_panel import document_panel
 from .timeline import describe, user_ids
 
@@ -226,7 +227,7 @@ def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule) 
             out[action] = forms.DeferForm(prefix=prefix, **none)
         elif action == "upload":
             out[action] = forms.UploadForm(prefix=prefix, **none)
-        elif action in ("reject", "return", "gag-lift", "release-notices"):
+        elif action in ("reject", "reject-fraudulent", "return", "gag-lift", "release-notices"):
             out[action] = forms.ReasonForm(prefix=prefix, **none)
         elif action in ("approve", "extend-preservation"):
             out[action] = forms.ConfirmForm(prefix=prefix, **none)
@@ -271,7 +272,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     ids |= {c.actor_id for c in due_changes if c.actor_id}
     ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
     ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id,
-                        demand.notices_released_by_id) if i}
+                        demand.notices_released_by_id, demand.checks_override_by_id) if i}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0})))}
     labels = {code: ds.label for code, ds in sets.items() if ds.label}
     timeline = [describe(e, users, labels) for e in events]
@@ -303,6 +304,7 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         customers=demand.customers,
         portal_agency=verified_agency(session, demand.requester_account_id),
         documents=document_panel(demand, user, submitted or {}),
+        checks=check_panel(session, demand, user, submitted or {}),
         requested_meta=item_metas(session, demand, rule, "requested"),
         scope_meta=item_metas(session, demand, rule, "scope"),
         placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,
