@@ -4,6 +4,7 @@ alike on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -226,3 +227,27 @@ def test_a_pdf_header_and_eof_are_not_enough_a_pdf_library_must_read_it(app, cli
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Document)) == 0
     assert list(Path(app.config["DESK_UPLOAD_DIR"]).glob("*")) == []
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+@pytest.mark.parametrize("q", ["\x00", "a\x1b[31mb", "x\r\ny", "tab\there", "bell\x07", "\x85", "a\u2028b"])
+def test_a_refused_search_is_never_echoed_with_its_control_characters(client, session, login, q):
+    make_user(session, "intake", email="ivy.intake@desk.example")
+    login("ivy.intake@desk.example")
+    ctrl = re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", q).group()
+    r = client.get("/desk/demands", query_string={"q": q, "country": f"D{ctrl}", "sort": f"due_at{q}"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    for field in ("q", "country"):  # a clear error beside each field (the sort's in the list above)
+        block = html.split(f'id="{field}"', 1)[1].split("</div>", 1)[0]
+        assert 'class="error"' in block, (field, block)
+    assert "Sort:" in html
+    # the page holds no control character but tab and line breaks of its own markup ...
+    assert not CONTROL.search(html), repr(CONTROL.search(html).group())
+    # ... and the search field shows what was typed without them (nor CR or LF)
+    shown = re.search(r'<input id="q" name="q" type="search" value="([^"]*)"', html).group(1)
+    assert shown == re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", "", q)
+    sort = re.search(r'<input type="hidden" name="sort" value="([^"]*)"', html).group(1)
+    assert not re.search(r"[\r\n\t]", sort)

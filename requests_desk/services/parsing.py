@@ -52,6 +52,12 @@ def hygiene_problem(value: str, *, multiline: bool = False) -> str | None:
     return None
 
 
+def printable(value: str) -> str:
+    """``value`` without its control characters and lone surrogates: how a page shows a
+    one-line value it refused (a search, a filter), never echoing them raw."""
+    return _SURROGATE.sub("", _CONTROL_LINE.sub("", value))
+
+
 def clean(errors: FieldErrors, value: str, path: str, *, multiline: bool = False,
           max_len: int | None = None) -> str | None:
     """``value`` trimmed (surrounding whitespace, tabs and line breaks included, go as
@@ -127,6 +133,9 @@ def country(errors: FieldErrors, value: Any, path: str) -> str | None:
         errors.add(path, "must be an ISO 3166-1 alpha-2 country code, such as US or DE")
         return None
     code = value.strip().upper()
+    if hygiene_problem(code):  # the message below names the code: never a raw control character
+        errors.add(path, "must be an ISO 3166-1 alpha-2 country code, such as US or DE")
+        return None
     if pycountry.countries.get(alpha_2=code) is None:
         errors.add(path, f"{code} is not an ISO 3166-1 country code")
         return None

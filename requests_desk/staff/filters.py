@@ -9,6 +9,7 @@ from flask import current_app, url_for
 from ..db import utcnow
 from ..models import Customer, Demand
 from ..services.case import DUE_SOON
+from ..services.parsing import printable
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
 from .blueprint import bp
 
@@ -51,6 +52,13 @@ def due_words(when: datetime | None, now: datetime | None = None) -> str:
     """"in 3 days" for a deadline ahead, "2 days overdue" for one passed."""
     text = relative(when, now)
     return text[:-4] + " overdue" if text.endswith(" ago") else text
+
+
+@bp.app_template_filter("printable")
+def printable_filter(value: Any) -> str:
+    """A query value as a page may echo it (in a field's value): its control characters
+    and lone surrogates dropped, whatever the field error says about them."""
+    return printable(str(value or ""))
 
 
 @bp.app_template_filter("outcome")
