@@ -177,6 +177,8 @@ def test_registering_a_known_address_answers_the_same_and_mails_the_owner(app, s
             fresh.get_data(as_text=True).replace("new.officer@police.example.gov", "X")
     warned = _mails(session, kind="already_registered")
     assert [m.to_address for m in warned] == [owner.email, staff.email]
+    assert _register(client, "rita@police.example.gov").status_code == 200
+    assert len(_mails(session, kind="already_registered")) == 2  # the owner was told within the hour
     session.expire_all()
     assert session.get(User, owner.id).name == "Det. Rita Reyes"
     assert not session.get(User, staff.id).has_role("requester")

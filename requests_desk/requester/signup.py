@@ -37,7 +37,8 @@ def register():
             session.rollback()
             placed = place_errors(err.errors, {k: getattr(form, k) for k in data})
         else:
-            send_now(current_app._get_current_object(), done.mail.id)  # else the dispatcher sends it
+            if done.mail is not None:
+                send_now(current_app._get_current_object(), done.mail.id)  # else the dispatcher sends it
             return render_template("requests/registered.html", email=data["email"].strip().lower(), hours=hours)
     return render_template("requests/register.html", form=form, placed=placed), (422 if placed else 200)
 

@@ -7,7 +7,7 @@ does (the page never tells who is registered) and e-mails the owner instead."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -23,6 +23,9 @@ from . import parsing, passwords
 from .agencies import agency_for_email
 
 SALT = "requests-desk.confirm-requester"
+# Registering again with a known address e-mails its owner at most once in this time
+# (someone posting the form in a loop does not flood the owner's mailbox).
+WARN_EVERY = timedelta(hours=1)
 NOT_VERIFIED = ("is not on the domain of a verified agency: register with your agency's official "
                 "address, or ask the provider's legal team to list your agency")
 
@@ -30,10 +33,11 @@ NOT_VERIFIED = ("is not on the domain of a verified agency: register with your a
 @dataclass
 class Registration:
     """What a registration did: ``user`` is None when the address had an account (the
-    owner was e-mailed); ``mail`` is the message to send right after the commit."""
+    owner was e-mailed, at most once an hour); ``mail`` is the message to send right
+    after the commit (None: the owner was told within the hour already)."""
 
     user: User | None
-    mail: MailMessage
+    mail: MailMessage | None
 
 
 def parse_registration(session: Session, data: dict) -> dict:
@@ -67,7 +71,10 @@ def register(session: Session, data: dict, *, link_for: Callable[[User], str], h
         passwords.hash_password(clean["password"])  # the same work as a new account: timing tells nothing
         audit.record(session, None, "requester.register_existing", "user", existing.id, None,
                      {"address": address}, at=now)
-        return Registration(None, already_registered_mail(session, existing))
+        told = session.scalar(select(MailMessage.id).where(
+            MailMessage.user_id == existing.id, MailMessage.kind == "already_registered",
+            MailMessage.created_at > now - WARN_EVERY).limit(1))
+        return Registration(None, None if told else already_registered_mail(session, existing))
     user = User(email=clean["email"], name=clean["name"], password_hash=passwords.hash_password(clean["password"]),
                 created_at=now)
     user.role_rows = [UserRole(role="requester")]
