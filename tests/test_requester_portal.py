@@ -38,6 +38,7 @@ from .factories import (
     make_token,
     make_user,
 )
+from .smtp import SmtpServer
 
 STRONG = "a long requester passphrase 7"
 
@@ -422,3 +423,27 @@ def test_a_requester_never_becomes_staff_and_an_admin_may_deactivate_it(app, ses
     result = app.test_cli_runner().invoke(args=["desk", "create-user", "x@police.example.gov", "--role", "requester",
                                                 "--role", "intake"])
     assert result.exit_code == 1 and "register themselves" in result.output
+
+
+def test_registration_stands_when_the_mail_server_is_down_and_the_dispatcher_sends_later(app, session,
+                                                                                        run_dispatch):
+    make_agency(session, "police.example.gov")
+    server = SmtpServer()  # not started yet: nothing answers on its port
+    app.config["DESK_SMTP_URL"] = server.url
+    r = _register(app.test_client(), "rita@police.example.gov")
+    assert r.status_code == 200 and "Check your e-mail" in r.get_data(as_text=True)
+    [mail] = _mails(session, kind="confirm")
+    assert mail.sent_at is None and mail.attempts == 1 and "cannot reach" in mail.last_error
+    server.start()
+    try:
+        assert run_dispatch().exit_code == 0
+        assert server.messages == []  # backing off: not due yet
+        result = run_dispatch((utcnow() + timedelta(hours=1)).isoformat())
+        assert result.exit_code == 0 and "requester e-mails sent 1" in result.output, result.output
+        [received] = server.messages
+        assert received["To"] == "rita@police.example.gov" and received["Message-ID"] == mail.message_id
+        assert "/requests/confirm/" in received.get_body(("plain",)).get_content()
+    finally:
+        server.stop()
+    [mail] = _mails(session, kind="confirm")
+    assert mail.sent_at is not None and mail.attempts == 2
