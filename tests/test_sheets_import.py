@@ -302,3 +302,15 @@ def test_case_page_tells_the_import_in_its_timeline(app, client, session, tmp_pa
     text = page_text(client.get(f"/desk/demands/{old.id}"))
     assert "Imported the demand from a spreadsheet (external id OLD-2023-0018)" in text
     assert "Closed before the import: Rejected, 2023-05-11" in text
+
+
+def test_page_refuses_a_file_over_the_size_bound(client, session, monkeypatch):
+    from requests_desk.staff import imports
+
+    monkeypatch.setattr(imports, "MAX_UPLOAD", 200)
+    make_user(session, "intake", email="intake@desk.example")
+    login(client, "intake@desk.example")
+    r = upload(client, sheet({"external_id": "A"}).encode(), "big.csv")
+    assert r.status_code == 422
+    assert "is larger than 20 MiB" in page_text(r)
+    assert count(session) == 0

@@ -5,7 +5,6 @@ spreadsheet program shows it (the header is row 1); writing streams (an export o
 formula is neutralised on the way out (``safe_cell``)."""
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import os
@@ -94,7 +93,7 @@ def read_sheet(stream: IO[bytes], fmt: str, *, max_rows: int = MAX_ROWS) -> Shee
 
 
 def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
-    text = codecs.getreader("utf-8-sig")(stream)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # quoted line breaks stay in their cell
     reader = csv.reader(text)
     for values in reader:
         if any(len(v) > MAX_CELL for v in values):
