@@ -26,6 +26,22 @@ from .world import RuleInfo, World
 # (delay in seconds, action, actor, body)
 MainStep = tuple[int, str, str, dict]
 
+# The four emergency checks before an emergency's first scope (SPEC §9), a minute apart
+# (no draw: the rest of the demo is drawn as before): intake calls back and reads the
+# headers and the registers, counsel weighs the facts.
+CHECK_STEPS = (
+    ("callback", "intake", "Called the agency back on its published switchboard number; the officer confirmed "
+                           "the request."),
+    ("sender", "intake", "The e-mail came from the agency's own domain; its headers pass SPF and DKIM."),
+    ("authority", "intake", "The officer is listed by the agency; the agency is in the directory of police forces."),
+    ("justification", "counsel", "The facts describe an imminent danger to life."),
+)
+
+
+def check_steps(counsel: str) -> list[MainStep]:
+    return [(60, "checks", counsel if actor == "counsel" else actor, {"check": code, "note": note})
+            for code, actor, note in CHECK_STEPS]
+
 
 def _subset(rng: random.Random, items: list[dict]) -> list[dict]:
     if len(items) == 1:
@@ -117,6 +133,8 @@ def main_path(world: World, rng: random.Random, fate: Fate, rule: RuleInfo, ptyp
         main.append((hours(24, 240), "withdraw", "intake", {}))
         return main
     scope = _narrow(rng, candidates if end else _subset(rng, candidates), 0.35)
+    if emergency:
+        main += check_steps(counsel)
     main.append((hours(24, 240), "propose-scope", counsel, {"items": scope}))
     returned = fate.returned if fate.returned is not None else rand() < 0.1
     if returned:

@@ -113,6 +113,7 @@ class CaseReplay:
         self.record_runs = record_runs
         self.hold: list | None = None  # [starts_at, ends_at, extended_at]
         self.assignments: list[tuple] = []  # (assignee_id, reason, actor_id, at)
+        self.checks: dict[str, tuple] = {}  # check code -> (by_id, at, note): the emergency checks
         self.due_changes: list[tuple] = []  # (old_due_at, new_due_at, reason, actor_id, at)
         self.events: list[tuple] = []  # (order key, at, actor_id, actor, action, before, after, object type, id)
         self.mail = CaseNotices(world, customers, record_runs)
@@ -308,6 +309,14 @@ class CaseReplay:
     def _set_due(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
         self._side_action(key, now, actor, "set-due", body)
 
-    OTHER = {"assign": _assign, "set-due": _set_due, "gag.set": _set_gag, "gag.extend": _extend_gag,
+    def _record_check(self, key: int, at_s: int, now: datetime, actor: Actor, body: dict) -> None:
+        """services.emergency_checks.record_check (a check recorded again replaces the first)."""
+        code, note = body["check"], body["note"]
+        earlier = self.checks.get(code)
+        before = None if earlier is None else {"check": code, "by_id": earlier[0], "at": earlier[1], "note": earlier[2]}
+        self.checks[code] = (actor.id, now, note)
+        self._event(key, now, actor, "check.record", before, {"check": code, "by_id": actor.id, "at": now, "note": note})
+
+    OTHER = {"assign": _assign, "checks": _record_check, "set-due": _set_due, "gag.set": _set_gag, "gag.extend": _extend_gag,
              "gag.lift": _lift_gag, "defer-notices": _defer_notices, "release-notices": _release_notices}
 

@@ -23,6 +23,7 @@ from ..models import (
     DemandTarget,
     Document,
     DueDateChange,
+    EmergencyCheck,
     Gag,
     GagEvent,
     Notice,
@@ -39,7 +40,7 @@ from .replay import CaseReplay, actors_of
 from .world import World
 
 LOADED_MODELS = (Requester, Demand, DemandTarget, DemandItem, Document, ProductionFile, Assignment, DueDateChange,
-                 PreservationHold, Gag, GagEvent, NoticeDeferral, Notice, AuditEvent)
+                 PreservationHold, Gag, GagEvent, NoticeDeferral, Notice, EmergencyCheck, AuditEvent)
 # The loaded tables, parents before children (the metadata's order).
 LOADED_TABLES: tuple[Table, ...] = tuple(
     t for t in Base.metadata.sorted_tables if t in {m.__table__ for m in LOADED_MODELS})
@@ -218,6 +219,9 @@ class ChunkMaker:
                 rows["due_date_changes"].append(row["due_date_changes"](
                     demand_id=did, old_due_at=dt_of(old), new_due_at=dt_of(new), reason=reason, actor_id=actor_id,
                     at=dt_of(at)))
+            for code, (by_id, at, note) in r.checks.items():
+                rows["emergency_checks"].append(row["emergency_checks"](
+                    demand_id=did, check_code=code, by_id=by_id, at=dt_of(at), note=note))
             if r.hold is not None:
                 starts, ends, extended = r.hold
                 rows["preservation_holds"].append(row["preservation_holds"](

@@ -15,7 +15,7 @@ from ..models import User
 from ..notices.dispatcher import Dispatcher, MailSettings
 from ..notices.mailer import mailer_from_config
 from ..services import gags as gag_service
-from ..services import notice_release
+from ..services import emergency_checks, notice_release
 from ..services.case import get_demand
 from ..services.documents import store_document
 from ..services.intake import log_demand
@@ -27,7 +27,7 @@ from .world import World
 
 GAG_CHANGES = {"gag.set": gag_service.set_gag, "gag.extend": gag_service.extend_gag,
                "gag.lift": gag_service.lift_gag, "defer-notices": gag_service.defer_notices,
-               "release-notices": notice_release.release_notices}
+               "release-notices": notice_release.release_notices, "checks": emergency_checks.record_check}
 
 
 def dispatcher_runs(world: World, cases: Iterable[CaseSpec], now: datetime) -> list[datetime]:
