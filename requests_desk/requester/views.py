@@ -114,7 +114,7 @@ def withdraw(demand_id):
     """The workflow's own ``withdraw`` (same rule, audit event and notices as staff's),
     allowed to a requester for its own demand only."""
     session = get_session()
-    found = own_demand(session, g.user, demand_id)
+    found = own_demand(session, g.user, demand_id, for_update=True)
     form = forms.ConfirmForm()
     if not form.validate_on_submit():
         raise ValidationError({"": ["the form expired; open the demand again"]})

@@ -18,6 +18,7 @@ from ..db import utcnow
 from ..errors import NotFound
 from ..models import Demand, User, parse_id
 from ..notices.mail_outbox import demand_mail
+from .case import lock_for_writing
 from .intake import log_demand
 from .requester_accounts import require_active
 
@@ -60,9 +61,17 @@ def own_demands(user: User) -> Select:
     return select(Demand).where(Demand.requester_account_id == user.id)
 
 
-def own_demand(session: Session, user: User, demand_id: Any) -> Demand:
+def own_demand(session: Session, user: User, demand_id: Any, *, for_update: bool = False) -> Demand:
+    """One of ``user``'s demands, or 404; ``for_update`` serialises a change with staff's
+    actions on it (``case.lock_for_writing``, as the desk's loader does)."""
     number = parse_id(demand_id)
-    demand = session.scalar(own_demands(user).where(Demand.id == number)) if number is not None else None
+    if number is None:
+        raise NotFound("There is no such demand.")
+    stmt = own_demands(user).where(Demand.id == number)
+    if for_update:
+        lock_for_writing(session)
+        stmt = stmt.with_for_update(of=Demand).execution_options(populate_existing=True)
+    demand = session.scalar(stmt)
     if demand is None:
         raise NotFound("There is no such demand.")
     return demand
