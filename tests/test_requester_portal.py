@@ -296,6 +296,11 @@ def test_another_requesters_demand_is_a_404_and_withdraw_own_is_audited(app, ses
     assert "Withdrawn" in page and "Withdraw this demand" not in page
     [mail] = _mails(session, kind="status")
     assert "Withdrawn" in mail.body
+    # staff read who withdrew it on the case page
+    staff = _signed_in(app, make_user(session, "counsel"))
+    case = staff.get(f"/desk/demands/{demand.id}")
+    assert case.status_code == 200
+    assert "Withdrawn" in case.get_data(as_text=True) and rita.name in case.get_data(as_text=True)
 
 
 def test_status_mail_never_names_a_customer_and_goes_out_with_the_dispatcher(app, session, smtp_server,
