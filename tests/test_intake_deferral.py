@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.factories import demand_payload
+from sqlalchemy import func, select
+
+from requests_desk.models import Demand, NoticeDeferral
+from tests.factories import demand_form, demand_payload, field_error, make_user, page_text, post_form
 from tests.test_emergency import audit, contoso, emergency, iso, staff, utc  # noqa: F401 (fixtures)
 
 
@@ -45,3 +48,31 @@ def test_deferral_at_logging_bad_input(staff, contoso):
 
 def _payload(extra: dict) -> dict:
     return demand_payload(targets=["bob@contoso.com"], **extra)
+
+
+# ---------------------------------------------------------------- the intake form
+
+
+def test_the_intake_form_defers_an_emergency_and_refuses_a_bad_deferral(client, session, login):
+    user = make_user(session, "intake", email="ivy.intake@desk.example")
+    login(user.email)
+    until = utc(days=3).strftime("%Y-%m-%dT%H:%M")
+    emergency_fields = {"emergency": "y", "justification": "Hostage situation in progress."}
+    for change, field_id, message in (
+            ({"defer_until": "2020-01-01T00:00", "defer_reason": "danger"}, "defer_until", "future"),
+            ({"defer_until": until}, "defer_reason", "Required"),
+            ({"defer_reason": "the officer asks"}, "defer_until", "Required")):
+        r = post_form(client, "/desk/demands/new", demand_form(**emergency_fields, **change))
+        assert r.status_code == 422, page_text(r)
+        assert message.lower() in field_error(r.get_data(as_text=True), field_id).lower()
+    r = post_form(client, "/desk/demands/new", demand_form(defer_until=until, defer_reason="x"))  # no emergency
+    assert r.status_code == 422 and "emergency" in field_error(r.get_data(as_text=True), "defer_until")
+    assert session.scalar(select(func.count()).select_from(Demand)) == 0
+
+    r = post_form(client, "/desk/demands/new", demand_form(**emergency_fields, defer_until=until,
+                                                           defer_reason="The officer asks: a tip-off risks a life."))
+    assert r.status_code == 302, page_text(r)
+    [deferral] = session.scalars(select(NoticeDeferral)).all()
+    assert deferral.actor_id == user.id and deferral.reason.startswith("The officer asks")
+    text = page_text(client.get(r.headers["Location"]))
+    assert "Deferred the customer notices until" in text and "when the demand was logged" in text

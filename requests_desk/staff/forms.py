@@ -66,6 +66,9 @@ class DemandForm(FlaskForm):
     channel = Select("Channel", choices=choices(((t.code, t.label) for t in CHANNEL_TERMS), blank=None))
     emergency = BooleanField("Emergency (danger of death or serious injury)")
     justification = TextAreaField("Emergency justification", render_kw={"rows": 3})
+    # An emergency's notice deferral given at logging (SPEC §9): the same as counsel's later one.
+    defer_until = StringField("Hold customer notices until (UTC)", render_kw=DATETIME)
+    defer_reason = TextAreaField("Why the customer must not be told yet", render_kw={"rows": 2})
     due_at = StringField("Due (UTC, optional)", render_kw=DATETIME)
     notes = TextAreaField("Notes", render_kw={"rows": 3})
     targets = FieldList(StringField("Account identifier", render_kw={"autocomplete": "off"}), min_entries=1)

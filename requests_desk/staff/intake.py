@@ -83,6 +83,8 @@ def demand_dict(form: forms.DemandForm) -> tuple[dict, list[int], list[int]]:
         elif not _blank(form.gag_expires_at.data):
             gag["expires_at"] = form.gag_expires_at.data
         body["gag"] = gag
+    if not _blank(form.defer_until.data) or not _blank(form.defer_reason.data):
+        body["defer_notices"] = {"until": form.defer_until.data, "reason": form.defer_reason.data}
     return body, target_rows, item_rows
 
 
@@ -132,6 +134,9 @@ def place(form: forms.DemandForm, errors: dict, target_rows: list[int], item_row
         "channel": form.channel,
         "emergency": form.emergency,
         "justification": form.justification,
+        "defer_notices": form.defer_until,
+        "defer_notices.until": form.defer_until,
+        "defer_notices.reason": form.defer_reason,
         "due_at": form.due_at,
         "notes": form.notes,
         "gag": form.gag_order_ref,
