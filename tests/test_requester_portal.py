@@ -20,6 +20,7 @@ from requests_desk.db import utcnow
 from requests_desk.demo.people import REQUESTER_LOGIN, VERIFIED_AGENCIES
 from requests_desk.errors import Forbidden, ValidationError
 from requests_desk.models import Agency, AuditEvent, Demand, MailMessage, RequesterAccount, User
+from requests_desk.requester import forms
 from requests_desk.services import agencies as agency_service
 from requests_desk.services import requester_accounts
 from requests_desk.services.requester_demands import submit_demand
@@ -452,3 +453,15 @@ def test_registration_stands_when_the_mail_server_is_down_and_the_dispatcher_sen
         server.stop()
     [mail] = _mails(session, kind="confirm")
     assert mail.sent_at is not None and mail.attempts == 2
+
+
+def test_a_dotted_body_key_makes_a_nested_object_only_when_filled(app, monkeypatch):
+    rows = forms.SIMPLE_FIELDS + (("issuing_authority", "extra.by", "extra.by"),
+                                  ("emergency", "extra.flag", "extra.flag"))
+    monkeypatch.setattr(forms, "SIMPLE_FIELDS", rows)
+    with app.test_request_context(method="POST", data={"issuing_authority": "  Court  "}):
+        body, _, _ = forms.submission(forms.SubmitForm(meta={"csrf": False}))
+    assert body["extra"] == {"by": "Court", "flag": False}
+    with app.test_request_context(method="POST", data={}):
+        body, _, _ = forms.submission(forms.SubmitForm(meta={"csrf": False}))
+    assert "extra" not in body
