@@ -9,7 +9,17 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from requests_desk.models import Demand, NoticeDeferral
-from tests.factories import demand_form, demand_payload, field_error, make_user, page_text, post_form
+from tests.factories import (
+    demand_form,
+    demand_payload,
+    field_error,
+    make_agency,
+    make_requester,
+    make_user,
+    page_text,
+    post_form,
+)
+from tests.test_requester_portal import _signed_in, _submit
 from tests.test_emergency import audit, contoso, emergency, iso, staff, utc  # noqa: F401 (fixtures)
 
 
@@ -76,3 +86,23 @@ def test_the_intake_form_defers_an_emergency_and_refuses_a_bad_deferral(client, 
     assert deferral.actor_id == user.id and deferral.reason.startswith("The officer asks")
     text = page_text(client.get(r.headers["Location"]))
     assert "Deferred the customer notices until" in text and "when the demand was logged" in text
+
+
+# ---------------------------------------------------------------- the requester portal
+
+
+def test_a_requester_asks_for_a_deferral_with_an_emergency_submission(app, session):
+    agency = make_agency(session, "police.example.gov", "Example Police Department", "US")
+    user = make_requester(session, "rita@police.example.gov", agency=agency)
+    client = _signed_in(app, user)
+    emergency_fields = {"emergency": "y", "justification": "A child is missing; the account holder may know."}
+    r = _submit(client, **emergency_fields, defer_until="2020-01-01T00:00", defer_reason="danger")
+    assert r.status_code == 422 and "future" in field_error(r.get_data(as_text=True), "defer_until").lower()
+    r = _submit(client, defer_until=utc(days=2).strftime("%Y-%m-%dT%H:%M"), defer_reason="x")  # no emergency
+    assert r.status_code == 422 and "emergency" in field_error(r.get_data(as_text=True), "defer_until")
+    assert session.scalar(select(func.count()).select_from(Demand)) == 0
+    r = _submit(client, **emergency_fields, defer_until=utc(days=2).strftime("%Y-%m-%dT%H:%M"),
+                defer_reason="Telling the account holder could endanger the child.")
+    assert r.status_code == 302, page_text(r)
+    [deferral] = session.scalars(select(NoticeDeferral)).all()
+    assert deferral.actor_id == user.id and deferral.reason.startswith("Telling the account holder")
