@@ -299,7 +299,8 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
             ("Rejected", n(e.rejected))]),
         kv_table("Emergency requests", [
             ("Requests", n(report.emergency.requests)), ("Data disclosed", n(report.emergency.disclosed)),
-            ("Rejected", n(report.emergency.rejected))]),
+            ("Rejected", n(report.emergency.rejected)),
+            ("Of which found fraudulent", n(report.emergency.fraudulent))]),
         kv_table("Preservation requests and orders", [
             ("Requests", n(report.preservation.requests)),
             ("Accounts specified", n(report.preservation.accounts_specified))]),
