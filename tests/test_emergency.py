@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from requests_desk.vocabulary import EMERGENCY_CHECKS
-from tests.factories import make_customer, make_token, make_user
+from tests.factories import login, make_customer, make_token, make_user, page_text
 
 WINDOW = {"from": "2026-01-01", "to": "2026-03-31"}
 NOTES = {
@@ -220,7 +220,7 @@ def test_rejecting_again_from_a_flagged_address_keeps_one_flag(staff, contoso):
 # ---------------------------------------------------------------- the report
 
 
-def test_report_counts_fraudulent_emergencies_and_as_rejected(staff, contoso):
+def test_report_counts_fraudulent_emergencies_and_as_rejected(app, staff, contoso):
     forged = emergency(staff, email="duty@hijacked-police.example")
     staff.must(forged["id"], "reject-fraudulent", {"reason": "forged"})
     plain = ordinary(staff, email="x@elsewhere.example")
@@ -237,3 +237,8 @@ def test_report_counts_fraudulent_emergencies_and_as_rejected(staff, contoso):
     assert report["totals"]["requests"] == 3 and report["totals"]["rejected"] == 3
     assert "fraudulent" not in report["totals"]
     assert report["totals"]["pct_rejected"] == 100.0
+    # The draft's page shows the count in the emergency table.
+    client = app.test_client()
+    assert login(client, staff.counsel.email).status_code == 302
+    page = page_text(client.get(f"/desk/reports/{period}"))
+    assert "Of which found fraudulent 1" in page
