@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from . import wording
 from .charts import Chart, HistoryPoint, country_chart_caption, outcome_shares
+from .fonts import BOLD, REGULAR, register
 from .pdf_cover import DEFAULT_PROVIDER, NAVY, draw_cover, pdf_date, pdf_title
 from .periods import Period
 from .schema import Report
@@ -25,6 +26,7 @@ HEAD_BG = "#eef1f5"
 def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[str, Chart], *,
                logo: bytes | None = None) -> bytes:
     """The PDF; ``logo`` is the provider's PNG for the cover (None: the name alone)."""
+    register()
     from reportlab import rl_config
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_RIGHT
@@ -62,28 +64,31 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     wide_width = wide_w - 2 * margin
 
     base = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5, leading=13.5,
+    # A layout table's cells hold flowables, but ReportLab still sets each cell's font
+    # (Helvetica unless told): name ours, so no page refers to a standard-14 font.
+    LAYOUT_FONT = ("FONT", (0, 0), (-1, -1), REGULAR)
+    body = ParagraphStyle("body", parent=base["BodyText"], fontName=REGULAR, fontSize=9.5, leading=13.5,
                           textColor=colors.HexColor(INK), spaceAfter=5)
     method = ParagraphStyle("method", parent=body, fontSize=9, leading=12.4, spaceAfter=4)
     small = ParagraphStyle("small", parent=body, fontSize=8, leading=10.5, textColor=colors.HexColor(MUTED))
-    h1 = ParagraphStyle("h1", parent=body, fontName="Helvetica-Bold", fontSize=16, leading=20,
+    h1 = ParagraphStyle("h1", parent=body, fontName=BOLD, fontSize=16, leading=20,
                         textColor=colors.HexColor(NAVY), spaceBefore=4, spaceAfter=8)
     h2 = ParagraphStyle("h2", parent=h1, fontSize=12.5, leading=16, spaceBefore=12, spaceAfter=6)
     h3 = ParagraphStyle("h3", parent=h1, fontSize=10, leading=13, spaceBefore=8, spaceAfter=3)
-    head = ParagraphStyle("head", parent=body, fontName="Helvetica-Bold", fontSize=7.6, leading=9.2, spaceAfter=0)
+    head = ParagraphStyle("head", parent=body, fontName=BOLD, fontSize=7, leading=8.6, spaceAfter=0)
     head_num = ParagraphStyle("headnum", parent=head, alignment=TA_RIGHT)
     head_group = ParagraphStyle("headgroup", parent=head, alignment=1, textColor=colors.HexColor(MUTED))
-    sub_head = ParagraphStyle("subhead", parent=head, fontName="Helvetica", fontSize=7, leading=8.4,
+    sub_head = ParagraphStyle("subhead", parent=head, fontName=REGULAR, fontSize=6.4, leading=7.8,
                               alignment=TA_RIGHT)
 
     def esc(text: object) -> str:
         return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    def grid(rows, col_widths, *, header_rows=1, footer=False, font_size=8.2, extra=()):
+    def grid(rows, col_widths, *, header_rows=1, footer=False, font_size=7.6, extra=()):
         """A table of plain strings (fast), numbers right-aligned from column 1 on."""
         table = Table(rows, colWidths=col_widths, repeatRows=header_rows, hAlign="LEFT")
         style = [
-            ("FONT", (0, 0), (-1, -1), "Helvetica", font_size),
+            ("FONT", (0, 0), (-1, -1), REGULAR, font_size),
             ("TEXTCOLOR", (0, 0), (-1, -1), colors.HexColor(INK)),
             ("ALIGN", (1, header_rows), (-1, -1), "RIGHT"),
             ("BACKGROUND", (0, 0), (-1, header_rows - 1), colors.HexColor(HEAD_BG)),
@@ -98,7 +103,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         if footer:
             style += [("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.HexColor("#9aa3b2")),
                       ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f6f7f9")),
-                      ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", font_size)]
+                      ("FONT", (0, -1), (-1, -1), BOLD, font_size)]
         table.setStyle(TableStyle(style + list(extra)))
         return table
 
@@ -112,7 +117,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
 
     def side_by_side(left, right, left_width, total=width):
         t = Table([[left, right]], colWidths=[left_width, total - left_width], hAlign="LEFT")
-        t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        t.setStyle(TableStyle([LAYOUT_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (0, 0), 10), ("RIGHTPADDING", (1, 0), (1, 0), 0)]))
         return t
 
@@ -133,7 +138,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
                     + [n(getattr(row, f)) for f in columns] + [str(getattr(row, f)) for f in share_fields])
 
         data = [head1, head2] + [line(label_of(r), r) for r in rows] + [line("Total", report.totals)]
-        first = 42 * mm
+        first = 48 * mm
         rest = (wide_width - first) / (len(head2) - 1)
         spans = [("LEFTPADDING", (1, 0), (-1, -1), 2.5), ("RIGHTPADDING", (1, 0), (-1, -1), 2.5),
                  ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1)), ("SPAN", (2, 0), (2, 1)),
@@ -177,7 +182,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         def _footer(self, total: int):
             w = self._pagesize[0]
             self.saveState()
-            self.setFont("Helvetica", 7.5)
+            self.setFont(REGULAR, 7.5)
             self.setFillColor(colors.HexColor(MUTED))
             self.drawRightString(w - margin, 10 * mm, f"Page {self._pageNumber} of {total}")
             self.drawString(margin, 10 * mm, f"{provider} · Transparency report {period.short_label} · {version_text}")
@@ -190,10 +195,18 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     def running_head(canv, doc):
         w, hgt = canv._pagesize
         canv.saveState()
-        canv.setFont("Helvetica", 7.5)
+        canv.setFont(REGULAR, 7.5)
         canv.setFillColor(colors.HexColor(MUTED))
-        canv.drawString(margin, hgt - 12 * mm, f"{provider} – transparency report, requests for customer data")
-        canv.drawRightString(w - margin, hgt - 12 * mm, f"{period.short_label} ({period.label})")
+        right = f"{period.short_label} ({period.label})"
+        room = w - 2 * margin - canv.stringWidth(right, REGULAR, 7.5) - 8 * mm
+        left = f"{provider} – transparency report, requests for customer data"
+        if canv.stringWidth(left, REGULAR, 7.5) > room:  # a long provider name: the name alone,
+            left = provider                                 # cut short if it must be
+            while len(left) > 1 and canv.stringWidth(left + "…", REGULAR, 7.5) > room:
+                left = left[:-1]
+            left = left if left == provider else left.rstrip() + "…"
+        canv.drawString(margin, hgt - 12 * mm, left)
+        canv.drawRightString(w - margin, hgt - 12 * mm, right)
         canv.setStrokeColor(colors.HexColor(LINE))
         canv.setLineWidth(0.5)
         canv.line(margin, hgt - 14 * mm, w - margin, hgt - 14 * mm)
@@ -204,6 +217,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         buffer, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=20 * mm, bottomMargin=18 * mm,
         title=pdf_title(report), author=provider, subject=f"{provider}: requests for customer data",
         creator="Requests Desk", producer="Requests Desk (ReportLab)", invariant=1,
+        initialFontName=REGULAR,  # the canvas's starting font too: no page names a standard-14 font
     )
     doc.addPageTemplates([
         PageTemplate(id="cover", frames=[Frame(margin, 18 * mm, width, page_h - 140 * mm - 18 * mm, id="c")],
@@ -225,13 +239,13 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
         ("No data found", wording.pct(t.pct_no_data_found)),
         ("Rejected", wording.pct(t.pct_rejected)),
     ]
-    kpi_value = ParagraphStyle("kpiv", parent=body, fontName="Helvetica-Bold", fontSize=18, leading=22,
+    kpi_value = ParagraphStyle("kpiv", parent=body, fontName=BOLD, fontSize=18, leading=22,
                                textColor=colors.HexColor(NAVY), spaceAfter=0)
     kpi_label = ParagraphStyle("kpil", parent=small, spaceAfter=0)
     cells = [[Paragraph(esc(v), kpi_value), Paragraph(esc(k), kpi_label)] for k, v in kpis]
     kpi_table = Table([[cells[i], cells[i + 1], cells[i + 2]] for i in (0, 3)], colWidths=[width / 3] * 3,
                       hAlign="LEFT")
-    kpi_table.setStyle(TableStyle([
+    kpi_table.setStyle(TableStyle([LAYOUT_FONT, 
         ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor(LINE)),
         ("INNERGRID", (0, 0), (-1, -1), 0.5, colors.HexColor(LINE)),
         ("TOPPADDING", (0, 0), (-1, -1), 8), ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
@@ -257,7 +271,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     left_w = 74 * mm
     story += [Paragraph("Outcome of requests", h2), side_by_side(
         grid(outcome_rows, [38 * mm, 18 * mm, 18 * mm], footer=True,
-             extra=[("FONT", (0, 0), (0, 0), "Helvetica-Bold", 7.6)]),
+             extra=[("FONT", (0, 0), (0, 0), BOLD, 7.6)]),
         chart_image("outcomes", width - left_w), left_w)]
 
     # ------------------------------------------------ countries
@@ -311,7 +325,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     ]
     pairs = Table([[blocks[0], [blocks[1], Spacer(1, 10), blocks[2]]], [blocks[3], blocks[4]]],
                   colWidths=[width / 2] * 2, hAlign="LEFT")
-    pairs.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    pairs.setStyle(TableStyle([LAYOUT_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 12)]))
     story += [Paragraph("Enterprise customers, emergencies, preservation and gag orders", h1), pairs]
     if not report.national_security_reportable:
@@ -322,7 +336,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     # ------------------------------------------------ over time
     time_rows = [["Period", h("Requests")]] + [[wording.period_name(p.period), n(p.requests)] for p in history]
     story += [CondPageBreak(85 * mm), Paragraph("Requests over time", h2),
-              side_by_side(grid(time_rows, [24 * mm, 24 * mm], extra=[("FONT", (0, 0), (0, 0), "Helvetica-Bold", 7.6)]),
+              side_by_side(grid(time_rows, [24 * mm, 24 * mm], extra=[("FONT", (0, 0), (0, 0), BOLD, 7.6)]),
                            chart_image("timeline", width - 58 * mm), 58 * mm)]
 
     # ------------------------------------------------ methodology
@@ -336,7 +350,7 @@ def render_pdf(report: Report, history: Sequence[HistoryPoint], charts: Mapping[
     story.append(ListFlowable(
         [ListItem(Paragraph(f"<b>{esc(wording.OUTCOME_LABELS[k])}</b>: {esc(v)}", method), leftIndent=10)
          for k, v in wording.OUTCOME_DEFINITIONS.items()],
-        bulletType="bullet", start="•", leftIndent=10, bulletFontSize=8))
+        bulletType="bullet", start="•", leftIndent=10, bulletFontName=REGULAR, bulletFontSize=8))
 
     doc.build(story, canvasmaker=NumberedCanvas)
     return buffer.getvalue()

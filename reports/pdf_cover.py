@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from . import wording
+from .fonts import BOLD, REGULAR, register
 from .periods import Period
 from .schema import Report
 
@@ -32,6 +33,7 @@ def draw_cover(canv, *, provider: str, logo: bytes | None, period: Period, lines
     from reportlab.lib.units import mm
     from reportlab.lib.utils import ImageReader
 
+    register()
     page_w, page_h = canv._pagesize
     canv.saveState()
     canv.setFillColor(colors.HexColor(NAVY))
@@ -50,17 +52,17 @@ def draw_cover(canv, *, provider: str, logo: bytes | None, period: Period, lines
         canv.drawImage(image, x + (box_w - lw * scale) / 2, y + (box_h - lh * scale) / 2, lw * scale, lh * scale,
                        mask="auto")
         text_right = x - 6 * mm
-    canv.setFont("Helvetica-Bold", _fit(provider, "Helvetica-Bold", 15, text_right - margin))
+    canv.setFont(BOLD, _fit(provider, BOLD, 15, text_right - margin))
     canv.drawString(margin, page_h - 24 * mm, provider)
-    canv.setFont("Helvetica", 10)
+    canv.setFont(REGULAR, 10)
     canv.drawString(margin, page_h - 32 * mm, "REQUESTS FOR CUSTOMER DATA")
-    canv.setFont("Helvetica-Bold", 34)
+    canv.setFont(BOLD, 34)
     canv.drawString(margin, page_h - 52 * mm, "Transparency Report")
-    canv.setFont("Helvetica-Bold", 26)
+    canv.setFont(BOLD, 26)
     canv.drawString(margin, page_h - 76 * mm, period.short_label)
-    canv.setFont("Helvetica", 13)
+    canv.setFont(REGULAR, 13)
     canv.drawString(margin, page_h - 86 * mm, period.label)
-    canv.setFont("Helvetica", 10.5)
+    canv.setFont(REGULAR, 10.5)
     canv.setFillColor(colors.HexColor("#cfd8ea"))
     canv.drawString(margin, page_h - 104 * mm, "  ·  ".join(lines))
     canv.restoreState()

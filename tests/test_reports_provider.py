@@ -219,3 +219,20 @@ def test_make_run_links_to_the_port_it_serves(args, env, expected):
     out = subprocess.run(["make", "-n", "-p", "run", *args], cwd=ROOT, env=environ, capture_output=True,
                          text=True, timeout=60).stdout
     assert re.findall(r"^run: DESK_BASE_URL := (\S+)$", out, flags=re.M) == [expected]
+
+
+def test_a_provider_name_beyond_latin_1_keeps_its_letters_in_the_pdf(app, client, session, load):
+    """The PDF embeds DejaVu Sans: Helvetica (the standard 14 fonts) knows only Latin-1
+    and drops Ł, ő, İ, ş — a Polish or Turkish provider's name came out mangled."""
+    name = "Usługi Chmurowe Łódź — Bulut Hizmetleri İzmir Şirketi"
+    app.config.update(DESK_PROVIDER_NAME=name)
+    admin = {"Authorization": f"Bearer {make_token(session, load.users['admin'])}"}
+    counsel = {"Authorization": f"Bearer {make_token(session, load.users['counsel'])}"}
+    assert client.post("/api/v1/reports", json={"period": P}, headers=counsel).status_code == 201
+    assert client.post(f"/api/v1/reports/{P}/publish", json={}, headers=admin).status_code == 200
+    pdf = _pdf(client, f"/transparency/{P}/v1.pdf")
+    assert name in " ".join(pdf.pages[0].extract_text().split())
+    assert "Łódź" in pdf.pages[1].extract_text()  # the running head
+    fonts = {str(f.get_object()["/BaseFont"]) for page in pdf.pages
+             for f in page["/Resources"]["/Font"].values()}
+    assert fonts and all("+DejaVuSans" in f for f in fonts), fonts  # embedded subsets, no standard-14 font left
