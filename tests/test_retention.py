@@ -21,7 +21,7 @@ from requests_desk.db import Base
 from requests_desk.models import AuditEvent, AuditHead, Demand, Document, PreservationHold
 from requests_desk.services import reports as report_service
 from requests_desk.services.redaction import MARK, identifier_mark
-from tests.factories import make_customer, upload_pdf
+from tests.factories import login, make_customer, make_token, make_user, upload_pdf
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 RECEIVED = NOW - timedelta(days=1)
@@ -444,3 +444,19 @@ def test_an_account_named_again_after_its_purge_counts_once_when_purged_again(ap
     _counts_match_rows(session)
     assert _found(session, OLD_VALUES) == []
     assert _run(app, "verify-audit")[0] == 0
+
+
+def test_a_purged_demand_says_so_on_its_page_and_in_the_api(app, session, world):
+    old_id = world["ids"]["old"]
+    counsel = make_user(session, "counsel", email="reads.after.purge@desk.example")
+    token = make_token(session, counsel)
+    client = app.test_client()
+    before = client.get(f"/api/v1/demands/{old_id}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert before["purged_at"] is None
+    assert _run(app, "purge", "--apply", "--now", LATER)[0] == 0
+    after = client.get(f"/api/v1/demands/{old_id}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    session.expire_all()
+    assert after["purged_at"] and after["purged_at"].startswith(session.get(Demand, old_id).purged_at.date().isoformat())
+    assert login(client, counsel.email).status_code == 302
+    page = client.get(f"/desk/demands/{old_id}").get_data(as_text=True)
+    assert "<dt>Purged</dt>" in page and "redacted (retention)" in page

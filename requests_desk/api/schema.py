@@ -25,6 +25,7 @@ from ..vocabulary import (
     STATES,
 )
 from ..workflow import ACTIONS
+from .listing import CUSTOMERS_SHOWN
 
 
 def _text(max_len: int, **extra) -> dict:
@@ -177,13 +178,27 @@ DEMAND = {
         "notes": _NSTR,
         "created_at": _NSTR,
         "closed_at": _NSTR,
+        "purged_at": _NSTR,
     },
 }
+_COUNT = {"type": "integer", "minimum": 0}
+# The list's demand (api/listing.py): what a list needs, bounded whatever a demand holds:
+# counts in place of the targets, items and documents, and the first few customers.
+_SUMMARY_FIELDS = ("id", "reference", "status", "outcome", "received_at", "channel", "requester", "country",
+                   "process_type", "legal_reference", "issuing_authority", "emergency", "gag", "due_at",
+                   "overdue", "due_soon", "assignee", "notices_released_at", "flagged", "created_at", "closed_at")
 DEMAND_SUMMARY = {
-    **DEMAND,
-    "required": [*DEMAND["required"], "targets_count"],
-    "properties": {**{k: v for k, v in DEMAND["properties"].items() if k != "targets"},
-                   "targets_count": {"type": "integer", "minimum": 0}},
+    "type": "object",
+    "required": [*_SUMMARY_FIELDS, "customers", "customers_count", "targets_count", "requested_count",
+                 "scope_count", "documents_count"],
+    "additionalProperties": False,
+    "properties": {
+        **{k: DEMAND["properties"][k] for k in _SUMMARY_FIELDS},
+        "customers": {**DEMAND["properties"]["customers"], "maxItems": CUSTOMERS_SHOWN,
+                      "description": f"the first {CUSTOMERS_SHOWN} customers, in the order of their first target"},
+        "customers_count": _COUNT, "targets_count": _COUNT, "requested_count": _COUNT, "scope_count": _COUNT,
+        "documents_count": _COUNT,
+    },
 }
 ACCESS_GRANT = {
     "type": "object",
@@ -261,7 +276,8 @@ def openapi_document() -> dict:
         "/demands": {
             "post": {"summary": "Log a demand", "requestBody": _body("NewDemand"),
                      "responses": {"201": _json(_ref("Demand"), "Created"), **_problems(400, 401, 403, 422)}},
-            "get": {"summary": "The case list (each demand with targets_count, not its targets)",
+            "get": {"summary": "The case list (each demand with counts of its targets, customers, items and "
+                               "documents, not the lists themselves)",
                     "parameters": LIST_PARAMS,
                     "responses": {"200": _json({
                         "type": "object", "required": ["items", "total", "page", "per_page"],

@@ -94,20 +94,13 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         "notes": demand.notes,
         "created_at": iso(demand.created_at),
         "closed_at": iso(demand.closed_at),
+        "purged_at": iso(demand.purged_at),
     }
 
 
 def _email(session, user_id: int | None) -> str | None:
     user = session.get(User, user_id) if user_id else None  # the identity map first
     return user.email if user else None
-
-
-def serialize_summary(demand: Demand, now: datetime | None = None, *, flagged: bool = False) -> dict:
-    """A demand as the list shows it: as ``serialize`` but ``targets_count`` in place of
-    the targets (up to 1,000 each), so a page of 200 stays bounded."""
-    item = serialize(demand, now, flagged=flagged)
-    item["targets_count"] = len(item.pop("targets"))
-    return item
 
 
 # What moves with the clock alone, not with a change to the demand.
