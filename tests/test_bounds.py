@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from requests_desk.models import AuditEvent, Demand, Document, DemandTarget
+from requests_desk.models import AuditEvent, Demand, DemandItem, Document, DemandTarget
 from requests_desk.services.documents import safe_filename, store_document
 from requests_desk.services.parsing import MAX_ITEMS, MAX_TARGETS
 from tests.factories import (
     MINIMAL_PDF,
+    counted,
     demand_form,
     demand_payload,
     field_error,
+    make_customer,
     make_demand,
     make_token,
     make_user,
@@ -129,16 +131,60 @@ def test_at_most_1000_targets_and_1000_items(client_api, session):
     assert counts(session)[0] == 0
 
 
-def test_list_gives_targets_count_and_the_single_demand_its_targets(client_api, session):
+def test_list_gives_counts_and_the_single_demand_its_targets(client_api, session):
     targets = [f"user{i}@contoso.com" for i in range(300)]
     payload = demand_payload(targets=targets, requested=[
         {"target": targets[0], "data_set": "subscriber_info", "from": "2026-01-01", "to": "2026-01-02"}])
     r = client_api.post("/api/v1/demands", json=payload)
     assert r.status_code == 201
     listed = client_api.get("/api/v1/demands").get_json()["items"][0]
-    assert listed["targets_count"] == 300 and "targets" not in listed
-    assert listed["reference"] and listed["customers"] is not None
+    assert (listed["targets_count"], listed["requested_count"], listed["scope_count"]) == (300, 1, 0)
+    assert "targets" not in listed and "requested" not in listed and listed["reference"]
     assert len(client_api.get(f"/api/v1/demands/{listed['id']}").get_json()["targets"]) == 300
+
+
+def _stuffed(session, counsel, name: str, targets: int, customers: int, items: int) -> Demand:
+    """A demand holding far more than intake lets in (rows written directly): the list
+    must stay small whatever is already in the database."""
+    made = [make_customer(session, f"{name} {n:03d}", commit=False) for n in range(customers)]
+    demand = make_demand(session, counsel)
+    session.execute(insert(DemandTarget), [
+        {"demand_id": demand.id, "identifier": f"user{i}@stuffed.example", "position": i + 1,
+         "customer_id": made[i % customers].id if customers else None} for i in range(targets)])
+    session.execute(insert(DemandItem), [
+        {"demand_id": demand.id, "kind": kind, "target": "alice@example.org", "data_set": "subscriber_info",
+         "date_from": date(2026, 1, 1), "date_to": date(2026, 1, 2)}
+        for kind in ("requested", "scope") for _ in range(items)])
+    session.commit()
+    return demand
+
+
+def test_the_list_stays_small_and_its_statements_few_whatever_a_demand_holds(app, client_api, session, counsel):
+    """Issue 17: with 10,000 targets a demand made the list 3.4 MB; it now gives counts
+    and the first five customers, in the same few statements for any demand."""
+    small = _stuffed(session, counsel, "Small", targets=1, customers=1, items=1)
+
+    def listed():
+        client_api.get("/api/v1/demands?per_page=200")  # warm up
+        with counted(app) as statements:
+            r = client_api.get("/api/v1/demands?per_page=200")
+        assert r.status_code == 200, r.get_data(as_text=True)[:500]
+        return r, statements
+
+    r, few = listed()
+    one_small = len(r.get_data())
+    big = _stuffed(session, counsel, "Big", targets=5000, customers=40, items=3000)
+    r, many = listed()
+    items = {d["id"]: d for d in r.get_json()["items"]}
+    got = items[big.id]
+    assert (got["targets_count"], got["customers_count"]) == (5001, 40)  # and make_demand's own target
+    assert (got["requested_count"], got["scope_count"], got["documents_count"]) == (3001, 3000, 0)
+    # the first customers in the order of their first target, and no more than five
+    assert [c["name"] for c in got["customers"]] == [f"Big {n:03d}" for n in range(5)]
+    assert items[small.id]["targets_count"] == 2
+    # the page with the big demand weighs about twice the page with the small one alone
+    assert len(r.get_data()) < 2 * one_small + 600, len(r.get_data())
+    assert len(many) == len(few) <= 8, "\n".join(many)
 
 
 @pytest.mark.parametrize("q", ["\x00", "a\x00b", "\x7f", "x" * 201])  # a URL cannot carry a lone surrogate

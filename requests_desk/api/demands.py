@@ -15,14 +15,15 @@ from ..db_session import get_session
 from ..errors import ValidationError
 from ..models import Notice
 from ..rules import process_rules
-from ..services import case_list, emergency_checks, fraud_flags
+from ..services import case_list, emergency_checks
 from ..services import documents as document_service
 from ..services import gags as gag_service
 from ..services import notice_release
 from ..services.case import get_demand
 from ..services.intake import log_demand
 from .blueprint import bp, json_body
-from .serialize import etag_of, serialize, serialize_summary
+from . import listing
+from .serialize import etag_of, serialize
 
 
 def _with_etag(body: dict):
@@ -49,15 +50,7 @@ def create_demand():
 def list_demands():
     session = get_session()
     filters = case_list.parse_filters(request.args, process_types=process_rules(session))
-    rows, total = case_list.list_demands(session, filters, g.user)
-    now = utcnow()
-    flagged = fraud_flags.flagged_demand_ids(session, rows)
-    return jsonify({
-        "items": [serialize_summary(d, now, flagged=d.id in flagged) for d in rows],
-        "total": total,
-        "page": filters.page,
-        "per_page": filters.per_page,
-    })
+    return jsonify(listing.list_page(session, filters, g.user, utcnow()))
 
 
 @bp.get("/demands/<demand_id>", endpoint="get_demand")
