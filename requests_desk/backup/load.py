@@ -28,7 +28,7 @@ from sqlalchemy import Integer, delete, insert, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from .. import report_summary
+from .. import report_summary, search_terms
 from ..db import Base
 from ..private_files import private_dir
 from .archive import FILES, INDEX, MANIFEST, SEEDED, SIGNATURE, BackupError, HashingReader, row_decoder
@@ -101,7 +101,7 @@ def _load(engine: Engine, path: Path, manifest: dict, listed: ListedFiles, stagi
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, and DDL inside the transaction
         try:
             refuse_data(conn)  # again, inside the transaction
-            for sql in report_summary.drop_trigger_sql(dialect):
+            for sql in report_summary.drop_trigger_sql(dialect) + search_terms.drop_trigger_sql(dialect):
                 conn.exec_driver_sql(sql)
             for name in reversed(SEEDED):  # desk init's rows, replaced by the backup's
                 conn.execute(delete(tables[name]))
@@ -138,6 +138,10 @@ def _load(engine: Engine, path: Path, manifest: dict, listed: ListedFiles, stagi
                                   "nothing was restored")
             for ddl in report_summary.trigger_ddl(dialect):
                 conn.exec_driver_sql(ddl)
+            # The search index made again from what was restored (a backup from before it
+            # existed has none), then its triggers.
+            search_terms.rebuild(conn)
+            search_terms.install(conn)
             if dialect == "postgresql":
                 _advance_sequences(conn)
             conn.commit()

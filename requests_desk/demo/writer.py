@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from .. import report_summary
+from .. import report_summary, search_terms
 from ..audit import GENESIS, check_head_key, key_id
 from ..models import AuditHead, Document, ReferenceCounter, Requester
 from ..services.intake import REQUESTER_IDENTITY
@@ -141,7 +141,7 @@ class DeskWriter:
             f"AND sql IS NOT NULL AND tbl_name IN ({names}) ORDER BY name"))]  # nosec B608 - names are the models' table names
         for name, _sql in indexes:
             self.cur.execute(f'DROP INDEX "{name}"')
-        for sql in report_summary.drop_trigger_sql("sqlite"):
+        for sql in report_summary.drop_trigger_sql("sqlite") + search_terms.drop_trigger_sql("sqlite"):
             self.cur.execute(sql)
         return indexes
 
@@ -157,3 +157,5 @@ class DeskWriter:
                                           "first_gag": 0})
         for ddl in report_summary.trigger_ddl("sqlite"):
             self.cur.execute(ddl)
+        search_terms.absorb(self.conn, first_demand)  # the case list's search index, in one statement
+        search_terms.install(self.conn)

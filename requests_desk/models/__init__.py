@@ -47,6 +47,7 @@ from .reports import (
     ReportMarkCount,
 )
 from .rules import DataSet, ProcessRule
+from .search import DemandSearchTerm
 from .security import RecoveryCode, RoleProposal, SignInAttempt, UserSession
 from .users import ApiToken, User, UserRole
 
@@ -86,6 +87,7 @@ __all__ = [
     "ReferenceCounter",
     "Requester",
     "awaiting_counsel_clause",
+    "DemandSearchTerm",
     # gags
     "Gag",
     "GagEvent",

@@ -1,0 +1,19 @@
+"""The case list's search index: a demand's reference, legal reference and target
+identifiers, lower-cased, one row each (kept by triggers: requests_desk/search_terms.py)."""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+# Bytewise order on PostgreSQL, as SQLite's default: a prefix is one range of the key.
+TERM = String(320).with_variant(String(320, collation="C"), "postgresql")
+
+
+class DemandSearchTerm(Base):
+    __tablename__ = "demand_search_terms"
+    __table_args__ = (Index("ix_demand_search_terms_demand_term", "demand_id", "term"),)
+
+    term: Mapped[str] = mapped_column(TERM, primary_key=True)
+    demand_id: Mapped[int] = mapped_column(Integer, ForeignKey("demands.id", ondelete="CASCADE"), primary_key=True)

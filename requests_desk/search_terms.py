@@ -1,0 +1,160 @@
+"""The case list's search (``q``) through an index: ``demand_search_terms`` holds each
+demand's reference, legal reference and target identifiers, lower-cased, one row each,
+keyed (term, demand): a search for the start of any of them is a range of that key, on
+SQLite and PostgreSQL alike (the column sorts bytewise there: ``COLLATE "C"``).
+
+Triggers keep the table in step with every write, whichever path makes it (intake, the
+requester portal, the import, retention's redaction, a restore, the demo's bulk path):
+a demand inserted adds its two values, a target its identifier; a changed reference,
+legal reference or identifier, or a target deleted, rewrites that demand's rows. A
+bulk load drops the triggers and calls ``absorb`` once (as the report summary does).
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, func, literal, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from .models import Demand, DemandSearchTerm
+
+_TERMS_OF_DEMAND = """
+    INSERT INTO demand_search_terms (term, demand_id)
+    SELECT lower(reference), id FROM demands WHERE id = {d}
+    UNION SELECT lower(legal_reference), id FROM demands WHERE id = {d}
+    UNION SELECT lower(t.identifier), t.demand_id FROM demand_targets t JOIN demands d ON d.id = t.demand_id
+          WHERE t.demand_id = {d}"""
+
+_REWRITE = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + _TERMS_OF_DEMAND + ";"
+
+_SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
+        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.reference), NEW.id);
+        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.legal_reference), NEW.id);
+    END""",
+    f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
+    WHEN NEW.reference IS NOT OLD.reference OR NEW.legal_reference IS NOT OLD.legal_reference BEGIN
+        {_REWRITE.format(d='NEW.id')}
+    END""",  # nosec B608 - module constants only
+    """CREATE TRIGGER search_terms_on_target AFTER INSERT ON demand_targets BEGIN
+        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.identifier), NEW.demand_id);
+    END""",
+    f"""CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets BEGIN
+        {_REWRITE.format(d='OLD.demand_id')}
+        {_REWRITE.format(d='NEW.demand_id')}
+    END""",  # nosec B608 - module constants only
+    f"""CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets BEGIN
+        {_REWRITE.format(d='OLD.demand_id')}
+    END""",  # nosec B608 - module constants only
+]
+
+# PostgreSQL: statement-level triggers over the transition tables (a bulk insert fires once).
+_PG_TRIGGERS = [
+    """CREATE FUNCTION search_terms_on_demands() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO demand_search_terms (term, demand_id)
+        SELECT lower(reference), id FROM new_demands UNION SELECT lower(legal_reference), id FROM new_demands
+        ORDER BY 1, 2 ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER search_terms_on_demands AFTER INSERT ON demands
+    REFERENCING NEW TABLE AS new_demands FOR EACH STATEMENT EXECUTE FUNCTION search_terms_on_demands()""",
+    """CREATE FUNCTION search_terms_on_targets() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO demand_search_terms (term, demand_id)
+        SELECT DISTINCT lower(identifier), demand_id FROM new_targets ORDER BY 1, 2 ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER search_terms_on_targets AFTER INSERT ON demand_targets
+    REFERENCING NEW TABLE AS new_targets FOR EACH STATEMENT EXECUTE FUNCTION search_terms_on_targets()""",
+    # A change (rare: retention's redaction, an edit) rewrites that demand's rows.
+    f"""CREATE FUNCTION search_terms_rewrite_demand() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_REWRITE.format(d='NEW.id')}
+        RETURN NULL;
+    END $$""",  # nosec B608 - module constants only
+    f"""CREATE FUNCTION search_terms_rewrite_target() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_REWRITE.format(d='OLD.demand_id')}
+        IF TG_OP = 'UPDATE' THEN
+            IF NEW.demand_id <> OLD.demand_id THEN
+                {_REWRITE.format(d='NEW.demand_id')}
+            END IF;
+        END IF;
+        RETURN NULL;
+    END $$""",  # nosec B608 - module constants only
+    """CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
+    FOR EACH ROW WHEN (NEW.reference IS DISTINCT FROM OLD.reference
+                       OR NEW.legal_reference IS DISTINCT FROM OLD.legal_reference)
+    EXECUTE FUNCTION search_terms_rewrite_demand()""",
+    """CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets
+    FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
+    """CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets
+    FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
+]
+
+_NAMES = {
+    "sqlite": [("search_terms_on_demand", None), ("search_terms_on_demand_change", None),
+               ("search_terms_on_target", None), ("search_terms_on_target_change", None),
+               ("search_terms_on_target_delete", None)],
+    "postgresql": [("search_terms_on_demands", "demands"), ("search_terms_on_targets", "demand_targets"),
+                   ("search_terms_on_demand_change", "demands"), ("search_terms_on_target_change", "demand_targets"),
+                   ("search_terms_on_target_delete", "demand_targets")],
+}
+_PG_FUNCTIONS = ("search_terms_on_demands", "search_terms_on_targets", "search_terms_rewrite_demand",
+                 "search_terms_rewrite_target")
+
+
+def trigger_ddl(dialect: str) -> list[str]:
+    return list(_SQLITE_TRIGGERS if dialect == "sqlite" else _PG_TRIGGERS)
+
+
+def drop_trigger_sql(dialect: str) -> list[str]:
+    functions = _PG_FUNCTIONS if dialect == "postgresql" else ()
+    return ([f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if table else "") for name, table in _NAMES[dialect]]
+            + [f"DROP FUNCTION IF EXISTS {name}()" for name in functions])
+
+
+def install(conn: Connection) -> None:
+    for ddl in trigger_ddl(conn.dialect.name):
+        conn.exec_driver_sql(ddl)
+
+
+def uninstall(conn: Connection) -> None:
+    for sql in drop_trigger_sql(conn.dialect.name):
+        conn.exec_driver_sql(sql)
+
+
+def absorb(conn: Connection, first_demand: int = 0) -> None:
+    """Add the terms of the demands numbered ``first_demand`` and up (and their targets)
+    in one statement: after a bulk load that ran with the triggers dropped."""
+    conn.exec_driver_sql(
+        "INSERT INTO demand_search_terms (term, demand_id) "
+        "SELECT lower(reference), id FROM demands WHERE id >= %(first)s "
+        "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= %(first)s "
+        "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= %(first)s "
+        "ORDER BY 1, 2".replace("%(first)s", str(int(first_demand))))
+
+
+def rebuild(conn: Connection) -> None:
+    """Every demand's terms again, from the demands and their targets."""
+    conn.exec_driver_sql("DELETE FROM demand_search_terms")
+    absorb(conn, 0)
+
+
+# A search matching at most this many terms is answered from the terms (their demands,
+# then sorted); a broader one walks the list's sort index and probes each demand's terms
+# (index ``demand_id, term``), stopping after a page: each plan where it is cheap.
+FEW = 2_000
+
+
+def matches(session: Session, q: str) -> ColumnElement[bool]:
+    """Over ``Demand``: ``q`` (any case) begins its reference, its legal reference or one
+    of its target identifiers. Lower-cased by the database on both sides, so each
+    database compares like with like; a range of the terms' primary key."""
+    low = func.lower(literal(q))
+    in_range = [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
+    found = select(DemandSearchTerm.demand_id).where(*in_range)
+    few = session.scalar(select(func.count()).select_from(found.limit(FEW + 1).subquery()))
+    if few <= FEW:
+        return Demand.id.in_(found)
+    return exists().where(DemandSearchTerm.demand_id == Demand.id, *in_range)
