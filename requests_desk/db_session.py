@@ -17,7 +17,9 @@ def get_session() -> Session:
 def close_session(_exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.rollback()  # anything not committed by the view is discarded
+        # close() ends the transaction (the connection rolls back what the view did not
+        # commit) without first expiring every loaded object, as rollback() would: a
+        # read changed nothing, and expiring a page's objects cost more than the page's SQL.
         db.close()
 
 

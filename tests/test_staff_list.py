@@ -85,7 +85,9 @@ def test_list_shows_demands_with_badges(client, sample):
     ("q=DOCKET-BRAVO", ["b"]),
     ("q=BOB@Fabrikam.DE", ["b"]),
     ("q=ld-", ["c", "a", "b"]),
-    ("status=open&country=US&q=CHARLIE", ["c"]),
+    ("status=open&country=US&q=docket-ch", ["c"]),
+    ("q=CAROL", ["c"]),  # the start of an account identifier
+    ("q=charlie", []),  # the middle of a value is not searched (the index holds the values' starts)
 ])
 def test_filters_and_search(client, sample, query, expected):
     r = client.get(f"/desk/demands?{query}")
@@ -97,6 +99,22 @@ def test_customer_filter(client, sample):
     r = client.get(f"/desk/demands?customer={sample['contoso'].id}")
     assert refs(r) == [sample["a"].reference]
     assert 'selected>Contoso</option>' in r.get_data(as_text=True)
+
+
+def test_search_follows_changed_identifiers(client, session, sample):
+    """The search index follows a changed target identifier (retention's redaction does
+    this) and a deleted target, whatever wrote the change (here: plain SQL)."""
+    from sqlalchemy import text
+
+    session.execute(text("UPDATE demand_targets SET identifier = 'redacted:0123' WHERE identifier = :i"),
+                    {"i": "bob@fabrikam.de"})
+    session.commit()
+    assert refs(client.get("/desk/demands?q=bob@")) == []
+    assert refs(client.get("/desk/demands?q=redacted:")) == [sample["b"].reference]
+    assert refs(client.get("/desk/demands?q=docket-bravo")) == [sample["b"].reference]
+    session.execute(text("DELETE FROM demand_targets WHERE identifier = 'redacted:0123'"))
+    session.commit()
+    assert refs(client.get("/desk/demands?q=redacted:")) == []
 
 
 def test_search_by_reference(client, sample):
@@ -127,16 +145,59 @@ def test_sort_links_toggle_and_keep_filters(client, sample):
     assert 'href="/desk/demands?status=open&amp;sort=reference"' in html
 
 
-def test_paging(client, session, staff):
+def link(response, rel: str) -> str | None:
+    """The pager's link ``rel`` (first, prev, next, last), or None when it is not offered."""
+    match = re.search(rf'<a href="([^"]+)" rel="{rel}">', response.get_data(as_text=True))
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def test_paging_by_key(client, session, staff):
+    """Pages follow one another by key (the last row's id), forwards and back, with
+    first and last; each page is numbered while the count is exact."""
     made = [make_demand(session, staff, received_at=iso(ago(hours=i + 1)), commit=False) for i in range(7)]
     session.commit()
     first = client.get("/desk/demands?per_page=3")
     assert refs(first) == [d.reference for d in made[:3]]
     text = page_text(first)
     assert "Page 1 of 3" in text and "7 demands" in text
-    assert 'href="/desk/demands?per_page=3&amp;page=2"' in first.get_data(as_text=True)
+    assert link(first, "prev") is None and link(first, "first") is None
+    second = client.get(link(first, "next"))
+    assert link(first, "next") == f"/desk/demands?per_page=3&after={made[2].id}&page=2"
+    assert refs(second) == [d.reference for d in made[3:6]] and "Page 2 of 3" in page_text(second)
+    third = client.get(link(second, "next"))
+    assert refs(third) == [made[6].reference] and "Page 3 of 3" in page_text(third)
+    assert link(third, "next") is None and link(third, "last") is None
+    back = client.get(link(third, "prev"))
+    assert refs(back) == refs(second) and "Page 2 of 3" in page_text(back)
+    assert refs(client.get(link(back, "prev"))) == refs(first)
+    last = client.get(link(first, "last"))
+    assert refs(last) == [made[6].reference] and "Page 3 of 3" in page_text(last)
+    assert refs(client.get(link(last, "first"))) == refs(first)
+    # A sort keeps its own order across pages (country, then received, then id; all one way).
+    by_ref = client.get("/desk/demands?per_page=3&sort=-reference")
+    assert refs(by_ref) + refs(client.get(link(by_ref, "next"))) == sorted((d.reference for d in made),
+                                                                           reverse=True)[:6]
+    # An old link's page=N still opens that page (by OFFSET).
     assert refs(client.get("/desk/demands?per_page=3&page=3")) == [made[6].reference]
     assert refs(client.get("/desk/demands?per_page=3&page=9")) == []
+    assert client.get("/desk/demands?after=abc").status_code == 422
+
+
+def test_count_stops_at_the_cap(client, session, staff, monkeypatch):
+    """The count is exact up to COUNT_CAP, then "N+" (and the pager no longer says "of")."""
+    from requests_desk.services import keyset
+
+    for i in range(4):
+        make_demand(session, staff, received_at=iso(ago(hours=i + 1)), commit=False)
+    session.commit()
+    monkeypatch.setattr(keyset, "COUNT_CAP", 3)
+    monkeypatch.setattr("requests_desk.staff.views.COUNT_CAP", 3)
+    r = client.get("/desk/demands?per_page=2")
+    text = page_text(r)
+    assert "3+ demands" in text and "Page 1" in text and "Page 1 of" not in text
+    second = client.get(link(r, "next"))
+    assert len(refs(second)) == 2 and link(second, "next") is None
+    assert "Page 2" in page_text(second) and len(refs(client.get(link(r, "last")))) == 2
 
 
 @pytest.mark.parametrize("query,field,message", [
@@ -306,6 +367,7 @@ def test_queue_costs_the_same_queries_for_more_demands(app, client, session, sta
     def count(*args, **kwargs):
         statements.append(args[2])
 
+    client.get("/desk/?scope=all")  # the first request reads the session; later ones remember it
     event.listen(engine, "before_cursor_execute", count)
     try:
         client.get("/desk/?scope=all")

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from .. import search_terms
 from ..access import HasRoles
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, parse_id
 from ..vocabulary import OPEN_STATES, STATES
-from . import parsing
+from . import demand_rows, keyset, parsing
 from .case import DEMAND_LOAD, visible_to
+from .keyset import ListPage
 
 
 @dataclass
@@ -28,6 +30,10 @@ class DemandFilters:
     sort: str = "-received_at"
     page: int = 1
     per_page: int = 50
+    # Keyset paging (services/keyset.py): the page after or before one demand, or the last.
+    after: int | None = None
+    before: int | None = None
+    last: bool = False
 
 
 SORTS = {
@@ -95,6 +101,14 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
                 errors.add(key, "must be at least 1" if value < 1 else f"must be at most {top}")
             continue
         setattr(f, key, value)
+    for key in ("after", "before"):
+        raw = args.get(key)
+        if raw not in (None, ""):
+            value = parse_id(raw)
+            if value is None:
+                errors.add(key, "must be a demand id")
+            setattr(f, key, value)
+    f.last = str(args.get("last", "")).lower() in {"1", "true", "yes", "on"}
     errors.raise_if_any()
     return f
 
@@ -102,50 +116,52 @@ def parse_filters(args: Any, *, max_per_page: int = 200, process_types: Any = No
 def filtered_query(session: Session, f: DemandFilters, viewer: HasRoles | None,
                    now: datetime | None = None) -> Select:
     """The demands matching ``f`` that ``viewer`` may know of."""
+    return select(Demand).where(*conditions(session, f, viewer, now))
+
+
+def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
+               now: datetime | None = None) -> list[ColumnElement[bool]]:
+    """The WHERE clauses over ``Demand`` of the filters ``f`` for ``viewer``."""
     now = now or utcnow()
-    stmt = select(Demand).where(*visible_to(viewer))
+    where: list[ColumnElement[bool]] = list(visible_to(viewer))
     if f.status == "open":
-        stmt = stmt.where(Demand.status.in_(OPEN_STATES))
+        where.append(Demand.status.in_(OPEN_STATES))
     elif f.status:
-        stmt = stmt.where(Demand.status == f.status)
+        where.append(Demand.status == f.status)
     if f.country:
-        stmt = stmt.where(Demand.country == f.country)
+        where.append(Demand.country == f.country)
     if f.process_type:
-        stmt = stmt.where(Demand.process_type == f.process_type)
+        where.append(Demand.process_type == f.process_type)
     if f.customer:
-        stmt = stmt.where(
+        where.append(
             exists().where(DemandTarget.demand_id == Demand.id, DemandTarget.customer_id == f.customer)
         )
     if f.overdue:
-        stmt = stmt.where(Demand.status.in_(OPEN_STATES), Demand.due_at < now)
+        where += [Demand.status.in_(OPEN_STATES), Demand.due_at < now]
     if f.q:
-        # Reference, legal reference or target identifier; any part of them, any case
-        # (lower() on both sides, so SQLite and PostgreSQL answer alike).
-        q = f.q.strip()
-        ident = parsing.identifier(q)
-        like = f"%{_escape_like(q.lower())}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Demand.reference).like(like, escape="\\"),
-                func.lower(Demand.legal_reference).like(like, escape="\\"),
-                exists().where(
-                    DemandTarget.demand_id == Demand.id,
-                    or_(DemandTarget.identifier == ident,
-                        func.lower(DemandTarget.identifier).like(like, escape="\\")),
-                ),
-            )
-        )
-    return stmt
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # The start of a reference, a legal reference or a target identifier, any case:
+        # a range of the search index (requests_desk/search_terms.py), on either database.
+        where.append(search_terms.matches(session, f.q.strip()))
+    return where
 
 
 def list_demands(session: Session, f: DemandFilters, viewer: HasRoles | None,
                  now: datetime | None = None) -> tuple[list[Demand], int]:
     # everything serialize() reads, in a few queries per page
     return page_of(session, filtered_query(session, f, viewer, now), f, DEMAND_LOAD)
+
+
+def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: datetime | None = None,
+              also: Sequence[ColumnElement[bool]] = ()) -> ListPage:
+    """The case list's page: plain rows (services/demand_rows.py), by key, counted up to a
+    cap. ``also``: more conditions (a queue's)."""
+    now = now or utcnow()
+    where = conditions(session, f, viewer, now) + list(also)
+    raw, info = keyset.page(session, demand_rows.rows_query(now, where), where, sort=f.sort,
+                            per_page=f.per_page, after=f.after, before=f.before, last=f.last,
+                            number=f.page if (f.after or f.before) else None, offset_page=f.page)
+    info.rows = demand_rows.to_rows(session, raw, now)
+    return info
 
 
 def page_of(session: Session, stmt: Select, f: DemandFilters, load: tuple) -> tuple[list[Demand], int]:

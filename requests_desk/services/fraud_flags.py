@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from .. import access, audit
@@ -51,6 +51,19 @@ def _active_matching(session: Session, emails: set[str]) -> list[FraudFlag]:
                 and_(FraudFlag.kind == "domain", FraudFlag.value.in_(sorted(domains)))),
         ).order_by(FraudFlag.id)
     ))
+
+
+def flagged_clause(email: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL: an active flag names this requester address or its domain (for a list's read
+    model: one statement for a page). The domain is compared as the address's tail
+    ``'@' || value``, which reads the same on SQLite and PostgreSQL."""
+    address = func.lower(email)
+    tail = func.substr(address, func.length(address) - func.length(FraudFlag.value))
+    return exists().where(
+        FraudFlag.lifted_at.is_(None),
+        or_(and_(FraudFlag.kind == "email", FraudFlag.value == address),
+            and_(FraudFlag.kind == "domain", tail == literal("@") + FraudFlag.value)),
+    )
 
 
 def flags_for(session: Session, email: str | None) -> list[FraudFlag]:

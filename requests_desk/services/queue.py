@@ -24,14 +24,16 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, visible_to
-from .case_list import DemandFilters, filtered_query, page_of
+from .case_list import DemandFilters, filtered_query, list_rows
+from .demand_rows import rows_query, to_rows
+from .keyset import ListPage
 
 HOLD_LAPSE = timedelta(days=14)
 GAG_EXPIRY = timedelta(days=30)
@@ -150,7 +152,7 @@ class QueueList:
     key: str
     title: str
     total: int
-    rows: list[Any]  # Demand, or (Demand, extra) for holds and gags
+    rows: list[Any]  # DemandRow (services/demand_rows.py); holds and gags add ``extra`` columns
     link: dict[str, str] = field(default_factory=dict)
 
 
@@ -163,12 +165,6 @@ class Queue:
 
     def get(self, key: str) -> QueueList | None:
         return next((q for q in self.lists if q.key == key), None)
-
-
-LIST_LOAD = (
-    selectinload(Demand.targets).joinedload(DemandTarget.customer),
-    selectinload(Demand.gags),
-)
 
 
 def visible_lists(user: User, acts_on: Collection[str] | None = None) -> list[str]:
@@ -240,29 +236,28 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                                          .where(*awaiting_counsel_conditions(), *visible))
 
     lists: list[QueueList] = []
+    raw_lists: list[tuple[str, list]] = []
     for key in keys:
-        stmt: Select = select(Demand).where(*conditions(key)).options(*LIST_LOAD)
         if key == "holds":
             hold_conds = [PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE]
             if scope == "mine":
                 hold_conds.append(_mine(user))
-            stmt = (
-                select(Demand, PreservationHold.ends_at)
-                .join(PreservationHold, PreservationHold.demand_id == Demand.id)
-                .where(*hold_conds, *visible).options(*LIST_LOAD)
-                .order_by(PreservationHold.ends_at, Demand.id)
-            )
-            rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
+            stmt = (rows_query(now, [*hold_conds, *visible], PreservationHold.ends_at)
+                    .join(PreservationHold, PreservationHold.demand_id == Demand.id)
+                    .order_by(PreservationHold.ends_at, Demand.id))
         elif key in ("gags_expiring", "gags_review"):
-            stmt = (
-                select(Demand, Gag)
-                .join(Gag, Gag.demand_id == Demand.id)
-                .where(*gag_conditions(session, key, now), *visible).options(*LIST_LOAD)
-                .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id)
-            )
-            rows = [tuple(r) for r in session.execute(stmt.limit(limit))]
+            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible],
+                               Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at)
+                    .join(Gag, Gag.demand_id == Demand.id)
+                    .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id))
         else:
-            rows = list(session.scalars(stmt.order_by(Demand.due_at, Demand.id).limit(limit)))
+            stmt = rows_query(now, conditions(key)).order_by(Demand.due_at, Demand.id)
+        raw_lists.append((key, list(session.execute(stmt.limit(limit)))))
+    # Every list's rows, their targets and customers read for all lists at once.
+    every = to_rows(session, [r for _k, raw in raw_lists for r in raw], now)
+    at = 0
+    for key, raw in raw_lists:
+        rows, at = every[at:at + len(raw)], at + len(raw)
         link = {"queue": key}
         if scoped(key):
             link["scope"] = scope
@@ -290,10 +285,17 @@ def parse_queue_args(args: Any, errors: FieldErrors) -> tuple[str | None, str]:
 
 
 def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: User,
-               now: datetime | None = None, acts_on: Collection[str] | None = None) -> tuple[list[Demand], int]:
+               now: datetime | None = None, acts_on: Collection[str] | None = None) -> ListPage:
     """The case list narrowed to one queue: the list's filters, sort and paging apply too."""
     now = now or utcnow()
-    stmt = filtered_query(session, f, user, now).where(*queue_conditions(session, name, user, now, acts_on))
+    return list_rows(session, f, user, now, also=queue_narrowing(session, name, scope, user, now, acts_on))
+
+
+def queue_narrowing(session: Session, name: str, scope: str, user: User, now: datetime,
+                    acts_on: Collection[str] | None = None) -> list[ColumnElement[bool]]:
+    """The conditions one queue (and "mine", when asked) adds to the case list's filters."""
+    conds = queue_conditions(session, name, user, now, acts_on)
     if scope == "mine" and scoped(name):
-        stmt = stmt.where(_mine(user))
-    return page_of(session, stmt, f, LIST_LOAD)
+        conds.append(_mine(user))
+    return conds
+

@@ -36,6 +36,7 @@ from ..rules import needs_basis, process_rules, tier_within
 from ..services import case_list
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand
+from ..services.keyset import COUNT_CAP
 from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_users
 from ..vocabulary import ACTION_TERMS
@@ -105,22 +106,20 @@ def demands():
         filters = case_list.parse_filters(request.args, max_per_page=200, process_types=rules)
     except DeskError as err:
         errors.update(err.errors)
-    rows: list[Demand] = []
-    total = 0
+    listing = None
     if filters is not None and not errors:
         if queue_name:
-            rows, total = queue_service.list_queue(session, filters, queue_name, scope, g.user,
-                                                   acts_on=workflow.states_acted_on(g.user))
+            listing = queue_service.list_queue(session, filters, queue_name, scope, g.user,
+                                               acts_on=workflow.states_acted_on(g.user))
         else:
-            rows, total = case_list.list_demands(session, filters, g.user)
+            listing = case_list.list_rows(session, filters, g.user)
     customers = session.execute(select(Customer.id, Customer.name).order_by(Customer.name)).all()
     f = filters or case_list.DemandFilters()
-    pages = max(1, -(-total // f.per_page))
     return render_template(
         "staff/demands.html",
-        rows=rows, total=total, filters=f, errors=errors, args=request.args,
+        listing=listing, rows=listing.rows if listing else [], filters=f, errors=errors, args=request.args,
         rules={code: r for code, r in rules.items() if access.may_see(g.user, code)},
-        customers=customers, pages=pages, now=utcnow(),
+        customers=customers, now=utcnow(), count_cap=COUNT_CAP,
         queue_name=queue_name, queue_title=queue_service.QUEUE_TITLES.get(queue_name or ""), scope=scope,
         list_args=list_args,
     ), (422 if errors else 200)
@@ -275,7 +274,8 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
                         demand.notices_released_by_id, demand.checks_override_by_id) if i}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0})))}
     labels = {code: ds.label for code, ds in sets.items() if ds.label}
-    timeline = [describe(e, users, labels) for e in events]
+    customers = {n.customer_id: n.customer.name for n in notices}
+    timeline = [describe(e, users, labels, customers) for e in events]
 
     transitions = offered_actions(user, demand, rule, hold, now)
     extras = extra_actions(user, demand, now)

@@ -1,0 +1,122 @@
+"""Paging a list by key, not by OFFSET: a page is the rows after (or before) one demand in
+the list's order, so page 1,000 costs what page 1 costs, and the count stops at a cap.
+
+The order is the sort column, then (for status and country, which many demands share)
+the date received, then the id, all one way (ascending or descending), so that each
+sort walks an index: ``received_at``, ``due_at``, ``reference``, ``(status, received_at)``,
+``(country, received_at)``. A cursor is a demand's id: ``after=ID`` is the page following
+that demand, ``before=ID`` the page preceding it, ``last=1`` the end of the list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Demand
+
+# What a page says of the total: counted up to this, then "10,000+". Counting is bounded
+# by the cap (an index range of at most CAP + 1 entries), however many demands match.
+COUNT_CAP = 10_000
+
+SORT_KEYS: dict[str, tuple[Any, ...]] = {
+    "received_at": (Demand.received_at,),
+    "due_at": (Demand.due_at,),
+    "reference": (Demand.reference,),
+    "status": (Demand.status, Demand.received_at),
+    "country": (Demand.country, Demand.received_at),
+}
+
+
+@dataclass
+class ListPage:
+    """One page of a list, and what its pager needs."""
+
+    rows: list[Any]
+    total: int  # matches, counted up to COUNT_CAP + 1
+    per_page: int
+    number: int | None = None  # the page's number when known (1, or carried along by the links)
+    has_prev: bool = False
+    has_next: bool = False
+    first_id: int | None = None  # cursors for the previous and next links
+    last_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages, when the count is exact."""
+        return None if self.capped else max(1, -(-self.total // self.per_page))
+
+
+def order_columns(sort: str) -> tuple[list[Any], bool]:
+    """The key columns of ``sort`` (``-`` prefix: descending), the id last; descending?"""
+    return [*SORT_KEYS[sort.lstrip("-")], Demand.id], sort.startswith("-")
+
+
+def _beyond(columns: Sequence[Any], values: Sequence[Any], less: bool) -> ColumnElement[bool]:
+    """(c1, c2, …) < (v1, v2, …) lexicographically (``less``), or >."""
+    column, value = columns[0], values[0]
+    step = column < value if less else column > value
+    if len(columns) == 1:
+        return step
+    return or_(step, and_(column == value, _beyond(columns[1:], values[1:], less)))
+
+
+def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
+    """How many demands match, counted up to COUNT_CAP + 1."""
+    inner = select(Demand.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    return session.scalar(select(func.count()).select_from(inner)) or 0
+
+
+def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,
+         per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
+         number: int | None = None, offset_page: int = 1) -> tuple[list[Any], ListPage]:
+    """One page of ``stmt`` (rows whose first column is the demand's id) in ``sort``'s
+    order, with its capped count. ``offset_page`` > 1 without a cursor: that page by
+    OFFSET (an old link's ``page=N``)."""
+    columns, descending = order_columns(sort)
+    cursor_id = after or before
+    info = ListPage([], count_capped(session, conditions), per_page)
+    if last and not cursor_id and info.pages is not None:
+        # While the count is exact, the last page is page N as the links number it (by
+        # OFFSET, at most COUNT_CAP rows); beyond the cap, the last ``per_page`` rows.
+        last, offset_page = False, info.pages
+    backwards = bool(before) or last
+    if cursor_id:
+        # Within the list (its filters and the viewer's need to know), or not at all.
+        values = session.execute(select(*columns).where(Demand.id == cursor_id, *conditions)).first()
+        if values is None:  # the cursor's demand is gone, hidden or no longer listed: the top
+            cursor_id, backwards = None, False
+        else:
+            less = descending != backwards
+            first = columns[0]
+            near = first <= values[0] if less else first >= values[0]
+            stmt = stmt.where(near, _beyond(columns, list(values), less))
+    reverse = descending != backwards
+    stmt = stmt.order_by(*[c.desc() if reverse else c.asc() for c in columns]).limit(per_page + 1)
+    if not cursor_id and not last and offset_page > 1:
+        stmt = stmt.offset((offset_page - 1) * per_page)
+        number = offset_page
+    raw = list(session.execute(stmt))
+    more = len(raw) > per_page
+    raw = raw[:per_page]
+    if backwards:
+        raw.reverse()
+        info.has_prev, info.has_next = more, bool(cursor_id)
+        if last and info.pages is not None:
+            number = info.pages
+    else:
+        info.has_prev = bool(cursor_id) or (offset_page > 1 and not cursor_id)
+        info.has_next = more
+        if not cursor_id and offset_page <= 1:
+            number = 1
+    info.number = number
+    if raw:
+        info.first_id, info.last_id = raw[0][0], raw[-1][0]
+    return raw, info
