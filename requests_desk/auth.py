@@ -12,10 +12,12 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from . import access, audit
+from .db import utcnow
 from .db_session import get_session
 from .errors import Forbidden, Unauthorized
 from .models import User
 from .services import requester_accounts
+from .services import session_cache
 from .services import sessions as session_service
 from .services import throttle
 from .services import two_factor
@@ -51,19 +53,30 @@ def load_current_user() -> None:
         return
     db = get_session()
     config = current_app.config
-    row = session_service.find(db, sid, idle=timedelta(minutes=config["DESK_SESSION_IDLE_MINUTES"]),
-                               lifetime=timedelta(hours=config["DESK_SESSION_MAX_HOURS"]))
-    if db.dirty:
-        db.commit()  # touched (once a minute) or just ended
-    if row is None:
-        return
-    user = row.user
-    if not user.active or session.get("fp") != _fingerprint(user):
-        return
+    now = utcnow()
+    lifetime = timedelta(hours=config["DESK_SESSION_MAX_HOURS"])
+    # What this worker read of the session less than DESK_SESSION_CACHE_SECONDS ago signs
+    # the reader in without SQL (services/session_cache.py); otherwise the row is read.
+    entry = session_cache.recall(sid, now=now, fresh_for=timedelta(seconds=config["DESK_SESSION_CACHE_SECONDS"]),
+                                 touch_every=session_service.TOUCH_EVERY)
+    if entry is not None and entry.fingerprint == session.get("fp") and now - entry.created_at <= (
+            lifetime if entry.stage == "full" else min(lifetime, session_service.PENDING_LIFETIME)):
+        user, stage, g.user_session = session_cache.attach(db, entry), entry.stage, entry
+    else:
+        row = session_service.find(db, sid, idle=timedelta(minutes=config["DESK_SESSION_IDLE_MINUTES"]),
+                                   lifetime=lifetime, now=now)
+        if db.dirty:
+            db.commit()  # touched (once a minute) or just ended
+        if row is None:
+            return
+        user = row.user
+        if not user.active or session.get("fp") != _fingerprint(user):
+            return
+        session_cache.remember(sid, row, _fingerprint(user), now)
+        stage, g.user_session = row.stage, row
     if requester_accounts.refusal(db, user):  # a requester whose agency was suspended meanwhile
         return
-    g.user_session = row
-    if row.stage == "full":
+    if stage == "full":
         g.user = user
     else:
         g.pending = user

@@ -21,6 +21,7 @@ ENV_KEYS = (
     "DESK_STAFF_2FA",
     "DESK_SESSION_IDLE_MINUTES",
     "DESK_SESSION_MAX_HOURS",
+    "DESK_SESSION_CACHE_SECONDS",
     "DESK_SIGN_IN_LINK_HOURS",
     "DESK_SMTP_TIMEOUT",
     "DESK_NOTICE_MAX_ATTEMPTS",
@@ -70,6 +71,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "DESK_STAFF_2FA": "required",
         "DESK_SESSION_IDLE_MINUTES": 30,
         "DESK_SESSION_MAX_HOURS": 12,
+        # How long a worker signs a session in from what it last read (services/session_cache.py):
+        # the bound on how late another process's deactivation or logout takes effect. 0: never.
+        "DESK_SESSION_CACHE_SECONDS": 5,
         "DESK_SIGN_IN_LINK_HOURS": 24,
         "DESK_SMTP_TIMEOUT": 20.0,
         "DESK_NOTICE_MAX_ATTEMPTS": 8,
@@ -93,6 +97,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
     )
     config["SESSION_COOKIE_SECURE"] = config["DESK_SECURE_COOKIES"]
     config["DESK_REPORT_MIN_COUNTRY"] = _whole_number("DESK_REPORT_MIN_COUNTRY", config["DESK_REPORT_MIN_COUNTRY"])
+    config["DESK_SESSION_CACHE_SECONDS"] = _whole_number("DESK_SESSION_CACHE_SECONDS",
+                                                         config["DESK_SESSION_CACHE_SECONDS"])
     config["DESK_BASE_URL"] = str(config["DESK_BASE_URL"]).rstrip("/")
     config["DESK_BASE_URL_SET"] = bool(env.get("DESK_BASE_URL"))
     config["DESK_PROVIDER_NAME"] = provider_name(config["DESK_PROVIDER_NAME"])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..models import User, UserSession
+from . import session_cache
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most once a minute
 PENDING_LIFETIME = timedelta(minutes=15)  # a session owing its second factor
@@ -56,11 +57,13 @@ def find(session: Session, sid: str | None, *, idle: timedelta, lifetime: timede
 
 def end(session: Session, sid: str | None) -> None:
     if sid:
+        session_cache.forget(_hash(sid))
         session.execute(update(UserSession).where(UserSession.sid_hash == _hash(sid),
                                                   UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
 
 
 def end_all(session: Session, user: User) -> int:
+    session_cache.forget_user(user.id)
     result = session.execute(update(UserSession).where(UserSession.user_id == user.id,
                                                        UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
     return result.rowcount or 0
