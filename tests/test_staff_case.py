@@ -104,8 +104,8 @@ def test_actions_shown_match_role_and_state(client, session, login, desk):
     client.post("/logout", data={"csrf_token": _token(client)})
     login(desk.counsel.email)
     assert actions_on_page(client.get(f"/desk/demands/{d.id}").get_data(as_text=True)) == {
-        "action/attempt-redirect", "action/start-review", "action/withdraw", "action/assign", "action/set-due",
-        "gag/set", "release-notices", "documents", "access"}
+        "action/attempt-redirect", "action/start-review", "action/reject-fraudulent", "action/withdraw",
+        "action/assign", "action/set-due", "gag/set", "release-notices", "documents", "access"}
     client.post("/logout", data={"csrf_token": _token(client)})
     login(desk.approver.email)
     page = client.get(f"/desk/demands/{d.id}")
