@@ -7,8 +7,11 @@ checks every answer (no 5xx; status, content type and body as the document says)
 and expects them reported, so a fuzz run that could not fail would itself fail."""
 from __future__ import annotations
 
+import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import requests
 import schemathesis
@@ -84,6 +87,42 @@ def fuzz_api(base_url: str, token: str, examples: int, *, only: set[str] | None 
         # FailureGroup, a BaseExceptionGroup, for several distinct failures in one operation)
         except (Exception, BaseExceptionGroup) as err:  # noqa: BLE001
             run.failures[operation.label] = _describe(err)[:3000]
+    http.close()
+    return run
+
+
+def fuzz_sequences(base_url: str, token: str, examples: int,
+                   valid: dict[str, Callable[[], dict]] | None = None) -> FuzzRun:
+    """Stateful fuzzing: sequences of calls chained by the links schemathesis infers from
+    the document (a demand created, then acted on, then read: ``POST /demands`` → 201 →
+    ``POST /demands/{id}/{action}``, ``GET /demands/{id}``, its notices and audit), with
+    the same checks on every answer. ``examples`` sequences of up to ten calls each.
+    ``valid``: a valid body for an operation (``"POST /demands"``), sent in place of the
+    generated one every other time, since a generated demand is almost never accepted
+    (its items must name its targets) and a sequence needs one created to go on."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/api/v1/openapi.json")
+    run = FuzzRun(operations=["sequences"])
+    http = requests.Session()
+    http.hooks["response"].append(lambda response, *args, **kwargs: run.statuses.update([response.status_code]))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case):
+            make = (valid or {}).get(case.operation.label)
+            if make is not None and zlib.crc32(json.dumps(case.body, sort_keys=True, default=str).encode()) % 2:
+                case.body = make()
+
+        def get_call_kwargs(self, case):
+            return {"base_url": f"{base_url}/api/v1", "session": http, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    try:
+        Sequences.run(settings=settings(max_examples=examples, stateful_step_count=10, deadline=None,
+                                        database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
+    except (Exception, BaseExceptionGroup) as err:  # noqa: BLE001
+        run.failures["sequences"] = _describe(err)[:3000]
     http.close()
     return run
 

@@ -2,7 +2,8 @@
 a live gunicorn, on SQLite and on PostgreSQL, with a counsel token; any 5xx or an answer
 that does not match the document fails. A fixed seed and budget keep it repeatable and
 short (``DESK_FUZZ_EXAMPLES`` examples per operation; the run is tests/fuzzing.py's, which
-tests/test_fuzz_catches.py shows failing on planted bugs). Hypothesis also posts random values
+tests/test_fuzz_catches.py shows failing on planted bugs), then in sequences (create → act →
+read) over the links schemathesis infers from the document. Hypothesis also posts random values
 into the intake form and the case page's forms: never a 500.
 
 Marked ``fuzz``: it runs in ``make test``; ``-m "not fuzz"`` leaves it out."""
@@ -16,8 +17,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from requests_desk.api.blueprint import PUBLIC_ENDPOINTS
-from tests.factories import demand_form, make_customer, make_demand, make_token, make_user, post_form
-from tests.fuzzing import SEED, fuzz_api
+from tests.factories import demand_form, demand_payload, make_customer, make_demand, make_token, make_user, post_form
+from tests.fuzzing import SEED, fuzz_api, fuzz_sequences
 from tests.live import gunicorn
 
 pytestmark = pytest.mark.fuzz
@@ -54,6 +55,21 @@ def test_api_fuzzed_from_its_openapi_document(app, session, live_server):
     assert not run.failures, run.report()
     assert run.server_errors == 0
     assert run.requests >= len(run.operations) and any(code < 300 for code in run.statuses) and 422 in run.statuses
+
+
+def test_api_fuzzed_in_sequences_create_act_read(app, session, live_server):
+    """Stateful: a demand created (a valid body every other time), then acted on and read
+    through the links schemathesis infers; same checks, never a 5xx."""
+    counsel = make_user(session, "counsel", "intake", email="cora.counsel@desk.example")
+    token = make_token(session, counsel)
+    make_customer(session, "Contoso", domains=("contoso.example",))
+    started = time.monotonic()
+    run = fuzz_sequences(live_server, token, max(20, FUZZ_EXAMPLES), valid={"POST /demands": demand_payload})
+    print(f"\nfuzz sequences {app.config['DESK_DATABASE_URL'].split(':')[0]}: {run.requests} requests, "
+          f"{run.server_errors} x 5xx, {time.monotonic() - started:.0f} s; statuses {dict(sorted(run.statuses.items()))}")
+    assert not run.failures, run.report()
+    assert run.server_errors == 0
+    assert run.statuses[201] and run.statuses[200]  # demands were created, then read
 
 
 # ---------------------------------------------------------------- the desk's forms
