@@ -187,6 +187,10 @@ EXPECTED: dict[str | tuple[str, str], Rule] = {
     "staff.demands": STAFF,
     "staff.demand": perm("desk.read"),
     "staff.new_demand": perm("demand.log"),
+    "staff.import_page": perm("demand.log"),
+    "staff.import_upload": perm("demand.log"),  # with no file: a 422
+    "staff.import_template": perm("demand.log"),
+    "staff.demands_export": STAFF,  # the case list's rows: national-security ones for cleared staff only
     "staff.demand_action": transition(WORKFLOW_ACTION),
     "staff.gag_change": perm("gag.manage"),
     "staff.defer_notices": perm("notice.defer"),
