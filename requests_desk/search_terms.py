@@ -11,6 +11,8 @@ bulk load drops the triggers and calls ``absorb`` once (as the report summary do
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -147,14 +149,27 @@ def rebuild(conn: Connection) -> None:
 FEW = 2_000
 
 
+def _range(q: str) -> list[ColumnElement[bool]]:
+    low = func.lower(literal(q))
+    return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
+
+
 def matches(session: Session, q: str) -> ColumnElement[bool]:
     """Over ``Demand``: ``q`` (any case) begins its reference, its legal reference or one
     of its target identifiers. Lower-cased by the database on both sides, so each
     database compares like with like; a range of the terms' primary key."""
-    low = func.lower(literal(q))
-    in_range = [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
+    in_range = _range(q)
     found = select(DemandSearchTerm.demand_id).where(*in_range)
     few = session.scalar(select(func.count()).select_from(found.limit(FEW + 1).subquery()))
-    if few <= FEW:
-        return Demand.id.in_(found)
-    return exists().where(DemandSearchTerm.demand_id == Demand.id, *in_range)
+    if few <= FEW:  # (never correlated: the count's own FROM has the terms table too)
+        return Demand.id.in_(found.correlate(None))
+    return exists().where(DemandSearchTerm.demand_id == Demand.id, *in_range).correlate_except(DemandSearchTerm)
+
+
+def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int) -> int:
+    """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1: read from the
+    terms' range (each term's demand looked up by key, distinct), so the count costs
+    what the matches do, at most ``cap`` + 1 of them, however rare they are in the table."""
+    inner = (select(DemandSearchTerm.demand_id).join(Demand, Demand.id == DemandSearchTerm.demand_id)
+             .where(*_range(q), *conditions).distinct().limit(cap + 1).subquery())
+    return session.scalar(select(func.count()).select_from(inner)) or 0

@@ -159,7 +159,8 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
     where = conditions(session, f, viewer, now) + list(also)
     raw, info = keyset.page(session, demand_rows.rows_query(now, where), where, sort=f.sort,
                             per_page=f.per_page, after=f.after, before=f.before, last=f.last,
-                            number=f.page if (f.after or f.before) else None, offset_page=f.page)
+                            number=f.page if (f.after or f.before) else None, offset_page=f.page,
+                            search=f.q)
     info.rows = demand_rows.to_rows(session, raw, now)
     return info
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from .. import search_terms
 from ..models import Demand
 
 # What a page says of the total: counted up to this, then "10,000+". Counting is bounded
@@ -76,13 +77,16 @@ def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) ->
 
 def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,
          per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
-         number: int | None = None, offset_page: int = 1) -> tuple[list[Any], ListPage]:
+         number: int | None = None, offset_page: int = 1, search: str | None = None) -> tuple[list[Any], ListPage]:
     """One page of ``stmt`` (rows whose first column is the demand's id) in ``sort``'s
     order, with its capped count. ``offset_page`` > 1 without a cursor: that page by
-    OFFSET (an old link's ``page=N``)."""
+    OFFSET (an old link's ``page=N``). ``search``: the list's ``q``, counted from the
+    search index's side."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
-    info = ListPage([], count_capped(session, conditions), per_page)
+    total = (search_terms.count_capped(session, search, conditions, COUNT_CAP) if search
+             else count_capped(session, conditions))
+    info = ListPage([], total, per_page)
     if last and not cursor_id and info.pages is not None:
         # While the count is exact, the last page is page N as the links number it (by
         # OFFSET, at most COUNT_CAP rows); beyond the cap, the last ``per_page`` rows.
