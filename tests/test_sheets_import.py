@@ -205,6 +205,8 @@ def test_header_problems_and_national_security_need_clearance(app, session, tmp_
     assert result.exit_code == 1
     assert "row 1, column colour: is not a known column" in result.stderr
     assert "row 1, column country: the column is missing" in result.stderr
+    twice = run_import(app, tmp_path, sheet(header=list(COLUMN_NAMES) + ["notes"]))
+    assert "row 1, column notes: the column appears twice" in twice.stderr
     make_user(session, "intake", email="plain@desk.example")
     make_user(session, "intake", "cleared", email="cleared@desk.example")
     ns = sheet({"process_type": "national_security", "outcome": "", "closed_at": ""})

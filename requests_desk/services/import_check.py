@@ -157,6 +157,8 @@ def check_sheet(session: Session, actor: Any, sheet: Sheet, *, now: datetime | N
     unknown = [c for c in sheet.header if c and c not in COLUMN_NAMES]
     problems += [Problem(1, c, f"is not a known column (the columns: {', '.join(COLUMN_NAMES)})") for c in unknown]
     problems += [Problem(1, c, "the column is missing") for c in REQUIRED_COLUMNS if c not in sheet.header]
+    problems += [Problem(1, c, "the column appears twice") for c in dict.fromkeys(sheet.header)
+                 if c and sheet.header.count(c) > 1]
     if problems:
         raise SheetErrors(problems)
     if not sheet.rows:
