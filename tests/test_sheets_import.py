@@ -316,3 +316,11 @@ def test_page_refuses_a_file_over_the_size_bound(client, session, monkeypatch):
     assert r.status_code == 422
     assert "is larger than 20 MiB" in page_text(r)
     assert count(session) == 0
+
+
+def test_a_quoted_cell_keeps_its_line_break(app, session, tmp_path):
+    result = run_import(app, tmp_path, sheet({"notes": "Served by e-mail.\nCall-back done.", "outcome": "",
+                                              "closed_at": ""}))
+    assert result.exit_code == 0, result.stderr
+    session.rollback()
+    assert session.scalar(select(Demand.notes)) == "Served by e-mail.\nCall-back done."
