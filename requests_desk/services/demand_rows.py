@@ -8,10 +8,11 @@ the API read one demand through ``services/case.py: get_demand`` instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Select, literal, null, select, union_all
+from sqlalchemy import ColumnElement, Select, bindparam, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import Customer, Demand, DemandTarget, Gag, Requester
@@ -77,6 +78,25 @@ def to_rows(session: Session, raw: Sequence[Any], now: datetime) -> list[DemandR
     return rows
 
 
+@cache
+def _page_details() -> Select:
+    """The page's targets (with their customers), its gags in force and its flagged
+    senders, in one statement; built once (its parameters: ``ids`` and ``now``)."""
+    ids, now = bindparam("ids", expanding=True), bindparam("now", type_=Gag.expires_at.type)
+    targets = (select(DemandTarget.demand_id, literal("t").label("kind"), DemandTarget.identifier,
+                      Customer.name, Customer.enterprise, DemandTarget.position, DemandTarget.id)
+               .outerjoin(Customer, Customer.id == DemandTarget.customer_id)
+               .where(DemandTarget.demand_id.in_(ids)))
+    gags = (select(Gag.demand_id, literal("g"), Gag.order_ref, null(), null(), literal(0), Gag.id)
+            .where(Gag.demand_id.in_(ids), Gag.active_condition(now)))
+    # SPEC §9: the demands whose requester's address or domain is flagged as fraudulent.
+    flagged = (select(Demand.id, literal("f"), null(), null(), null(), literal(0), Demand.id)
+               .join(Requester, Requester.id == Demand.requester_id)
+               .where(Demand.id.in_(ids), flagged_clause(Requester.email)))
+    both = union_all(targets, gags, flagged).subquery()
+    return select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id)
+
+
 def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
     """Badges and words (once per page), then the targets of every row in one statement."""
     soon = now + DUE_SOON
@@ -96,21 +116,8 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
     for r in rows:  # a demand may be in two of the queue's lists
         by_id.setdefault(r.id, []).append(r)
     names: dict[int, set[str]] = {}
-    ids = list(by_id)
-    # The page's targets (with their customers) and its gags in force, in one statement.
-    targets = (select(DemandTarget.demand_id, literal("t").label("kind"), DemandTarget.identifier,
-                      Customer.name, Customer.enterprise, DemandTarget.position, DemandTarget.id)
-               .outerjoin(Customer, Customer.id == DemandTarget.customer_id)
-               .where(DemandTarget.demand_id.in_(ids)))
-    gags = (select(Gag.demand_id, literal("g"), Gag.order_ref, null(), null(), literal(0), Gag.id)
-            .where(Gag.demand_id.in_(ids), Gag.active_condition(now)))
-    # SPEC §9: the demands whose requester's address or domain is flagged as fraudulent.
-    flagged = (select(Demand.id, literal("f"), null(), null(), null(), literal(0), Demand.id)
-               .join(Requester, Requester.id == Demand.requester_id)
-               .where(Demand.id.in_(ids), flagged_clause(Requester.email)))
-    both = union_all(targets, gags, flagged).subquery()
     for demand_id, kind, text, name, enterprise, _pos, _id in session.execute(
-            select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id)):
+            _page_details(), {"ids": list(by_id), "now": now}):
         same = by_id[demand_id]
         if kind == "g":
             for row in same:
