@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PAGES = ("hello", "list", "filtered", "case", "api", "public", "queue")
+PAGES = ("hello", "list", "filtered", "search", "deep", "case", "api", "public", "queue")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
     os.environ.setdefault("DESK_SECRET_KEY", "bench-secret-key")
+    os.environ.setdefault("DESK_STAFF_2FA", "optional")  # as make bench: it measures pages, not enrolment
     with tempfile.TemporaryDirectory(prefix="desk-breakdown-") as tmp:
         url = args.url
         if not url:
@@ -54,7 +55,7 @@ def measure(url: str, args) -> None:
     from requests_desk.models import Demand, Report, User
     from requests_desk.services.users import issue_token
 
-    from .run import ADMIN
+    from .run import ADMIN, list_paths
 
     app = create_app({"DESK_DATABASE_URL": url, "SECRET_KEY": os.environ["DESK_SECRET_KEY"]})
     sessions = app.extensions["desk"]["sessionmaker"]
@@ -66,6 +67,7 @@ def measure(url: str, args) -> None:
         token = issue_token(session, None, session.scalar(select(User).where(User.email == ADMIN[0])))
         session.commit()
     staff, public = app.test_client(), app.test_client()
+    search, deep = list_paths(url)
     login = staff.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)
     staff.post("/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf})
@@ -76,6 +78,8 @@ def measure(url: str, args) -> None:
         "hello": (hello.test_client(), "/", {}),
         "list": (staff, "/desk/demands", {}),
         "filtered": (staff, "/desk/demands?status=closed&country=DE&process_type=search_warrant", {}),
+        "search": (staff, search, {}),
+        "deep": (staff, deep, {}),
         "case": (staff, f"/desk/demands/{case_id}", {}),
         "api": (staff, f"/api/v1/demands/{case_id}", bearer),
         "public": (public, f"/transparency/{period}", {}),

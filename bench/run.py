@@ -62,10 +62,12 @@ class Page:
 
 PAGES = (
     Page("hello", "hello-world Flask (baseline)", "/"),
-    Page("list", "/desk/demands (signed in)", "/desk/demands", 0.25, "cookie"),
-    Page("filtered", "/desk/demands, 3 filters", "", None, "cookie"),
-    Page("case", "case page /desk/demands/{id}", "", 0.25, "cookie"),
-    Page("api", "GET /api/v1/demands/{id} (token)", "", 0.4, "token"),
+    Page("list", "/desk/demands (signed in)", "/desk/demands", 0.10, "cookie"),
+    Page("filtered", "/desk/demands, 3 filters", "", 0.10, "cookie"),
+    Page("search", "/desk/demands?q= (a search)", "", 0.05, "cookie"),
+    Page("deep", "/desk/demands, page 1000 (by key)", "", 0.08, "cookie"),
+    Page("case", "case page /desk/demands/{id}", "", 0.10, "cookie"),
+    Page("api", "GET /api/v1/demands/{id} (token)", "", 0.25, "token"),
     Page("public", "/transparency/{period} (public)", "", 0.6, ""),
 )
 
@@ -280,6 +282,26 @@ def kept_desk(db: str, url: str, args, workdir: Path) -> Desk:
     return desk
 
 
+def list_paths(url: str) -> tuple[str, str]:
+    """The search benchmarked (the first six characters of a target identifier in the
+    middle of the desk: a person's name, matching a few demands) and page 1,000 of the
+    case list as its "Next" links reach it (``after`` the 49,950th demand, newest first)."""
+    from sqlalchemy import create_engine, select
+
+    from requests_desk.models import Demand, DemandTarget
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.scalar(select(Demand.id).order_by(Demand.id.desc()).limit(1)) or 0
+        ident = conn.scalar(select(DemandTarget.identifier).where(DemandTarget.demand_id >= count // 2)
+                            .order_by(DemandTarget.demand_id).limit(1)) or "a"
+        after = conn.scalar(select(Demand.id).order_by(Demand.received_at.desc(), Demand.id.desc())
+                            .offset(999 * 50 - 1).limit(1))
+    engine.dispose()
+    return (f"/desk/demands?q={urllib.parse.quote(ident[:6])}",
+            f"/desk/demands?after={after}&page=1000" if after else "/desk/demands")
+
+
 def _fresh_pg(url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -340,9 +362,12 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     with gunicorn("wsgi", desk_port, env) as server:
         base = f"http://127.0.0.1:{desk_port}"
         cookie = sign_in(base, *ADMIN)
+        search, deep = list_paths(desk.url)
         paths = {
             "list": ("/desk/demands", "LD-"),
             "filtered": (desk.filtered, "LD-"),
+            "search": (search, "LD-"),
+            "deep": (deep, "Page 1,000"),
             "case": (f"/desk/demands/{desk.case_id}", "LD-"),
             "api": (f"/api/v1/demands/{desk.case_id}", '"reference"'),
             "public": (f"/transparency/{desk.period}" if desk.period else None, desk.period or ""),
@@ -378,6 +403,9 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
         col.rps["hello"] = statistics.median(hello_runs)
     elif not have_wrk:
         col.errors["hello"] = "n/a (wrk missing)"
+    if args.pages_only:
+        col.reports_note = col.backup_note = "n/a (--pages-only)"
+        return col
     print(f"[{db}] transparency report benchmark …", file=sys.stderr, flush=True)
     col.reports, col.reports_note = report_bench(db, url, args)
     print(f"[{db}] backup and restore …", file=sys.stderr, flush=True)
@@ -454,7 +482,8 @@ def table(columns: list[Column], args, imported: tuple[float, list[str]], have_w
     width = 34
     lines = [
         f"Requests Desk benchmark: {args.size:,} demands; gunicorn 2 sync workers; wrk {args.connections} "
-        f"connections, {args.seconds:g} s x {args.runs}, medians; {os.cpu_count()} CPUs",
+        f"connections, {args.seconds:g} s x {args.runs}, medians; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f} at the end (uptime)",
         "",
         f"{'':<{width}}" + "".join(f"{c.db:<30}" for c in columns) + "goal",
     ]
@@ -551,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=5105, help="hello-world on PORT, the desk on PORT+1")
+    parser.add_argument("--pages-only", action="store_true", help="only the pages (no report, backup benchmarks)")
     parser.add_argument("--keep", metavar="DIR", help="build each desk into DIR once and reuse it in later runs")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
