@@ -41,6 +41,8 @@ class FuzzRun:
     failures: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)  # sequences: ids of the demands they created
+    chained: int = 0  # sequences: calls on a demand the same run created
 
     @property
     def requests(self) -> int:
@@ -116,6 +118,12 @@ def fuzz_sequences(base_url: str, token: str, examples: int,
             make = (valid or {}).get(case.operation.label)
             if make is not None and zlib.crc32(json.dumps(case.body, sort_keys=True, default=str).encode()) % 2:
                 case.body = make()
+            if str((case.path_parameters or {}).get("demand_id")) in run.created:
+                run.chained += 1
+
+        def after_call(self, response, case):
+            if case.operation.label == "POST /demands" and response.status_code == 201:
+                run.created.add(str(response.json()["id"]))
 
         def get_call_kwargs(self, case):
             return {"base_url": f"{base_url}/api/v1", "session": http, "headers": headers, "timeout": 30}
