@@ -23,6 +23,7 @@ from requests_desk.models import Agency, AuditEvent, Demand, MailMessage, Reques
 from requests_desk.requester import forms
 from requests_desk.services import agencies as agency_service
 from requests_desk.services import requester_accounts
+from requests_desk.services import throttle
 from requests_desk.services.requester_demands import submit_demand
 from requests_desk.services.users import create_user
 
@@ -465,3 +466,20 @@ def test_a_dotted_body_key_makes_a_nested_object_only_when_filled(app, monkeypat
     with app.test_request_context(method="POST", data={}):
         body, _, _ = forms.submission(forms.SubmitForm(meta={"csrf": False}))
     assert "extra" not in body
+
+
+def test_registrations_from_one_address_are_throttled(app, session):
+    """Each registration may e-mail an agency's address: one network may not register
+    more than REGISTER_LIMIT times an hour (429, nothing created, no mail)."""
+    make_agency(session, "police.example.gov")
+    session.commit()
+    client = app.test_client()
+    for n in range(throttle.REGISTER_LIMIT):
+        assert _register(client, f"officer{n}@police.example.gov").status_code == 200, n
+    users, mails = len(session.scalars(select(User)).all()), len(_mails(session))
+    r = _register(client, "one.more@police.example.gov")
+    assert r.status_code == 429 and "Too many registrations" in r.get_data(as_text=True)
+    session.expire_all()
+    assert (len(session.scalars(select(User)).all()), len(_mails(session))) == (users, mails)
+    # Sign-in is not affected: the registration rows carry no e-mail and count no failure.
+    assert throttle.locked_until(session, "officer0@police.example.gov", "127.0.0.1") is None

@@ -10,7 +10,7 @@ from ..auth import address
 from ..db_session import get_session
 from ..errors import ValidationError
 from ..notices.requester_mail import send_now
-from ..services import requester_accounts
+from ..services import requester_accounts, throttle
 from ..staff.errormap import place_errors
 from .blueprint import signup_bp
 from .forms import ConfirmForm, RegisterForm
@@ -22,6 +22,12 @@ def register():
     placed = None
     if form.validate_on_submit():
         session = get_session()
+        until = throttle.registration_locked_until(session, address())
+        if until is not None:
+            error = f"Too many registrations from your network. Please try again after {until:%H:%M} UTC."
+            return render_template("requests/register.html", form=form, placed=None, error=error), 429
+        throttle.note_registration(session, address())
+        session.commit()  # counted whatever the form turns out to hold
         config = current_app.config
         hours = int(config["DESK_SIGN_IN_LINK_HOURS"])
 

@@ -3,7 +3,12 @@
 After ``ACCOUNT_LIMIT`` failed password or code attempts for one e-mail within
 ``WINDOW`` (since its last success), that account's sign-in is refused for ``WINDOW``
 from the last failure, whatever is typed. One address gets ``ADDRESS_LIMIT`` failures
-in the window across all accounts. Unknown e-mails are counted like known ones."""
+in the window across all accounts. Unknown e-mails are counted like known ones.
+
+Registration on the requester portal is throttled per address too: ``REGISTER_LIMIT``
+registrations in ``REGISTER_WINDOW`` (each one may send an e-mail to an agency's address,
+so a script must not turn the desk into a mail cannon). Its rows carry no e-mail, so they
+never touch an account's count."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -17,6 +22,8 @@ from ..models import SignInAttempt
 WINDOW = timedelta(minutes=15)
 ACCOUNT_LIMIT = 5
 ADDRESS_LIMIT = 20
+REGISTER_WINDOW = timedelta(hours=1)
+REGISTER_LIMIT = 10
 
 
 def _norm(email: str | None) -> str:
@@ -46,4 +53,19 @@ def locked_until(session: Session, email: str | None, address: str, now: datetim
 
 def note(session: Session, email: str | None, address: str, success: bool, kind: str = "password") -> None:
     session.add(SignInAttempt(email=_norm(email), address=address[:64], kind=kind, success=success, at=utcnow()))
+    session.flush()
+
+
+def registration_locked_until(session: Session, address: str, now: datetime | None = None) -> datetime | None:
+    """When this address may register again; None when it may now."""
+    now = now or utcnow()
+    count, last = session.execute(select(func.count(), func.max(SignInAttempt.at)).where(
+        SignInAttempt.kind == "register", SignInAttempt.address == address[:64],
+        SignInAttempt.at > now - REGISTER_WINDOW)).one()
+    return last + REGISTER_WINDOW if count >= REGISTER_LIMIT else None
+
+
+def note_registration(session: Session, address: str) -> None:
+    """A registration form accepted from this address (whatever became of it)."""
+    session.add(SignInAttempt(email="", address=address[:64], kind="register", success=True, at=utcnow()))
     session.flush()
