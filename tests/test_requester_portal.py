@@ -234,6 +234,11 @@ def test_a_submission_is_a_portal_demand_audited_in_the_staff_queue(app, session
     case = staff.get(f"/desk/demands/{demand.id}").get_data(as_text=True)
     assert "Verified agency" in case and "Example Police Department" in case and "police" in case
     assert "Suspended" not in case
+    # The API tells an integration the same.
+    body = app.test_client().get(f"/api/v1/demands/{demand.id}",
+                                 headers={"Authorization": f"Bearer {make_token(session, counsel)}"}).get_json()
+    assert body["verified_agency"] == {"name": "Example Police Department", "domain": "police.example.gov",
+                                       "country": "US", "suspended": False, "submitted_by": user.email}
 
 
 def test_field_errors_are_all_shown_and_typed_input_kept(app, session):

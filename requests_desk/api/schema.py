@@ -167,6 +167,12 @@ DEMAND = {
         "due_soon": {"type": "boolean"},
         "assignee": _NSTR,
         "notices_released_at": _NSTR,
+        "verified_agency": {
+            "type": ["object", "null"], "additionalProperties": False,
+            "description": "a demand submitted through the requester portal: the submitting account's verified agency",
+            "properties": {"name": _STR, "domain": _STR, "country": _STR, "suspended": {"type": "boolean"},
+                           "submitted_by": _STR},
+        },
         "flagged": {"type": "boolean", "description": "the requester's address or domain is flagged as fraudulent"},
         "checks_required": {"type": "boolean"},
         "checks": {"type": "array", "items": {

@@ -13,6 +13,7 @@ from ..services.case import flags, preservation_hold
 from ..services.document_marks import destinations
 from ..services.emergency_checks import checks_required, missing_checks
 from ..services.fraud_flags import is_flagged
+from ..services.requester_accounts import verified_agency
 
 
 def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | None = None) -> dict:
@@ -80,6 +81,8 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         "due_soon": due_soon,
         "assignee": demand.assignee.email if demand.assignee else None,
         "notices_released_at": iso(demand.notices_released_at),
+        # A demand submitted through the requester portal: the account's verified agency.
+        "verified_agency": _verified_agency(session, demand.requester_account_id),
         # Emergency verification (SPEC §9): the checks recorded, and what a scope still needs.
         "flagged": flagged,
         "checks_required": checks_required(session, demand, flagged=flagged),
@@ -96,6 +99,14 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         "closed_at": iso(demand.closed_at),
         "purged_at": iso(demand.purged_at),
     }
+
+
+def _verified_agency(session, account_id: int | None) -> dict | None:
+    found = verified_agency(session, account_id)
+    if found is None:
+        return None
+    return {"name": found["name"], "domain": found["domain"], "country": found["country"],
+            "suspended": found["suspended"], "submitted_by": found["email"]}
 
 
 def _email(session, user_id: int | None) -> str | None:
