@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 
 from ..access import HasRoles, hidden_process_types
 from ..errors import NotFound
-from ..models import Demand, DemandTarget, Document, PreservationHold
+from ..models import Demand, DemandTarget, Document, PreservationHold, User
 
 DUE_SOON = timedelta(hours=48)
 
@@ -30,6 +30,8 @@ def preservation_hold(demand: Demand) -> PreservationHold | None:
 
 
 DEMAND_LOAD = (
+    # The assignee's name and e-mail; its roles only if something asks (a statement saved).
+    joinedload(Demand.assignee).lazyload(User.role_rows),
     selectinload(Demand.targets).joinedload(DemandTarget.customer),
     selectinload(Demand.items),
     selectinload(Demand.documents).selectinload(Document.recipients),  # whom each goes to
