@@ -192,6 +192,7 @@ EXPECTED: dict[str | tuple[str, str], Rule] = {
     "staff.import_template": perm("demand.log"),
     "staff.demands_export": STAFF,  # the case list's rows: national-security ones for cleared staff only
     "staff.demand_action": transition(WORKFLOW_ACTION),
+    "staff.demand_action_page": perm("desk.read"),  # a refused action's address, opened again: the case page
     "staff.gag_change": perm("gag.manage"),
     "staff.defer_notices": perm("notice.defer"),
     "staff.record_check": perm("emergency.check"),  # an ordinary demand takes no checks: the 422

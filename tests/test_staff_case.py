@@ -560,3 +560,14 @@ def test_actions_the_process_type_rules_out_are_not_offered(client, session, log
     assert "action/propose-scope" in warrant_actions and "action/preserve" not in warrant_actions
     kept = actions_on_page(client.get(f"/desk/demands/{preservation.id}").get_data(as_text=True))
     assert "action/preserve" in kept and "action/propose-scope" not in kept
+
+
+def test_a_refused_actions_address_opened_again_is_the_case_page(client, session, login, desk):
+    """Without JavaScript a refused action leaves /desk/demands/N/action/X in the address
+    bar; opening it again (a bookmark, a reload after the form was left) is the case page,
+    not a 405."""
+    d = demand_with(session, desk.intake)
+    login(desk.counsel.email)
+    r = client.get(f"/desk/demands/{d.id}/action/start-review")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/desk/demands/{d.id}")
+    assert client.get(f"/desk/demands/{d.id + 1000}/action/start-review").status_code == 404

@@ -26,8 +26,6 @@ def register():
         if until is not None:
             error = f"Too many registrations from your network. Please try again after {until:%H:%M} UTC."
             return render_template("requests/register.html", form=form, placed=None, error=error), 429
-        throttle.note_registration(session, address())
-        session.commit()  # counted whatever the form turns out to hold
         config = current_app.config
         hours = int(config["DESK_SIGN_IN_LINK_HOURS"])
 
@@ -38,6 +36,7 @@ def register():
         data = {name: getattr(form, name).data for name in ("name", "agency", "email", "phone", "password")}
         try:
             done = requester_accounts.register(session, data, link_for=link_for, hours=hours, address=address())
+            throttle.note_registration(session, address())  # an accepted form (it may send a mail)
             session.commit()
         except ValidationError as err:
             session.rollback()

@@ -66,6 +66,7 @@ def registration_locked_until(session: Session, address: str, now: datetime | No
 
 
 def note_registration(session: Session, address: str) -> None:
-    """A registration form accepted from this address (whatever became of it)."""
+    """A registration accepted from this address (a refused form sends nothing and
+    does not count)."""
     session.add(SignInAttempt(email="", address=address[:64], kind="register", success=True, at=utcnow()))
     session.flush()

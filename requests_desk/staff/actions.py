@@ -118,6 +118,14 @@ def _manifest_body(form: forms.ProductionForm) -> tuple[list[dict], list[str], l
 
 # ---------------------------------------------------------------- workflow actions
 
+@bp.get("/demands/<int:demand_id>/action/<action>")
+def demand_action_page(demand_id: int, action: str):
+    """The address a refused action leaves in the browser (without JavaScript, which
+    puts the case page's own there): opened again, it is the case page."""
+    demand = load_demand(demand_id)
+    return redirect(url_for("staff.demand", demand_id=demand.id))
+
+
 @bp.post("/demands/<int:demand_id>/action/<action>")
 def demand_action(demand_id: int, action: str):
     if action not in workflow.ACTIONS:
