@@ -142,8 +142,8 @@ class RowMeta:
     date_to: Any
 
 
-def item_metas(session, demand: Demand, rule: ProcessRule, kind: str) -> list[RowMeta]:
-    sets = load_data_sets(session)
+def item_metas(session, demand: Demand, rule: ProcessRule, kind: str, sets: dict | None = None) -> list[RowMeta]:
+    sets = load_data_sets(session) if sets is None else sets  # the case page reads them once
     out = []
     for item in demand.items_of(kind):
         ds = sets.get(item.data_set)
@@ -305,8 +305,8 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
         portal_agency=verified_agency(session, demand.requester_account_id),
         documents=document_panel(demand, user, submitted or {}),
         checks=check_panel(session, demand, user, submitted or {}),
-        requested_meta=item_metas(session, demand, rule, "requested"),
-        scope_meta=item_metas(session, demand, rule, "scope"),
+        requested_meta=item_metas(session, demand, rule, "requested", sets),
+        scope_meta=item_metas(session, demand, rule, "scope", sets),
         placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,
         needs_reason=(demand.concerns_enterprise and not (demand.emergency or rule.preservation
                                                           or demand.process_type == "national_security")),
