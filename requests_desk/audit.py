@@ -201,8 +201,8 @@ def record(
     """Append one event; the caller's transaction commits it with the change it records."""
     key = session_key(session)
     head = _locked_head(session, key)
-    if isinstance(actor, User):
-        actor_id, actor_label = actor.id, actor.email
+    if isinstance(actor, User):  # a requester (an officer; retention redacts its details) is named by id
+        actor_id, actor_label = actor.id, f"requester #{actor.id}" if actor.has_role("requester") else actor.email
     else:
         actor_id, actor_label = None, actor or "system"
     # The hash covers the time as UTC text; the database hands it back as UTC.

@@ -219,7 +219,7 @@ def test_a_submission_is_a_portal_demand_audited_in_the_staff_queue(app, session
         ("Det. Rita Reyes", "Cyber Crime Unit", "rita@police.example.gov", "+1 555 0199", "law_enforcement")
     assert [d.filename for d in demand.documents] == ["warrant.pdf"]
     logged = session.scalar(select(AuditEvent).where(AuditEvent.action == "demand.log"))
-    assert logged.actor == user.email and logged.demand_id == demand.id
+    assert (logged.actor, logged.actor_id) == (f"requester #{user.id}", user.id) and logged.demand_id == demand.id
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert demand.reference in page and "Received" in page
     assert "Contoso" not in page
@@ -296,7 +296,7 @@ def test_another_requesters_demand_is_a_404_and_withdraw_own_is_audited(app, ses
     closed = session.get(Demand, demand.id)
     assert (closed.status, closed.outcome) == ("closed", "withdrawn")
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "withdraw"))
-    assert event.actor == rita.email and event.demand_id == demand.id
+    assert (event.actor, event.actor_id) == (f"requester #{rita.id}", rita.id) and event.demand_id == demand.id
     # closed is final: a second withdraw is the workflow's 409
     assert as_rita.post(f"/requests/demands/{demand.id}/withdraw", data={"csrf_token": token}).status_code == 409
     page = as_rita.get(f"/requests/demands/{demand.id}").get_data(as_text=True)
@@ -411,6 +411,14 @@ def test_a_purge_deletes_the_requester_mail_of_a_purged_demand(app, session):
     assert result.exit_code == 0 and "Purged 1 demand" in result.output, result.output
     assert _mails(session, demand_id=demand.id) == []
     assert [m.kind for m in _mails(session)] == ["confirm"]  # the account's own mail is not the demand's
+    # Nothing of the demand names the officer any more: not its requester, not its link to
+    # the account, not its audit events (a requester is named there by id, never by address).
+    session.expire_all()
+    assert session.get(Demand, demand.id).requester_account_id is None
+    events = session.scalars(select(AuditEvent).where(AuditEvent.demand_id == demand.id)).all()
+    assert {"demand.log", "withdraw"} <= {e.action for e in events}
+    assert not any("rita" in f"{e.actor} {e.before} {e.after}" for e in events)
+    assert {e.actor for e in events if e.actor_id == user.id} == {f"requester #{user.id}"}
 
 
 def test_a_requester_never_becomes_staff_and_an_admin_may_deactivate_it(app, session):

@@ -152,6 +152,8 @@ def _purge_batch(session: Session, the_plan: Plan, batch: list[tuple[int, str]],
     # The requester portal's e-mails about the demand (they name the requester): rows and copies.
     message_ids += session.scalars(select(MailMessage.message_id).where(MailMessage.demand_id.in_(ids))).all()
     session.execute(delete(MailMessage).where(MailMessage.demand_id.in_(ids)))
+    # A portal demand no longer names the officer's account that submitted it.
+    session.execute(update(Demand).where(Demand.id.in_(ids)).values(requester_account_id=None))
     result.files += [upload_dir / name for _d, name in stored + kept]
     result.files += [outbox_dir / (hashlib.sha256(m.encode()).hexdigest()[:32] + ".eml") for m in message_ids]
     session.execute(delete(Document).where(Document.demand_id.in_(ids)))

@@ -116,6 +116,8 @@ def describe(event: AuditEvent, users: dict[int, User], labels: dict[str, str] |
     before, after = _load(event.before), _load(event.after)
     actor = users.get(event.actor_id) if event.actor_id else None
     who = actor.label if actor else event.actor
+    if event.actor.startswith("requester #"):  # the officer, through the portal (its details are on the case)
+        who = "The requester (portal)"
     entry = Entry(at=event.at, who=who, title=_human(event.action).capitalize(), action=event.action)
     a = event.action
     note = after.get("note") or after.get("reason")
