@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, literal, select
+from sqlalchemy import ColumnElement, exists, func, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,8 @@ _TERMS_OF_DEMAND = """
     UNION SELECT lower(t.identifier), t.demand_id FROM demand_targets t JOIN demands d ON d.id = t.demand_id
           WHERE t.demand_id = {d}"""
 
-_REWRITE = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + _TERMS_OF_DEMAND + ";"
+# {d} is only ever NEW.id, OLD.demand_id or NEW.demand_id (the trigger DDL below): no input.
+_REWRITE = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + _TERMS_OF_DEMAND + ";"  # nosec B608
 
 _SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
@@ -129,12 +130,12 @@ def uninstall(conn: Connection) -> None:
 def absorb(conn: Connection, first_demand: int = 0) -> None:
     """Add the terms of the demands numbered ``first_demand`` and up (and their targets)
     in one statement: after a bulk load that ran with the triggers dropped."""
-    conn.exec_driver_sql(
+    conn.execute(text(
         "INSERT INTO demand_search_terms (term, demand_id) "
-        "SELECT lower(reference), id FROM demands WHERE id >= %(first)s "
-        "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= %(first)s "
-        "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= %(first)s "
-        "ORDER BY 1, 2".replace("%(first)s", str(int(first_demand))))
+        "SELECT lower(reference), id FROM demands WHERE id >= :first "
+        "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= :first "
+        "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= :first "
+        "ORDER BY 1, 2"), {"first": int(first_demand)})
 
 
 def rebuild(conn: Connection) -> None:
