@@ -67,7 +67,7 @@ def measure(url: str, args) -> None:
         token = issue_token(session, None, session.scalar(select(User).where(User.email == ADMIN[0])))
         session.commit()
     staff, public = app.test_client(), app.test_client()
-    search, deep = list_paths(url)
+    search, deep, _words = list_paths(url)
     login = staff.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)
     staff.post("/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf})

@@ -282,11 +282,12 @@ def kept_desk(db: str, url: str, args, workdir: Path) -> Desk:
     return desk
 
 
-def list_paths(url: str) -> tuple[str, str]:
+def list_paths(url: str) -> tuple[str, str, str]:
     """The search benchmarked (the first six characters of a target identifier in the
     middle of the desk: a person's name, matching a few demands) and page 1,000 of the
-    case list as its "Next" links reach it (``after`` the 49,950th demand, newest first)."""
-    from sqlalchemy import create_engine, select
+    case list as its "Next" links reach it (``after`` the 49,950th demand, newest first),
+    with the words that page shows; a desk of fewer pages (a smoke run): its last page."""
+    from sqlalchemy import create_engine, func, select
 
     from requests_desk.models import Demand, DemandTarget
 
@@ -295,11 +296,13 @@ def list_paths(url: str) -> tuple[str, str]:
         count = conn.scalar(select(Demand.id).order_by(Demand.id.desc()).limit(1)) or 0
         ident = conn.scalar(select(DemandTarget.identifier).where(DemandTarget.demand_id >= count // 2)
                             .order_by(DemandTarget.demand_id).limit(1)) or "a"
+        demands = conn.scalar(select(func.count()).select_from(Demand)) or 0
+        page = max(1, min(1000, -(-demands // 50)))
         after = conn.scalar(select(Demand.id).order_by(Demand.received_at.desc(), Demand.id.desc())
-                            .offset(999 * 50 - 1).limit(1))
+                            .offset((page - 1) * 50 - 1).limit(1)) if page > 1 else None
     engine.dispose()
     return (f"/desk/demands?q={urllib.parse.quote(ident[:6])}",
-            f"/desk/demands?after={after}&page=1000" if after else "/desk/demands")
+            f"/desk/demands?after={after}&page={page}" if after else "/desk/demands", f"Page {page:,}")
 
 
 def _fresh_pg(url: str) -> None:
@@ -362,12 +365,12 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     with gunicorn("wsgi", desk_port, env) as server:
         base = f"http://127.0.0.1:{desk_port}"
         cookie = sign_in(base, *ADMIN)
-        search, deep = list_paths(desk.url)
+        search, deep, deep_words = list_paths(desk.url)
         paths = {
             "list": ("/desk/demands", "LD-"),
             "filtered": (desk.filtered, "LD-"),
             "search": (search, "LD-"),
-            "deep": (deep, "Page 1,000"),
+            "deep": (deep, deep_words),
             "case": (f"/desk/demands/{desk.case_id}", "LD-"),
             "api": (f"/api/v1/demands/{desk.case_id}", '"reference"'),
             "public": (f"/transparency/{desk.period}" if desk.period else None, desk.period or ""),
