@@ -12,23 +12,12 @@ from ..db_session import get_session
 from ..errors import DeskError, NotFound
 from ..models import Demand, User, parse_id
 from ..services import emergency_checks, fraud_flags
-from ..vocabulary import ACTION_TERMS, EMERGENCY_CHECKS
+from ..vocabulary import EMERGENCY_CHECKS
 from . import forms
 from .blueprint import bp
 from .check_panel import OVERRIDE, check_key
 from .errormap import friendly
-from .views import check_page_version, load_demand, render_case
-
-
-def _refused(demand_id: int, action: str, submitted: dict, err: DeskError):
-    get_session().rollback()
-    return render_case(load_demand(demand_id), submitted=submitted, open_action=action, error=err,
-                       status=err.status)
-
-
-def _done(demand_id: int, action: str):
-    flash(ACTION_TERMS[action].done, "success")
-    return redirect(url_for("staff.demand", demand_id=demand_id, _anchor="checks"))
+from .views import check_page_version, done_on_case, load_demand, refused_on_case
 
 
 @bp.post("/demands/<int:demand_id>/checks")
@@ -43,8 +32,8 @@ def record_check(demand_id: int):
         session.commit()
     except DeskError as err:
         form.note.errors = [friendly(m) for m in err.errors.get("note", [])]
-        return _refused(demand_id, "record-check", {check_key(code): form}, err)
-    return _done(demand_id, "record-check")
+        return refused_on_case(demand_id, "record-check", {check_key(code): form}, err)
+    return done_on_case(demand_id, "record-check", "checks")
 
 
 @bp.post("/demands/<int:demand_id>/checks/override")
@@ -58,8 +47,8 @@ def override_checks(demand_id: int):
         session.commit()
     except DeskError as err:
         form.reason.errors = [friendly(m) for m in err.errors.get("reason", [])]
-        return _refused(demand_id, "override-checks", {OVERRIDE: form}, err)
-    return _done(demand_id, "override-checks")
+        return refused_on_case(demand_id, "override-checks", {OVERRIDE: form}, err)
+    return done_on_case(demand_id, "override-checks", "checks")
 
 
 # ---------------------------------------------------------------- the list of flags

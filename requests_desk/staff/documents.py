@@ -4,30 +4,18 @@ for one customer. Each view loads the demand (404), calls the service and commit
 a refusal rolls back and shows the case page again with the reason in the section."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
+from flask import g, request
 
 from .. import access
 from ..db_session import get_session
 from ..errors import DeskError, ValidationError
 from ..services import document_marks
 from ..services import documents as document_service
-from ..vocabulary import ACTION_TERMS
 from . import forms
 from .blueprint import bp
 from .document_panel import COPY, MARKS, parse_ticks
 from .errormap import friendly
-from .views import check_page_version, load_demand, render_case
-
-
-def _refused(demand_id: int, action: str, submitted: dict, err: DeskError):
-    get_session().rollback()
-    return render_case(load_demand(demand_id), submitted=submitted, open_action=action, error=err,
-                       status=err.status)
-
-
-def _done(demand_id: int, action: str):
-    flash(ACTION_TERMS[action].done, "success")
-    return redirect(url_for("staff.demand", demand_id=demand_id, _anchor="documents"))
+from .views import check_page_version, done_on_case, load_demand, refused_on_case
 
 
 @bp.post("/demands/<int:demand_id>/documents/marks")
@@ -45,8 +33,8 @@ def mark_documents(demand_id: int):
         document_marks.mark(session, g.user, demand, marks)
         session.commit()
     except DeskError as err:
-        return _refused(demand_id, "mark-documents", {MARKS: form}, err)
-    return _done(demand_id, "mark-documents")
+        return refused_on_case(demand_id, "mark-documents", {MARKS: form}, err)
+    return done_on_case(demand_id, "mark-documents", "documents")
 
 
 @bp.post("/demands/<int:demand_id>/documents/copy")
@@ -68,5 +56,5 @@ def upload_copy(demand_id: int):
     except DeskError as err:
         for key, target in (("customer_id", form.customer_id), ("file", form.document)):
             target.errors = [friendly(m) for m in err.errors.get(key, [])]
-        return _refused(demand_id, "upload-copy", {COPY: form}, err)
-    return _done(demand_id, "upload-copy")
+        return refused_on_case(demand_id, "upload-copy", {COPY: form}, err)
+    return done_on_case(demand_id, "upload-copy", "documents")

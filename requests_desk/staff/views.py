@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import g, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
@@ -243,6 +243,19 @@ def fill_choices(form_map: dict[str, Any], counsel: list[User], demand: Demand) 
         form.assignee.choices = forms.choices(((u.email, u.label) for u in counsel), blank="Choose counsel…")
         if form.assignee.data is None and demand.assignee is not None:
             form.assignee.data = demand.assignee.email
+
+
+def refused_on_case(demand_id: int, action: str, submitted: dict, err: DeskError):
+    """A refused case-page panel form: nothing kept, the page again with what was typed."""
+    get_session().rollback()
+    return render_case(load_demand(demand_id), submitted=submitted, open_action=action, error=err,
+                       status=err.status)
+
+
+def done_on_case(demand_id: int, action: str, anchor: str):
+    """A case-page panel form that succeeded: its words, back to its panel."""
+    flash(ACTION_TERMS[action].done, "success")
+    return redirect(url_for("staff.demand", demand_id=demand_id, _anchor=anchor))
 
 
 def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, placed: Any = None,
