@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from .. import access
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import ValidationError
-from ..rules import data_sets, process_rules
+from ..rules import data_sets
 from ..services.requester_accounts import require_active
 from ..services.requester_demands import own_demand, own_demand_page, submit_demand
 from ..staff.errormap import ListMap, friendly, place_errors
-from ..staff.intake import ITEM_FIELDS, country_options, handle_row_buttons
+from ..staff.intake import ITEM_FIELDS, handle_row_buttons, prepare
 from ..staff.uploads import discard, store_uploads
-from ..vocabulary import TIER_TERMS
 from ..workflow import apply_action
 from . import forms
 from .blueprint import bp
@@ -39,18 +37,6 @@ def index():
     account = require_active(session, g.user)
     return render_template("requests/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
                            account=account)
-
-
-def _prepare(form: forms.SubmitForm) -> dict:
-    session = get_session()
-    rules = process_rules(session)
-    sets = data_sets(session)
-    form.process_type.choices = forms.choices((code, r.label) for code, r in rules.items()
-                                              if access.may_see(g.user, code))
-    for entry in form.requested.entries:
-        entry.form.data_set.choices = forms.choices(
-            (code, f"{ds.label or code} · {TIER_TERMS.label(ds.tier).lower()}") for code, ds in sets.items())
-    return {"countries": country_options()}
 
 
 def _place(form: forms.SubmitForm, errors: dict, target_rows: list[int], item_rows: list[int]):
@@ -74,11 +60,11 @@ def new_demand():
     form = forms.SubmitForm()
     if request.method == "GET":
         form.country.data = account.agency.country
-    context = _prepare(form)
+    context = prepare(form)
     placed, status = None, 200
     if request.method == "POST":
         if handle_row_buttons(form):
-            return render_template("requests/new.html", form=form, placed=None, **_prepare(form))
+            return render_template("requests/new.html", form=form, placed=None, **prepare(form))
         body, target_rows, item_rows = forms.submission(form)
         uploads = [f for f in request.files.getlist(form.documents.name) if f and f.filename]
         stored: list = []
