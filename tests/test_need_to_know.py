@@ -269,6 +269,23 @@ def test_national_security_demands_do_not_exist_on_the_uncleared_desk(app, compa
     assert 'value="national_security"' in client.get("/desk/demands/new").get_data(as_text=True)
 
 
+def test_the_queue_counts_no_national_security_demand_for_the_uncleared(compartment, session):
+    # Both demands are received, and both hold a notice for counsel to release; the queue's
+    # counts (worked out as "every demand less the compartments the viewer lacks") say so
+    # to the cleared counsel and count only the ordinary one for everyone else.
+    from requests_desk.services.queue import build_queue
+
+    seen = build_queue(session, compartment["cleared"], scope="all")
+    assert seen.status_counts == {"received": 2}
+    assert {q.key: q.total for q in seen.lists}["notices_counsel"] == 2
+    for role, user in compartment["plain"].items():
+        queue = build_queue(session, user, scope="all")
+        assert queue.status_counts == {"received": 1}, role
+        totals = {q.key: q.total for q in queue.lists}
+        if "notices_counsel" in totals:
+            assert totals["notices_counsel"] == 1, role
+
+
 def test_only_cleared_staff_log_national_security_demands(compartment):
     r = compartment["api"]["intake"].post("/api/v1/demands", json=_ns_payload(legal_reference="NSL-2"))
     assert r.status_code == 403

@@ -23,9 +23,11 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
+from ..access import hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
@@ -231,9 +233,12 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                 stmt = stmt.join(Demand, Demand.id == Gag.demand_id).where(*visible)
             totals[key] = session.scalar(stmt)
         elif key == "notices_counsel":
-            # Few: demands awaiting counsel's release (an index on held notices' state).
-            totals[key] = session.scalar(select(func.count()).select_from(Demand)
-                                         .where(*awaiting_counsel_conditions(), *visible))
+            # Counted from the held notices (an index on their state; a few thousand at
+            # 100,000 demands) rather than by testing every demand for one (a scan).
+            totals[key] = session.scalar(
+                select(func.count(Notice.demand_id.distinct()))
+                .join(Demand, Demand.id == Notice.demand_id)
+                .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible))
 
     lists: list[QueueList] = []
     raw_lists: list[tuple[str, list]] = []
@@ -263,10 +268,28 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             link["scope"] = scope
         lists.append(QueueList(key, QUEUE_TITLES[key], int(totals[key]), rows, link))
 
-    status_counts = dict(session.execute(select(Demand.status, func.count()).where(*visible)
-                                         .group_by(Demand.status)).all())
+    status_counts = count_by_status(session, user)
     open_total = sum(v for k, v in status_counts.items() if k in OPEN_STATES)
     return Queue(scope, lists, status_counts, open_total)
+
+
+def count_by_status(session: Session, user: User) -> dict[str, int]:
+    """How many demands ``user`` may know of are in each state, in one statement.
+
+    Every demand counted by state (the status index alone), less those of the
+    compartments the user lacks (few, through the process-type index): filtering the
+    whole table by process type instead reads every row (40 ms at 100,000 demands)."""
+    every: Select = select(Demand.status, func.count()).group_by(Demand.status)
+    hidden = hidden_process_types(user)
+    if hidden:
+        few: ColumnElement[bool] = Demand.process_type.in_(hidden)
+        if session.get_bind().dialect.name == "sqlite":
+            few = func.likelihood(few, literal_column("0.01"))  # else it scans by status, as above
+        every = union_all(every, select(Demand.status, -func.count()).where(few).group_by(Demand.status))
+    counts: dict[str, int] = {}
+    for status, n in session.execute(every):
+        counts[status] = counts.get(status, 0) + int(n)
+    return {k: v for k, v in counts.items() if v}
 
 
 # ---------------------------------------------------------------- "see all"
