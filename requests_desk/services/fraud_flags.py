@@ -13,8 +13,9 @@ same address as fraudulent flags it again. Every change is an audit event (``fla
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -40,17 +41,43 @@ def flag_values(email: str | None) -> list[tuple[str, str]]:
     return [("email", (email or "").strip().lower()), ("domain", domain)]
 
 
+_MEMO = "fraud_flags.read_once"
+
+
+@contextmanager
+def read_once(session: Session) -> Iterator[None]:
+    """Inside the block, the same addresses asked about again are answered from the
+    first answer, without SQL: for a page that only reads, where several parts ask of
+    the same requester (the case page: its checks panel, its version, the scope it
+    offers). Nothing in the block may set or lift a flag."""
+    if _MEMO in session.info:  # an outer block already remembers
+        yield
+        return
+    session.info[_MEMO] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_MEMO, None)
+
+
 def _active_matching(session: Session, emails: set[str]) -> list[FraudFlag]:
     domains = {d for d in (domain_of(e) for e in emails) if d}
     if not domains:
         return []
-    return list(session.scalars(
+    memo = session.info.get(_MEMO)
+    key = frozenset(emails)
+    if memo is not None and key in memo:
+        return list(memo[key])
+    found = list(session.scalars(
         select(FraudFlag).where(
             FraudFlag.lifted_at.is_(None),
             or_(and_(FraudFlag.kind == "email", FraudFlag.value.in_(sorted(emails))),
                 and_(FraudFlag.kind == "domain", FraudFlag.value.in_(sorted(domains)))),
         ).order_by(FraudFlag.id)
     ))
+    if memo is not None:
+        memo[key] = tuple(found)
+    return found
 
 
 def flagged_clause(email: ColumnElement[str]) -> ColumnElement[bool]:

@@ -142,9 +142,9 @@ class CaseAccess:
 
 def case_access(session: Session, user: User, demand: Demand, now) -> CaseAccess:
     standing = file_access.standing_reason(user, demand, now)
-    grant = None if standing else file_access.active_grant(session, user, demand, now)
-    out = CaseAccess(standing=standing, grant=grant, grants=file_access.grants_for_demand(session, demand.id),
-                     hours=current_app.config["DESK_BREAK_GLASS_HOURS"])
+    grants = file_access.grants_for_demand(session, demand.id)  # the user's own among them
+    grant = None if standing else file_access.active_among(grants, user, now)
+    out = CaseAccess(standing=standing, grant=grant, grants=grants, hours=current_app.config["DESK_BREAK_GLASS_HOURS"])
     if not out.allowed and access.may(user, "access.break-glass"):
         out.form = forms.BreakGlassForm(formdata=None)
     return out

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from werkzeug.datastructures import MultiDict
 
 from .. import access, audit, workflow
@@ -33,7 +33,7 @@ from ..models import (
 )
 from ..rules import data_sets as load_data_sets
 from ..rules import needs_basis, process_rules, tier_within
-from ..services import case_list
+from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand
 from ..services.keyset import COUNT_CAP
@@ -198,18 +198,20 @@ def offered_actions(user: User, demand: Demand, rule: ProcessRule, hold: Preserv
     return out
 
 
-def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule) -> dict[str, Any]:
-    """One unsubmitted form per action shown, prefilled where that helps."""
+def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule,
+                sets: dict | None = None) -> dict[str, Any]:
+    """One unsubmitted form per action shown, prefilled where that helps (``sets``: the
+    data sets, when the caller has read them)."""
     none = {"formdata": None}
     out: dict[str, Any] = {}
     for action in actions:
         prefix = action
         if action in ("propose-scope", "preserve"):
-            metas = item_metas(session, demand, rule, "requested")
+            metas = item_metas(session, demand, rule, "requested", sets)
             out[action] = forms.ScopeForm(prefix=prefix, data={"items": row_defaults(
                 metas, select_reachable=action == "propose-scope")}, **none)
         elif action == "record-production":
-            metas = item_metas(session, demand, rule, "scope")
+            metas = item_metas(session, demand, rule, "scope", sets)
             out[action] = forms.ProductionForm(prefix=prefix, data={"items": row_defaults(metas)}, **none)
         elif action == "assign":
             form = forms.AssignForm(prefix=prefix, **none)
@@ -261,6 +263,15 @@ def done_on_case(demand_id: int, action: str, anchor: str):
 def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, placed: Any = None,
                 open_action: str | None = None, error: DeskError | None = None, status: int = 200):
     """The case page. ``submitted`` replaces the blank form of the action that failed."""
+    # The checks panel, the page's version (the API's ETag) and the actions offered each
+    # ask whether the requester is flagged: one statement answers them all.
+    with fraud_flags.read_once(get_session()):
+        return _case_page(demand, submitted=submitted, placed=placed, open_action=open_action, error=error,
+                          status=status)
+
+
+def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any, open_action: str | None,
+               error: DeskError | None, status: int):
     session = get_session()
     user: User = g.user
     now = utcnow()
@@ -285,14 +296,16 @@ def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, plac
     ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
     ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id,
                         demand.notices_released_by_id, demand.checks_override_by_id) if i}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0})))}
+    # The page shows their names only: their roles are not read (a statement saved).
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or {0}))
+                                              .options(lazyload(User.role_rows)))}
     labels = {code: ds.label for code, ds in sets.items() if ds.label}
     customers = {n.customer_id: n.customer.name for n in notices}
     timeline = [describe(e, users, labels, customers) for e in events]
 
     transitions = offered_actions(user, demand, rule, hold, now)
     extras = extra_actions(user, demand, now)
-    form_map = blank_forms(session, demand, transitions + extras, rule)
+    form_map = blank_forms(session, demand, transitions + extras, rule, sets)
     if submitted:
         form_map.update(submitted)
     counsel = counsel_users(session) if "assign" in form_map else []
