@@ -16,11 +16,13 @@ from werkzeug.exceptions import BadRequest as HTTPBadRequest
 
 from .. import access
 from ..auth import api_user, no_store
+from ..db import utcnow
 from ..db_session import get_session
 from ..errors import Forbidden, NotFound, PreconditionFailed
 from ..models import Customer, parse_id
 from ..services.case import get_demand
 from ..workflow import ACTIONS
+from .demand_read import read_body
 from .serialize import demand_etag
 
 bp = Blueprint("api", __name__)
@@ -51,6 +53,9 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
 }
 
 
+# Endpoints that only read a demand's JSON: the guard reads it as plain rows (``g.demand_body``).
+PLAIN_READS: frozenset[str] = frozenset({"api.get_demand"})
+
 # Endpoints anyone may read without a token: the API's own description.
 PUBLIC_ENDPOINTS: frozenset[str] = frozenset({"api.openapi"})
 
@@ -70,7 +75,12 @@ def guard() -> None:
     user = api_user()  # 401; a customer's token 403
     args = request.view_args or {}
     session = get_session()
-    if "demand_id" in args:  # the one loader: 404 before the role
+    if "demand_id" in args and request.endpoint in PLAIN_READS:
+        # A read of the demand's JSON alone: plain rows, no ORM objects (api/demand_read.py).
+        g.demand_body = read_body(session, path_id(args["demand_id"]), access.hidden_process_types(user), utcnow())
+        if g.demand_body is None:
+            raise NotFound(f"There is no demand {args['demand_id']}.")
+    elif "demand_id" in args:  # the one loader: 404 before the role
         g.demand = get_demand(session, path_id(args["demand_id"]), viewer=user,
                               for_update=request.method == "POST")
     if "customer_id" in args:

@@ -3,35 +3,83 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from ..db import iso, utcnow
 from sqlalchemy.orm import object_session
 
+from ..db import iso, utcnow
 from ..models import Demand, User
-from ..services.case import flags, preservation_hold
+from ..models.demands import item_as_dict
+from ..services.case import due_flags, preservation_hold
 from ..services.document_marks import destinations
-from ..services.emergency_checks import checks_required, missing_checks
+from ..services.emergency_checks import missing_of, required
 from ..services.fraud_flags import is_flagged
 from ..services.requester_accounts import verified_agency
+
+
+@dataclass(slots=True)
+class Parts:
+    """Everything the API's demand shows, read from the ORM (``parts_of``) or from plain
+    rows (``api/demand_read.py``); ``body`` turns either into the same JSON."""
+
+    demand: Any  # the demand's own columns, as attributes (a Demand, or a Row)
+    requester: Any  # agency, name, email, phone, type
+    customers: list[tuple[int, str, bool]]  # distinct, in target order
+    targets: list[str]
+    items: list[Any]  # kind, target, data_set, date_from, date_to, basis; by id
+    files: list[Any]  # production files: name, sha256, bytes
+    hold: Any | None  # a preserved demand's hold: starts_at, ends_at, extended_at
+    documents: list[tuple[Any, list[int]]]  # each document, and the customers it goes to
+    gag: Any | None  # the one to show (``Demand.latest_gag``)
+    gag_active: bool
+    assignee: str | None  # e-mail
+    verified_agency: dict | None
+    flagged: bool
+    checks: list[tuple[str, str | None, datetime, str]]  # (code, by e-mail, at, note)
+    override_by: str | None  # e-mail
 
 
 def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | None = None) -> dict:
     """The API's demand (SPEC §6). ``flagged``: whether its requester's address or domain
     is flagged as fraudulent, when the caller knows (a list asks once for a page)."""
     now = now or utcnow()
+    return body(parts_of(demand, now, flagged), now)
+
+
+def parts_of(demand: Demand, now: datetime, flagged: bool | None = None) -> Parts:
     session = object_session(demand)
-    if flagged is None:
-        flagged = is_flagged(session, demand)
-    overdue, due_soon = flags(demand, now)
     gag = demand.latest_gag(now)
-    hold = preservation_hold(demand)
     goes_to = destinations(session, demand)
+    return Parts(
+        demand=demand, requester=demand.requester,
+        customers=[(c.id, c.name, c.enterprise) for c in demand.customers],
+        targets=[t.identifier for t in demand.targets], items=demand.items, files=demand.production_files,
+        hold=preservation_hold(demand),
+        documents=[(d, [c.id for c in goes_to[d.id]]) for d in demand.documents],
+        gag=gag, gag_active=gag is not None and gag.active_at(now),
+        assignee=demand.assignee.email if demand.assignee else None,
+        verified_agency=_verified_agency(session, demand.requester_account_id),
+        flagged=is_flagged(session, demand) if flagged is None else flagged,
+        checks=[(c.check_code, c.by.email if c.by else None, c.at, c.note) for c in demand.emergency_checks],
+        override_by=_email(session, demand.checks_override_by_id),
+    )
+
+
+def body(p: Parts, now: datetime) -> dict:
+    """The API's JSON of a demand from its parts."""
+    demand, gag, hold = p.demand, p.gag, p.hold
+    overdue, due_soon = due_flags(demand.status, demand.due_at, now)
+
+    def items_of(kind: str) -> list[dict]:
+        return [item_as_dict(i) for i in p.items if i.kind == kind]
+
     production = None
-    if demand.items_of("production") or demand.production_files:
+    if items_of("production") or p.files:
         production = {
-            "items": [i.as_dict() for i in demand.items_of("production")],
-            "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.bytes} for f in demand.production_files],
+            "items": items_of("production"),
+            "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.bytes} for f in p.files],
         }
     return {
         "id": demand.id,
@@ -41,11 +89,11 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         "received_at": iso(demand.received_at),
         "channel": demand.channel,
         "requester": {
-            "agency": demand.requester.agency,
-            "name": demand.requester.name,
-            "email": demand.requester.email,
-            "phone": demand.requester.phone,
-            "type": demand.requester.type,
+            "agency": p.requester.agency,
+            "name": p.requester.name,
+            "email": p.requester.email,
+            "phone": p.requester.phone,
+            "type": p.requester.type,
         },
         "country": demand.country,
         "process_type": demand.process_type,
@@ -53,12 +101,12 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         "issuing_authority": demand.issuing_authority,
         "emergency": demand.emergency,
         "justification": demand.justification,
-        "customers": [{"id": c.id, "name": c.name, "enterprise": c.enterprise} for c in demand.customers],
-        "targets": [t.identifier for t in demand.targets],
-        "requested": [i.as_dict() for i in demand.items_of("requested")],
-        "scope": [i.as_dict() for i in demand.items_of("scope")],
+        "customers": [{"id": i, "name": name, "enterprise": enterprise} for i, name, enterprise in p.customers],
+        "targets": p.targets,
+        "requested": items_of("requested"),
+        "scope": items_of("scope"),
         "production": production,
-        "preserved": [i.as_dict() for i in demand.items_of("preserved")],
+        "preserved": items_of("preserved"),
         "hold": None if hold is None else {
             "starts_at": iso(hold.starts_at),
             "ends_at": iso(hold.ends_at),
@@ -66,32 +114,31 @@ def serialize(demand: Demand, now: datetime | None = None, *, flagged: bool | No
         },
         # Per document: a redacted copy's customer, and the customers it goes to.
         "documents": [{"id": d.id, "name": d.filename, "sha256": d.sha256, "bytes": d.bytes,
-                       "for_customer_id": d.for_customer_id, "customers": [c.id for c in goes_to[d.id]]}
-                      for d in demand.documents],
+                       "for_customer_id": d.for_customer_id, "customers": to}
+                      for d, to in p.documents],
         "gag": None if gag is None else {
             "order_ref": gag.order_ref,
             "issued_by": gag.issued_by,
             "issued_at": gag.issued_at.isoformat() if gag.issued_at else None,
             "expires_at": iso(gag.expires_at),
             "lifted_at": iso(gag.lifted_at),
-            "active": gag.active_at(now),
+            "active": p.gag_active,
         },
         "due_at": iso(demand.due_at),
         "overdue": overdue,
         "due_soon": due_soon,
-        "assignee": demand.assignee.email if demand.assignee else None,
+        "assignee": p.assignee,
         "notices_released_at": iso(demand.notices_released_at),
         # A demand submitted through the requester portal: the account's verified agency.
-        "verified_agency": _verified_agency(session, demand.requester_account_id),
+        "verified_agency": p.verified_agency,
         # Emergency verification (SPEC §9): the checks recorded, and what a scope still needs.
-        "flagged": flagged,
-        "checks_required": checks_required(session, demand, flagged=flagged),
-        "checks": [{"check": c.check_code, "by": c.by.email if c.by else None, "at": iso(c.at), "note": c.note}
-                   for c in demand.emergency_checks],
-        "checks_missing": missing_checks(demand),
+        "flagged": p.flagged,
+        "checks_required": required(demand.emergency, p.flagged),
+        "checks": [{"check": code, "by": by, "at": iso(at), "note": note} for code, by, at, note in p.checks],
+        "checks_missing": missing_of([code for code, *_ in p.checks]),
         "checks_override": None if not demand.checks_override_reason else {
             "reason": demand.checks_override_reason,
-            "by": _email(session, demand.checks_override_by_id),
+            "by": p.override_by,
             "at": iso(demand.checks_override_at),
         },
         "notes": demand.notes,

@@ -15,10 +15,15 @@ DUE_SOON = timedelta(hours=48)
 
 def flags(demand: Demand, now: datetime) -> tuple[bool, bool]:
     """(overdue, due_soon) for an open demand."""
-    if not demand.is_open:
+    return due_flags(demand.status, demand.due_at, now)
+
+
+def due_flags(status: str, due_at: datetime, now: datetime) -> tuple[bool, bool]:
+    """``flags`` on plain values (a list's row, the API's plain read)."""
+    if status == "closed":
         return False, False
-    overdue = demand.due_at < now
-    return overdue, (not overdue and demand.due_at <= now + DUE_SOON)
+    overdue = due_at < now
+    return overdue, (not overdue and due_at <= now + DUE_SOON)
 
 
 def preservation_hold(demand: Demand) -> PreservationHold | None:

@@ -12,6 +12,8 @@ the desk's "goes to" column all ask it. ``mark`` replaces counsel's marks.
 """
 from __future__ import annotations
 
+from typing import Collection, Sequence
+
 from sqlalchemy import select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
@@ -43,17 +45,26 @@ def documents_for(session: Session | None, demand: Demand, customer: Customer) -
     the documents counsel marked for this customer, and the redacted copies made for it.
     A customer the demand does not concern gets none. ``session`` (or None) only serves
     to load the marks in one query when they are not loaded yet."""
-    customers = demand.customers
-    if customer.id not in {c.id for c in customers}:
+    ids = [c.id for c in demand.customers]
+    if customer.id not in ids:
         return []
-    if len(customers) == 1:
-        return [d for d in demand.documents if d.for_customer_id in (None, customer.id)]
+    if len(ids) == 1:
+        return [d for d in demand.documents if reaches(ids, d.for_customer_id, (), customer.id)]
     _load_recipients(session, demand)
-    return [
-        d for d in demand.documents
-        if d.for_customer_id == customer.id
-        or (d.for_customer_id is None and any(r.customer_id == customer.id for r in d.recipients))
-    ]
+    return [d for d in demand.documents
+            if reaches(ids, d.for_customer_id, [r.customer_id for r in d.recipients], customer.id)]
+
+
+def reaches(customer_ids: Sequence[int], for_customer_id: int | None, marked: Collection[int],
+            customer_id: int) -> bool:
+    """The rule of ``documents_for`` on plain values (the API's plain read asks it too):
+    whether a document of a demand about ``customer_ids`` goes to ``customer_id``; it is a
+    redacted copy for ``for_customer_id``, or an original counsel marked for ``marked``."""
+    if customer_id not in customer_ids:
+        return False
+    if len(customer_ids) == 1:
+        return for_customer_id in (None, customer_id)
+    return for_customer_id == customer_id or (for_customer_id is None and customer_id in marked)
 
 
 def destinations(session: Session | None, demand: Demand) -> dict[int, list[Customer]]:

@@ -15,7 +15,7 @@ Recording a check again replaces it (the audit event keeps the earlier one as it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy.orm import Session
 
@@ -37,13 +37,22 @@ def checks_required(session: Session, demand: Demand, *, flagged: bool | None = 
     return is_flagged(session, demand) if flagged is None else flagged
 
 
+def required(emergency: bool, flagged: bool) -> bool:
+    """``checks_required`` on plain values: an emergency, or a flagged sender."""
+    return bool(emergency) or flagged
+
+
 def checks_by_code(demand: Demand) -> dict[str, EmergencyCheck]:
     return {c.check_code: c for c in demand.emergency_checks}
 
 
 def missing_checks(demand: Demand) -> list[str]:
     """The checks not recorded yet, in the vocabulary's order."""
-    done = checks_by_code(demand)
+    return missing_of(checks_by_code(demand))
+
+
+def missing_of(done: Collection[str]) -> list[str]:
+    """Of the four checks, those not in ``done`` (codes), in the vocabulary's order."""
     return [code for code in EMERGENCY_CHECKS if code not in done]
 
 
