@@ -11,7 +11,7 @@ from sqlalchemy import text
 from requests_desk import auth
 from requests_desk.db import utcnow
 
-from .factories import counted, login, make_user
+from .factories import counted, login, make_token, make_user
 
 
 @pytest.fixture
@@ -88,3 +88,66 @@ def test_the_cache_can_be_turned_off(app, client, session):
     with counted(app) as statements:
         assert client.get("/desk/").status_code == 200
     assert [s for s in statements if "FROM user_sessions" in s]
+
+
+# ---------------------------------------------------------------- API tokens, the same way
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_api_call_reads_no_token_or_user_row(app, client, session):
+    token = make_token(session, make_user(session, "counsel"))
+    client.get("/api/v1/demands", headers=_bearer(token))
+    with counted(app) as statements:
+        assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    assert not [s for s in statements if "FROM api_tokens" in s or "FROM user_roles" in s], statements
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE users SET active = false WHERE id = :uid",  # deactivated by another worker
+    "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE user_id = :uid",  # revoked there
+])
+def test_a_token_change_elsewhere_takes_effect_within_the_bound(app, client, session, clock, change):
+    bound = app.config["DESK_SESSION_CACHE_SECONDS"] = 30
+    user = make_user(session, "counsel")
+    token = make_token(session, user)
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    elsewhere(app, change, uid=user.id)
+    clock.later(bound - 10)
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200  # within the bound
+    clock.later(11)
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+
+
+def test_a_token_revoked_or_user_changed_in_this_process_stops_at_once(app, client, session):
+    from requests_desk.models import User
+    from requests_desk.services import users as user_service
+
+    user = make_user(session, "counsel")
+    token = make_token(session, user)
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    user_service.revoke_tokens(session, None, session.merge(user))
+    session.commit()
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+    other = make_user(session, "counsel")
+    token = make_token(session, other)
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    session.get(User, other.id).active = False
+    session.commit()
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+
+
+def test_a_remembered_token_still_expires_on_time(app, client, session, clock):
+    from requests_desk.models import ApiToken
+
+    app.config["DESK_SESSION_CACHE_SECONDS"] = 600
+    user = make_user(session, "counsel")
+    token = make_token(session, user)
+    row = session.query(ApiToken).filter_by(user_id=user.id).one()
+    row.expires_at = utcnow() + timedelta(seconds=20)
+    session.commit()
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    clock.later(30)  # past its expiry, well within the cache's time
+    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401

@@ -13,6 +13,11 @@ So a change made elsewhere (a deactivation, a new password or ``security_version
 this process within ``fresh_for`` seconds; one made in this process (any flush of a
 ``User``, ``UserRole`` or ``UserSession``, and ``sessions.end`` / ``end_all``) at once.
 The idle timeout and the lifetime are checked against the copy's times on every request.
+
+API tokens are kept the same way, by the SHA-256 the database stores: a token revoked or
+its user changed elsewhere stops working within ``fresh_for`` seconds, in this process
+at once (``users.revoke_tokens`` forgets the user's); its expiry is checked on every
+request, and its row is read again when its last use is due to be noted (once a minute).
 """
 from __future__ import annotations
 
@@ -21,10 +26,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from ..models import User, UserRole, UserSession
+from ..models import ApiToken, User, UserRole, UserSession
 
 LIMIT = 10_000  # sessions remembered per process; beyond it the oldest are dropped
 
@@ -59,15 +64,22 @@ def recall(sid: str, *, now: datetime, fresh_for: timedelta, touch_every: timede
     return entry
 
 
-def remember(sid: str, row: UserSession, fingerprint: str, now: datetime) -> None:
-    """Keep a detached copy of ``row``'s user (roles and customer included)."""
+def _detached_copy(user: User) -> User:
+    """A copy of ``user`` (roles and customer included) attached to no session."""
+    user.role_rows, user.customer  # loaded now, so that the copy carries them
     scratch = Session()  # no bind: merge(load=False) copies loaded state and runs no SQL
     try:
-        copy = scratch.merge(row.user, load=False)
+        copy = scratch.merge(user, load=False)
         scratch.expunge_all()
     finally:
         scratch.close()
-    entry = Remembered(copy, row.user_id, row.stage, row.created_at, row.last_seen_at, now, fingerprint)
+    return copy
+
+
+def remember(sid: str, row: UserSession, fingerprint: str, now: datetime) -> None:
+    """Keep a detached copy of ``row``'s user (roles and customer included)."""
+    entry = Remembered(_detached_copy(row.user), row.user_id, row.stage, row.created_at, row.last_seen_at, now,
+                       fingerprint)
     with _lock:
         if len(_by_hash) >= LIMIT:
             for key in sorted(_by_hash, key=lambda k: _by_hash[k].read_at)[:LIMIT // 10]:
@@ -75,7 +87,46 @@ def remember(sid: str, row: UserSession, fingerprint: str, now: datetime) -> Non
         _by_hash[sid_hash(sid)] = entry
 
 
-def attach(db: Session, entry: Remembered) -> User:
+# ---------------------------------------------------------------- API tokens, the same way
+
+
+@dataclass(frozen=True)
+class RememberedToken:
+    user: User  # detached, as above
+    user_id: int
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    read_at: datetime
+
+
+_by_token: dict[str, RememberedToken] = {}
+
+
+def recall_token(token_hash: str, *, now: datetime, fresh_for: timedelta,
+                 touch_every: timedelta) -> RememberedToken | None:
+    """The remembered live token, if read less than ``fresh_for`` ago, not expired and
+    not yet due its note of last use (which needs its row)."""
+    if fresh_for <= timedelta(0):
+        return None
+    entry = _by_token.get(token_hash)
+    if (entry is None or now - entry.read_at > fresh_for or entry.last_used_at is None
+            or now - entry.last_used_at >= touch_every
+            or (entry.expires_at is not None and entry.expires_at <= now)):
+        return None
+    return entry
+
+
+def remember_token(row: ApiToken, now: datetime) -> None:
+    """Keep what a live token's row said (its user copied, detached)."""
+    entry = RememberedToken(_detached_copy(row.user), row.user_id, row.expires_at, row.last_used_at, now)
+    with _lock:
+        if len(_by_token) >= LIMIT:
+            for key in sorted(_by_token, key=lambda k: _by_token[k].read_at)[:LIMIT // 10]:
+                _by_token.pop(key, None)
+        _by_token[row.token_hash] = entry
+
+
+def attach(db: Session, entry: Remembered | RememberedToken) -> User:
     """The remembered user as a persistent object of the request's session, without SQL."""
     return db.merge(entry.user, load=False)
 
@@ -86,16 +137,20 @@ def forget(hashed: str) -> None:
 
 
 def forget_user(user_id: int) -> None:
+    """Read the user's sessions and tokens again (a change to the user, its roles, or a
+    revocation of its tokens)."""
     with _lock:
         for key in [k for k, e in _by_hash.items() if e.user_id == user_id]:
             _by_hash.pop(key, None)
+        for key in [k for k, e in _by_token.items() if e.user_id == user_id]:
+            _by_token.pop(key, None)
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_what_changed(session: Session, _context) -> None:
     """Any session of this process that writes a user, its roles or a sign-in session
     makes this process read them again on the next request."""
-    if not _by_hash:
+    if not _by_hash and not _by_token:
         return
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, User):
@@ -104,3 +159,13 @@ def _forget_what_changed(session: Session, _context) -> None:
             forget_user(obj.user_id)
         elif isinstance(obj, UserSession):
             forget(obj.sid_hash)
+        elif isinstance(obj, ApiToken) and _token_changed(obj):
+            with _lock:
+                _by_token.pop(obj.token_hash, None)
+
+
+def _token_changed(token: ApiToken) -> bool:
+    """Revoked, deleted or its expiry changed: anything but the note of its last use."""
+    state = inspect(token)
+    return state.deleted or state.was_deleted or any(
+        state.attrs[name].history.has_changes() for name in ("revoked_at", "expires_at", "user_id"))

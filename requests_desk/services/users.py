@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from ..db import utcnow
 from ..errors import FieldErrors, NotFound, ValidationError
 from ..models import ApiToken, Customer, User, UserRole
 from ..vocabulary import ROLES, STAFF_ROLES
-from . import parsing, passwords, sessions
+from . import parsing, passwords, session_cache, sessions
 
 MIN_PASSWORD = passwords.MIN_LENGTH
 # A hash to compare against when the e-mail is unknown, so timing does not tell.
@@ -151,7 +151,7 @@ def user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -164,7 +164,7 @@ def issue_token(session: Session, actor: User | None, user: User, expires_in_day
         raise ValidationError({"expires_in": ["must be 1 to 3650 days"]})
     token = "rd_" + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=expires_in_days)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), expires_at=expires))
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires))
     session.flush()
     audit.record(session, actor, "user.token", "user", user.id, None,
                  {"token": "issued", "expires_at": expires.isoformat()})
@@ -176,6 +176,7 @@ def revoke_tokens(session: Session, actor: User | None, user: User) -> int:
     result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                              .values(revoked_at=now))
     session.flush()
+    session_cache.forget_user(user.id)  # a bulk UPDATE: no object for the flush hook to see
     audit.record(session, actor, "user.tokens_revoked", "user", user.id, None, {"revoked": result.rowcount or 0})
     return result.rowcount or 0
 
@@ -184,18 +185,27 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 
 
+TOKEN_TOUCH = timedelta(minutes=1)  # a token's last use is written at most once a minute
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    """The user of a live token (not expired, not revoked, user active); notes its last use
+    """The user of a live token (not expired, not revoked, user active); notes its last use."""
+    row = live_token(session, token)
+    return None if row is None else row.user
+
+
+def live_token(session: Session, token: str, now: datetime | None = None) -> ApiToken | None:
+    """A live token's row (not expired, not revoked, its user active); notes its last use
     (written at most once a minute)."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    now = utcnow()
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    now = now or utcnow()
     if row is None or not row.user.active or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= timedelta(minutes=1):
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH:
         row.last_used_at = now
-    return row.user
+    return row
 
 
 def counsel_users(session: Session) -> list[User]:
