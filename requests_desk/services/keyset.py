@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from .. import search_terms
@@ -70,21 +70,24 @@ def _beyond(columns: Sequence[Any], values: Sequence[Any], less: bool) -> Column
 
 
 def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
-    """How many demands match, counted up to COUNT_CAP + 1."""
-    inner = select(Demand.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    """How many demands match, counted up to COUNT_CAP + 1. The rows counted carry no
+    column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
+    inner = select(literal_column("1")).select_from(Demand).where(*conditions).limit(COUNT_CAP + 1).subquery()
     return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
 def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,
          per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
-         number: int | None = None, offset_page: int = 1, search: str | None = None) -> tuple[list[Any], ListPage]:
+         number: int | None = None, offset_page: int = 1, search: str | None = None,
+         others: Sequence[ColumnElement[bool]] | None = None) -> tuple[list[Any], ListPage]:
     """One page of ``stmt`` (rows whose first column is the demand's id) in ``sort``'s
     order, with its capped count. ``offset_page`` > 1 without a cursor: that page by
     OFFSET (an old link's ``page=N``). ``search``: the list's ``q``, counted from the
-    search index's side."""
+    search index's side, over ``others`` (``conditions`` less the search's own clause)."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
-    total = (search_terms.count_capped(session, search, conditions, COUNT_CAP) if search
+    total = (search_terms.count_capped(session, search, conditions if others is None else others, COUNT_CAP)
+             if search
              else count_capped(session, conditions))
     info = ListPage([], total, per_page)
     if last and not cursor_id and info.pages is not None:
