@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import current_app, url_for
+from flask import current_app, g, url_for
+from werkzeug.datastructures import iter_multi_items
 
 from ..db import utcnow
 from ..models import Customer, Demand
@@ -14,9 +16,21 @@ from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
 from .blueprint import bp
 
 
+# What werkzeug leaves unescaped in a query string it builds (werkzeug.urls._urlencode).
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
 @bp.app_template_global()
 def demands_url(**args: Any) -> str:
-    return url_for("staff.demands", **{k: v for k, v in args.items() if v not in (None, "")})
+    """The case list's address with these query arguments, empty ones left out: the
+    address ``url_for("staff.demands", **args)`` builds, with the path built once per
+    request (a list page asks for a dozen: its sort headers and its pager)."""
+    path = g.get("_demands_path")
+    if path is None:
+        path = g._demands_path = url_for("staff.demands")
+    query = urlencode([(k, v) for k, v in iter_multi_items({k: v for k, v in args.items() if v not in (None, "")})
+                       if v is not None], safe=_QUERY_SAFE)
+    return f"{path}?{query}" if query else path
 
 
 @bp.app_template_global()
