@@ -392,3 +392,20 @@ def test_unknown_or_huge_customer_id_lists_nothing(client, sample):
     for value in ("99999999999", "424242", "-3"):
         r = client.get(f"/desk/demands?customer={value}")
         assert r.status_code == 200 and refs(r) == []
+
+
+@pytest.mark.parametrize("args", [
+    {}, {"status": "open", "page": None, "after": ""}, {"q": "a b&c=d/é?#%+!$'()*,;:@[]<>\""},
+    {"sort": "-due_at", "after": 123, "page": 4, "customer": 0}, {"country": ["DE", "", "FR"]},
+], ids=range(5))
+def test_list_links_are_the_ones_url_for_builds(app, args):
+    """The list's sort and pager links (``demands_url``) build the path once a request and
+    encode the query themselves: the same address as url_for, empty values left out."""
+    from flask import url_for
+
+    from requests_desk.staff.filters import demands_url
+
+    with app.test_request_context("/desk/demands", base_url="http://desk.example/root"):
+        expected = url_for("staff.demands", **{k: v for k, v in args.items() if v not in (None, "")})
+        assert demands_url(**args) == expected
+        assert demands_url(**args) == expected  # the path as remembered for the request
