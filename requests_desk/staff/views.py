@@ -39,7 +39,7 @@ from ..rules import data_sets as load_data_sets
 from ..rules import needs_basis, process_rules, tier_within
 from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
-from ..services.case import flags, get_demand
+from ..services.case import flags, get_demand, preservation_hold
 from ..services.keyset import COUNT_CAP
 from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_users
@@ -299,9 +299,14 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
     now = utcnow()
     rule = session.get(ProcessRule, demand.process_type)
     sets = load_data_sets(session)
-    hold = session.scalar(select(PreservationHold).where(PreservationHold.demand_id == demand.id))
-    deferral = session.scalar(select(NoticeDeferral).where(NoticeDeferral.demand_id == demand.id)
-                              .order_by(NoticeDeferral.id.desc()).limit(1))  # the latest decides
+    # Only a preserved demand has a hold, only an emergency's notices are ever deferred
+    # (``preserve``; ``defer_notices`` and intake refuse any other): no statement asks
+    # for either on the others. The hold as the API and the workflow read it.
+    hold = preservation_hold(demand)
+    deferral = None
+    if demand.emergency:
+        deferral = session.scalar(select(NoticeDeferral).where(NoticeDeferral.demand_id == demand.id)
+                                  .order_by(NoticeDeferral.id.desc()).limit(1))  # the latest decides
     notices = session.scalars(
         select(Notice).where(Notice.demand_id == demand.id).options(joinedload(Notice.customer)).order_by(Notice.id)
     ).all()
