@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -208,9 +208,15 @@ def live_token(session: Session, token: str, now: datetime | None = None) -> Api
     return row
 
 
+def _active_counsel(*columns) -> Select:
+    return select(*columns).join(UserRole).where(UserRole.role == "counsel", User.active.is_(True)).order_by(User.email)
+
+
 def counsel_users(session: Session) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).join(UserRole).where(UserRole.role == "counsel", User.active.is_(True)).order_by(User.email)
-        )
-    )
+    return list(session.scalars(_active_counsel(User)))
+
+
+def counsel_choices(session: Session) -> list[tuple[str, str]]:
+    """``counsel_users`` as (e-mail, label) pairs, for a form's options: one statement,
+    no ORM objects and so no reading of their roles."""
+    return [(email, name or email) for email, name in session.execute(_active_counsel(User.email, User.name))]

@@ -42,7 +42,7 @@ from ..services import queue as queue_service
 from ..services.case import flags, get_demand, preservation_hold
 from ..services.keyset import COUNT_CAP
 from ..services.requester_accounts import verified_agency
-from ..services.users import counsel_users
+from ..services.users import counsel_choices
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
 from .blueprint import bp
@@ -261,10 +261,11 @@ def blank_forms(session, demand: Demand, actions: list[str], rule: ProcessRule,
     return out
 
 
-def fill_choices(form_map: dict[str, Any], counsel: list[User], demand: Demand) -> None:
+def fill_choices(form_map: dict[str, Any], counsel: list[tuple[str, str]], demand: Demand) -> None:
+    """The assign form's options: ``counsel``, (e-mail, label) pairs (``counsel_choices``)."""
     form = form_map.get("assign")
     if form is not None:
-        form.assignee.choices = forms.choices(((u.email, u.label) for u in counsel), blank="Choose counsel…")
+        form.assignee.choices = forms.choices(counsel, blank="Choose counsel…")
         if form.assignee.data is None and demand.assignee is not None:
             form.assignee.data = demand.assignee.email
 
@@ -336,7 +337,7 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
     form_map = blank_forms(session, demand, transitions + extras, rule, sets)
     if submitted:
         form_map.update(submitted)
-    counsel = counsel_users(session) if "assign" in form_map else []
+    counsel = counsel_choices(session) if "assign" in form_map else []
     fill_choices(form_map, counsel, demand)
     overdue, due_soon = flags(demand, now)
     # A refused action that is not available now (another user acted first, or the
