@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from flask import current_app, g
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 
@@ -14,13 +15,38 @@ def get_session() -> Session:
     return g.db
 
 
-def close_session(_exc: BaseException | None = None) -> None:
+def close_session(exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
-    if db is not None:
-        # close() ends the transaction (the connection rolls back what the view did not
-        # commit) without first expiring every loaded object, as rollback() would: a
-        # read changed nothing, and expiring a page's objects cost more than the page's SQL.
+    if db is None:
+        return
+    try:
+        if exc is None and db.in_transaction() and not db.info.get(UNCOMMITTED) \
+                and not (db.new or db.dirty or db.deleted):
+            # A read: end its transaction with COMMIT, which writes nothing. A ROLLBACK
+            # would make the PostgreSQL driver drop every statement it has prepared on
+            # the connection (psycopg clears them on rollback), so no statement would
+            # ever be prepared and PostgreSQL would plan each one on every request.
+            db.commit()
+    finally:
+        # close() ends what is left (rolled back: anything written and not committed)
+        # without first expiring every loaded object, as rollback() would.
         db.close()
+
+
+# Set when a flush writes to the session's transaction, cleared when it ends: a request
+# whose transaction wrote and did not commit is rolled back at teardown, never committed.
+UNCOMMITTED = "desk_uncommitted_flush"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context) -> None:
+    session.info[UNCOMMITTED] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _clear_flush(session: Session, *_args) -> None:
+    session.info.pop(UNCOMMITTED, None)
 
 
 @contextmanager

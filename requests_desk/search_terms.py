@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, literal, select, text
+from sqlalchemy import ColumnElement, String, bindparam, exists, func, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -150,8 +150,19 @@ def rebuild(conn: Connection) -> None:
 FEW = 2_000
 
 
+def fixed(limit: int) -> ColumnElement[int]:
+    """A LIMIT written into the statement: prepared with the limit as a parameter,
+    PostgreSQL's generic plan assumes a small one and merge-joins the whole demands
+    table's index to stop early (24 ms instead of 9 for a broad search's count)."""
+    return bindparam("limit", limit, literal_execute=True)
+
+
 def _range(q: str) -> list[ColumnElement[bool]]:
-    low = func.lower(literal(q))
+    # The prefix is written into the statement (escaped by SQLAlchemy, as any literal):
+    # PostgreSQL then plans each search for its own prefix. As a parameter, the statement
+    # is prepared once and run with a generic plan that cannot know how many terms a
+    # prefix covers (28 ms instead of 9 for a broad one at 100,000 demands).
+    low = func.lower(bindparam("q", q, type_=String, literal_execute=True))
     return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
 
 
@@ -172,5 +183,5 @@ def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bo
     terms' range (each term's demand looked up by key, distinct), so the count costs
     what the matches do, at most ``cap`` + 1 of them, however rare they are in the table."""
     inner = (select(DemandSearchTerm.demand_id).join(Demand, Demand.id == DemandSearchTerm.demand_id)
-             .where(*_range(q), *conditions).distinct().limit(cap + 1).subquery())
+             .where(*_range(q), *conditions).distinct().limit(fixed(cap + 1)).subquery())
     return session.scalar(select(func.count()).select_from(inner)) or 0

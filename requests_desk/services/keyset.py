@@ -72,7 +72,8 @@ def _beyond(columns: Sequence[Any], values: Sequence[Any], less: bool) -> Column
 def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
     """How many demands match, counted up to COUNT_CAP + 1. The rows counted carry no
     column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
-    inner = select(literal_column("1")).select_from(Demand).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    inner = (select(literal_column("1")).select_from(Demand).where(*conditions)
+             .limit(search_terms.fixed(COUNT_CAP + 1)).subquery())
     return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
@@ -106,7 +107,7 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
             near = first <= values[0] if less else first >= values[0]
             stmt = stmt.where(near, _beyond(columns, list(values), less))
     reverse = descending != backwards
-    stmt = stmt.order_by(*[c.desc() if reverse else c.asc() for c in columns]).limit(per_page + 1)
+    stmt = stmt.order_by(*[c.desc() if reverse else c.asc() for c in columns]).limit(search_terms.fixed(per_page + 1))
     if not cursor_id and not last and offset_page > 1:
         stmt = stmt.offset((offset_page - 1) * per_page)
         number = offset_page

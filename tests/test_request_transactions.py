@@ -1,0 +1,66 @@
+"""How a request's transaction ends (db_session.close_session): a read commits (nothing
+to write; on PostgreSQL this keeps the statements psycopg has prepared, which any
+ROLLBACK discards), while anything written and not committed by the view is rolled back,
+never committed by the teardown."""
+from __future__ import annotations
+
+from sqlalchemy import event, select, text
+
+from requests_desk.db_session import get_session
+from requests_desk.models import Customer
+
+from .factories import login, make_user
+
+
+def _routes(app):
+    def flushed_not_committed():
+        db = get_session()
+        db.add(Customer(name="Flushed Ltd"))
+        db.flush()
+        return "flushed"
+
+    def changed_not_flushed():
+        db = get_session()
+        customer = db.scalar(select(Customer).where(Customer.name == "Kept Ltd"))
+        customer.name = "Renamed Ltd"
+        return "changed"
+
+    def failing():
+        db = get_session()
+        db.add(Customer(name="Failed Ltd"))
+        db.flush()
+        raise RuntimeError("the view failed after writing")
+
+    app.add_url_rule("/_t/flushed", view_func=flushed_not_committed)
+    app.add_url_rule("/_t/changed", view_func=changed_not_flushed)
+    app.add_url_rule("/_t/failing", view_func=failing)
+
+
+def test_what_a_view_wrote_and_did_not_commit_is_rolled_back(app, session):
+    _routes(app)
+    session.add(Customer(name="Kept Ltd"))
+    session.commit()
+    client = app.test_client()
+    assert client.get("/_t/flushed").status_code == 200
+    assert client.get("/_t/changed").status_code == 200
+    assert client.get("/_t/failing").status_code == 500
+    session.expire_all()
+    names = set(session.scalars(select(Customer.name)))
+    assert "Kept Ltd" in names and not names & {"Flushed Ltd", "Renamed Ltd", "Failed Ltd"}
+
+
+def test_a_read_ends_with_commit_and_keeps_prepared_statements(app, session, client):
+    # What the connection serving a request has prepared (PostgreSQL's view of it).
+    app.add_url_rule("/_t/prepared", view_func=lambda: str(get_session().scalar(
+        text("SELECT count(*) FROM pg_prepared_statements"))))
+    user = make_user(session, "counsel")
+    assert login(client, user.email).status_code == 302
+    engine = app.extensions["desk"]["engine"]
+    ends: list[str] = []
+    event.listen(engine, "commit", lambda conn: ends.append("commit"))
+    event.listen(engine, "rollback", lambda conn: ends.append("rollback"))
+    for _ in range(12):  # psycopg prepares a statement on its 6th run on a connection
+        assert client.get("/desk/demands").status_code == 200
+    assert ends and set(ends) == {"commit"}, ends
+    if engine.dialect.name == "postgresql":
+        assert int(client.get("/_t/prepared").get_data(as_text=True)) > 0
