@@ -275,15 +275,23 @@ def test_the_queue_counts_no_national_security_demand_for_the_uncleared(compartm
     # to the cleared counsel and count only the ordinary one for everyone else.
     from requests_desk.services.queue import build_queue
 
+    # A gag with no end on the national-security demand: the "gags to review" list.
+    r = compartment["as_cleared"].post(f"/api/v1/demands/{compartment['ns']['id']}/gag",
+                                       json={"order_ref": "NSL-NDO-1", "issued_by": "FBI", "expires_at": None})
+    assert r.status_code == 200, r.get_json()
     seen = build_queue(session, compartment["cleared"], scope="all")
     assert seen.status_counts == {"received": 2}
-    assert {q.key: q.total for q in seen.lists}["notices_counsel"] == 2
+    totals = {q.key: q.total for q in seen.lists}
+    assert totals["notices_counsel"] == 2 and totals["gags_review"] == 1
     for role, user in compartment["plain"].items():
         queue = build_queue(session, user, scope="all")
         assert queue.status_counts == {"received": 1}, role
         totals = {q.key: q.total for q in queue.lists}
+        rows = {q.key: q.rows for q in queue.lists}
         if "notices_counsel" in totals:
             assert totals["notices_counsel"] == 1, role
+        if "gags_review" in totals:
+            assert totals["gags_review"] == 0 and rows["gags_review"] == [], role
 
 
 def test_only_cleared_staff_log_national_security_demands(compartment):

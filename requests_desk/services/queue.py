@@ -229,8 +229,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             totals[key] = session.scalar(stmt)
         elif key in ("gags_expiring", "gags_review"):
             stmt = select(func.count(Gag.demand_id.distinct())).where(*gag_conditions(session, key, now))
-            if visible:
-                stmt = stmt.join(Demand, Demand.id == Gag.demand_id).where(*visible)
+            stmt = stmt.where(*visible_by_id(Gag.demand_id, user))
             totals[key] = session.scalar(stmt)
         elif key == "notices_counsel":
             # Counted from the held notices (an index on their state; a few thousand at
@@ -251,7 +250,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                     .join(PreservationHold, PreservationHold.demand_id == Demand.id)
                     .order_by(PreservationHold.ends_at, Demand.id))
         elif key in ("gags_expiring", "gags_review"):
-            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible],
+            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible_by_id(Gag.demand_id, user)],
                                Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at)
                     .join(Gag, Gag.demand_id == Demand.id)
                     .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id))
@@ -271,6 +270,16 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     status_counts = count_by_status(session, user)
     open_total = sum(v for k, v in status_counts.items() if k in OPEN_STATES)
     return Queue(scope, lists, status_counts, open_total)
+
+
+def visible_by_id(demand_id: Any, user: User) -> list[ColumnElement[bool]]:
+    """``visible_to`` for a row that names its demand (a gag's ``demand_id``): not one of
+    the few demands of a compartment the user lacks. Said of the demands table instead,
+    PostgreSQL joined every demand to the gags to test it (15 ms at 100,000 demands)."""
+    hidden = hidden_process_types(user)
+    if not hidden:
+        return []
+    return [demand_id.not_in(select(Demand.id).where(Demand.process_type.in_(hidden)))]
 
 
 def count_by_status(session: Session, user: User) -> dict[str, int]:
