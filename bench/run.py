@@ -5,8 +5,8 @@
     python -m bench.run --smoke                # CI: 2,000 demands, 1 s per page
 
 One run, on this machine, for each database: a fresh desk of N demands (``desk demo``'s
-bulk path, then ANALYZE), served by gunicorn (2 sync workers); a minimal Flask app
-(bench/hello.py) served the same way is the baseline. wrk (16 connections) drives each
+bulk path, then ANALYZE; VACUUM ANALYZE on PostgreSQL), served by gunicorn (2 sync
+workers); a minimal Flask app (bench/hello.py) served the same way is the baseline. wrk (16 connections) drives each
 page a few seconds, three times; the table shows medians and each page's throughput as a
 ratio of the baseline's. Signed-in pages are fetched with a real session cookie (the
 login form, CSRF included); the API with a bearer token. The report rows come from

@@ -83,8 +83,16 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
     loader = BulkLoader(app.extensions["desk"]["engine"], world, now, audit_key=audit_key,
                         upload_dir=Path(app.config["DESK_UPLOAD_DIR"]), seed=seed, on_progress=on_progress)
     result = loader.load_generated(count)
-    with app.extensions["desk"]["engine"].begin() as conn:
-        conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner
+    engine = app.extensions["desk"]["engine"]
+    if engine.dialect.name == "postgresql":
+        # Fresh statistics, and the visibility map a long-lived desk has from autovacuum:
+        # without it a count cannot be answered from an index alone (the queue's count by
+        # state took 20 ms instead of 7 at 100,000 demands). VACUUM needs autocommit.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")  # fresh statistics for the query planner
     if count:
         result.reports = publish_reports(app, now)
     return result
