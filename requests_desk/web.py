@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -161,7 +161,22 @@ def unbroken_dates(text: str | None) -> Markup:
                                     str(escape(text or ""))))
 
 
+_FIXED_URLS: dict[tuple, str] = {}
+
+
+def fixed_url(endpoint: str, **values: str) -> str:
+    """``url_for`` for a link every page repeats (the top bar, the style sheet): the same
+    address for the same arguments under one mount point, so built once per worker. The
+    top bar's dozen links cost about 0.3 ms a page through ``url_for``."""
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    found = _FIXED_URLS.get(key)
+    if found is None:
+        found = _FIXED_URLS[key] = url_for(endpoint, **values)
+    return found
+
+
 def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals["fixed_url"] = fixed_url
     app.jinja_env.filters["dt"] = fmt_dt
     app.jinja_env.filters["date"] = fmt_date
     # What a customer reads (the portal, like the notices' e-mails): "26 March 2024".

@@ -59,3 +59,18 @@ def test_templates_have_no_inline_script_or_style(path):
     assert "<style" not in html and " style=" not in html
     assert not re.search(r"\son[a-z]+=", html), "inline event handler"
     assert "javascript:" not in html
+
+
+def test_the_top_bar_links_are_built_once_per_mount_point(app):
+    """``fixed_url`` (the top bar, the style sheet) remembers url_for's address per mount
+    point: a desk served under /root and one at / each get their own."""
+    from flask import url_for
+
+    from requests_desk.web import fixed_url
+
+    for base in ("http://desk.example/root", "http://desk.example/", "http://desk.example/root"):
+        with app.test_request_context("/desk/", base_url=base):
+            for endpoint, values in (("staff.demands", {}), ("static", {"filename": "desk.css"})):
+                assert fixed_url(endpoint, **values) == url_for(endpoint, **values)
+    with app.test_request_context("/", base_url="http://desk.example/root"):
+        assert fixed_url("auth.index").startswith("/root/")
