@@ -394,7 +394,9 @@ def rehash(session: Session, key: bytes, *, after_seq: int = 0, prev_hash: str =
     return done, prev_hash, made
 
 
+# Built once: a reused statement keeps its cache key (the case page reads it every time).
+_DEMAND_EVENTS = select(AuditEvent).where(AuditEvent.demand_id == bindparam("demand_id")).order_by(AuditEvent.seq)
+
+
 def events_for_demand(session: Session, demand_id: int) -> list[AuditEvent]:
-    return list(
-        session.scalars(select(AuditEvent).where(AuditEvent.demand_id == demand_id).order_by(AuditEvent.seq))
-    )
+    return list(session.scalars(_DEMAND_EVENTS, {"demand_id": demand_id}))

@@ -113,9 +113,15 @@ def needs_basis(rule: ProcessRule) -> bool:
     return rule.discloses and rule.max_tier is None
 
 
+# Built once: a reused statement keeps its cache key, so a page that reads the rules on
+# every request does not key the statement again each time.
+_PROCESS_RULES = select(ProcessRule).order_by(ProcessRule.position)
+_DATA_SETS = select(DataSet).order_by(DataSet.code)
+
+
 def process_rules(session: Session) -> dict[str, ProcessRule]:
-    return {p.code: p for p in session.scalars(select(ProcessRule).order_by(ProcessRule.position))}
+    return {p.code: p for p in session.scalars(_PROCESS_RULES)}
 
 
 def data_sets(session: Session) -> dict[str, DataSet]:
-    return {d.code: d for d in session.scalars(select(DataSet).order_by(DataSet.code))}
+    return {d.code: d for d in session.scalars(_DATA_SETS)}

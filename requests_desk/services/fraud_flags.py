@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from .. import access, audit
@@ -42,6 +42,12 @@ def flag_values(email: str | None) -> list[tuple[str, str]]:
 
 
 _MEMO = "fraud_flags.read_once"
+# Built once: a reused statement keeps its cache key (every case page asks it).
+_ACTIVE_MATCHING = select(FraudFlag).where(
+    FraudFlag.lifted_at.is_(None),
+    or_(and_(FraudFlag.kind == "email", FraudFlag.value.in_(bindparam("emails", expanding=True))),
+        and_(FraudFlag.kind == "domain", FraudFlag.value.in_(bindparam("domains", expanding=True)))),
+).order_by(FraudFlag.id)
 
 
 @contextmanager
@@ -68,13 +74,7 @@ def _active_matching(session: Session, emails: set[str]) -> list[FraudFlag]:
     key = frozenset(emails)
     if memo is not None and key in memo:
         return list(memo[key])
-    found = list(session.scalars(
-        select(FraudFlag).where(
-            FraudFlag.lifted_at.is_(None),
-            or_(and_(FraudFlag.kind == "email", FraudFlag.value.in_(sorted(emails))),
-                and_(FraudFlag.kind == "domain", FraudFlag.value.in_(sorted(domains)))),
-        ).order_by(FraudFlag.id)
-    ))
+    found = list(session.scalars(_ACTIVE_MATCHING, {"emails": sorted(emails), "domains": sorted(domains)}))
     if memo is not None:
         memo[key] = tuple(found)
     return found

@@ -216,7 +216,10 @@ def counsel_users(session: Session) -> list[User]:
     return list(session.scalars(_active_counsel(User)))
 
 
+_COUNSEL_CHOICES = _active_counsel(User.email, User.name)  # built once: it keeps its cache key
+
+
 def counsel_choices(session: Session) -> list[tuple[str, str]]:
     """``counsel_users`` as (e-mail, label) pairs, for a form's options: one statement,
     no ORM objects and so no reading of their roles."""
-    return [(email, name or email) for email, name in session.execute(_active_counsel(User.email, User.name))]
+    return [(email, name or email) for email, name in session.execute(_COUNSEL_CHOICES)]
