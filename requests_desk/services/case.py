@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload, object_session, selectinload
@@ -62,8 +63,13 @@ def lock_for_writing(session: Session) -> None:
 def visible_to(viewer: HasRoles | None) -> list[ColumnElement[bool]]:
     """WHERE clauses over ``Demand``: only the demands ``viewer`` may know of (a demand
     in a compartment the viewer lacks does not exist for it: not listed, not counted)."""
-    hidden = hidden_process_types(viewer)
-    return [Demand.process_type.not_in(hidden)] if hidden else []
+    return list(_hiding(hidden_process_types(viewer)))
+
+
+@cache
+def _hiding(hidden: tuple[str, ...]) -> tuple[ColumnElement[bool], ...]:
+    """Built once per set of compartments (a clause is immutable; every list asks)."""
+    return (Demand.process_type.not_in(hidden),) if hidden else ()
 
 
 def get_demand(session: Session, demand_id: int, *, viewer: HasRoles | None, for_update: bool = False,
