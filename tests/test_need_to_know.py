@@ -260,11 +260,15 @@ def test_national_security_demands_do_not_exist_on_the_uncleared_desk(app, compa
             assert ns["reference"] not in body and "NSL-2026-77" not in body, (role, page)
         listing = page_text(client.get("/desk/demands?status=open"))
         assert "1 demand" in listing, (role, listing[:400])
+        # a search both demands match (the same target) counts the ordinary one only
+        found = page_text(client.get("/desk/demands?q=bob@contoso"))
+        assert "1 demand" in found and "2 demands" not in found, (role, found[:400])
         form = client.get("/desk/demands/new").get_data(as_text=True)
         assert 'value="national_security"' not in form
     client = app.test_client()
     login(client, compartment["cleared"].email)
     assert client.get(f"/desk/demands/{ns['id']}").status_code == 200
+    assert "2 demands" in page_text(client.get("/desk/demands?q=bob@contoso"))
     assert ns["reference"] in client.get("/desk/demands").get_data(as_text=True)
     assert 'value="national_security"' in client.get("/desk/demands/new").get_data(as_text=True)
 

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from .. import search_terms
-from ..access import HasRoles
+from ..access import HasRoles, hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, parse_id
@@ -120,11 +120,13 @@ def filtered_query(session: Session, f: DemandFilters, viewer: HasRoles | None,
 
 
 def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
-               now: datetime | None = None, *, search: bool = True) -> list[ColumnElement[bool]]:
+               now: datetime | None = None, *, search: bool = True,
+               visibility: bool = True) -> list[ColumnElement[bool]]:
     """The WHERE clauses over ``Demand`` of the filters ``f`` for ``viewer`` (``search``:
-    with the clause of ``q``, when there is one)."""
+    with the clause of ``q``, when there is one; ``visibility``: with the viewer's
+    compartments)."""
     now = now or utcnow()
-    where: list[ColumnElement[bool]] = list(visible_to(viewer))
+    where: list[ColumnElement[bool]] = list(visible_to(viewer)) if visibility else []
     if f.status == "open":
         where.append(Demand.status.in_(OPEN_STATES))
     elif f.status:
@@ -158,13 +160,14 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
     cap. ``also``: more conditions (a queue's)."""
     now = now or utcnow()
     # A search is counted from the index's side (search_terms.count_capped), over the
-    # other filters: its own clause in the count too made SQLite test every match twice.
-    others = conditions(session, f, viewer, now, search=False) + list(also)
-    where = others + ([search_terms.matches(session, f.q.strip())] if f.q else [])
+    # other filters: its own clause in the count too made SQLite test every match twice;
+    # the viewer's compartments it applies to the terms' demand ids itself.
+    others = conditions(session, f, viewer, now, search=False, visibility=False) + list(also)
+    where = visible_to(viewer) + others + ([search_terms.matches(session, f.q.strip())] if f.q else [])
     raw, info = keyset.page(session, demand_rows.rows_query(now, where), where, sort=f.sort,
                             per_page=f.per_page, after=f.after, before=f.before, last=f.last,
                             number=f.page if (f.after or f.before) else None, offset_page=f.page,
-                            search=f.q, others=others)
+                            search=f.q, others=others, hidden=hidden_process_types(viewer))
     info.rows = demand_rows.to_rows(session, raw, now)
     return info
 
