@@ -43,10 +43,12 @@ def _note_flush(session: Session, _context) -> None:
     session.info[UNCOMMITTED] = True
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-def _clear_flush(session: Session, *_args) -> None:
-    session.info.pop(UNCOMMITTED, None)
+@event.listens_for(Session, "after_transaction_end")
+def _clear_flush(session: Session, transaction) -> None:
+    # Only the outermost transaction's end (commit or rollback) settles what was flushed:
+    # a savepoint released or rolled back (``begin_nested``) leaves earlier writes pending.
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(UNCOMMITTED, None)
 
 
 @contextmanager

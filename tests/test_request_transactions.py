@@ -5,6 +5,7 @@ never committed by the teardown."""
 from __future__ import annotations
 
 from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
 
 from requests_desk.db_session import get_session
 from requests_desk.models import Customer
@@ -31,6 +32,23 @@ def _routes(app):
         db.flush()
         raise RuntimeError("the view failed after writing")
 
+    def savepoints():
+        # a write, then savepoints released and rolled back (as intake's reference counter
+        # and the audit head do): the write is still not committed
+        db = get_session()
+        db.add(Customer(name="Before Savepoint Ltd"))
+        db.flush()
+        with db.begin_nested():
+            db.add(Customer(name="Released Ltd"))
+        try:
+            with db.begin_nested():
+                db.add(Customer(name="Kept Ltd"))  # a duplicate name: the savepoint rolls back
+                db.flush()
+        except IntegrityError:
+            pass
+        return "savepoints"
+
+    app.add_url_rule("/_t/savepoints", view_func=savepoints)
     app.add_url_rule("/_t/flushed", view_func=flushed_not_committed)
     app.add_url_rule("/_t/changed", view_func=changed_not_flushed)
     app.add_url_rule("/_t/failing", view_func=failing)
@@ -44,9 +62,11 @@ def test_what_a_view_wrote_and_did_not_commit_is_rolled_back(app, session):
     assert client.get("/_t/flushed").status_code == 200
     assert client.get("/_t/changed").status_code == 200
     assert client.get("/_t/failing").status_code == 500
+    assert client.get("/_t/savepoints").status_code == 200
     session.expire_all()
     names = set(session.scalars(select(Customer.name)))
-    assert "Kept Ltd" in names and not names & {"Flushed Ltd", "Renamed Ltd", "Failed Ltd"}
+    assert "Kept Ltd" in names
+    assert not names & {"Flushed Ltd", "Renamed Ltd", "Failed Ltd", "Before Savepoint Ltd", "Released Ltd"}
 
 
 def test_a_read_ends_with_commit_and_keeps_prepared_statements(app, session, client):
