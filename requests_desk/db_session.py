@@ -6,6 +6,7 @@ from typing import Iterator
 
 from flask import current_app, g
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 
@@ -20,8 +21,8 @@ def close_session(exc: BaseException | None = None) -> None:
     if db is None:
         return
     try:
-        if exc is None and db.in_transaction() and not db.info.get(UNCOMMITTED) \
-                and not (db.new or db.dirty or db.deleted):
+        if exc is None and db.in_transaction() and not (db.new or db.dirty or db.deleted) \
+                and not db.connection().info.get(WROTE):
             # A read: end its transaction with COMMIT, which writes nothing. A ROLLBACK
             # would make the PostgreSQL driver drop every statement it has prepared on
             # the connection (psycopg clears them on rollback), so no statement would
@@ -33,22 +34,23 @@ def close_session(exc: BaseException | None = None) -> None:
         db.close()
 
 
-# Set when a flush writes to the session's transaction, cleared when it ends: a request
-# whose transaction wrote and did not commit is rolled back at teardown, never committed.
-UNCOMMITTED = "desk_uncommitted_flush"
+# Set on a connection by any statement but a SELECT (a flush, Core DML, a savepoint, a
+# lock), cleared when its transaction commits or rolls back: a request whose
+# transaction did anything but read, and did not commit, is rolled back at teardown,
+# never committed. Savepoints released or rolled back leave it set.
+WROTE = "desk_wrote"
 
 
-@event.listens_for(Session, "after_flush")
-def _note_flush(session: Session, _context) -> None:
-    session.info[UNCOMMITTED] = True
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(conn, _cursor, statement: str, _parameters, _context, _executemany) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[WROTE] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _clear_flush(session: Session, transaction) -> None:
-    # Only the outermost transaction's end (commit or rollback) settles what was flushed:
-    # a savepoint released or rolled back (``begin_nested``) leaves earlier writes pending.
-    if transaction.parent is None and not transaction.nested:
-        session.info.pop(UNCOMMITTED, None)
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _settled(conn) -> None:
+    conn.info.pop(WROTE, None)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ ROLLBACK discards), while anything written and not committed by the view is roll
 never committed by the teardown."""
 from __future__ import annotations
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from requests_desk.db_session import get_session
@@ -48,6 +48,12 @@ def _routes(app):
             pass
         return "savepoints"
 
+    def core_update():
+        # a Core UPDATE through the session: no flush, no ORM object changed
+        get_session().execute(update(Customer).where(Customer.name == "Kept Ltd").values(name="Core Ltd"))
+        return "core"
+
+    app.add_url_rule("/_t/core", view_func=core_update)
     app.add_url_rule("/_t/savepoints", view_func=savepoints)
     app.add_url_rule("/_t/flushed", view_func=flushed_not_committed)
     app.add_url_rule("/_t/changed", view_func=changed_not_flushed)
@@ -63,10 +69,12 @@ def test_what_a_view_wrote_and_did_not_commit_is_rolled_back(app, session):
     assert client.get("/_t/changed").status_code == 200
     assert client.get("/_t/failing").status_code == 500
     assert client.get("/_t/savepoints").status_code == 200
+    assert client.get("/_t/core").status_code == 200
     session.expire_all()
     names = set(session.scalars(select(Customer.name)))
     assert "Kept Ltd" in names
-    assert not names & {"Flushed Ltd", "Renamed Ltd", "Failed Ltd", "Before Savepoint Ltd", "Released Ltd"}
+    assert not names & {"Flushed Ltd", "Renamed Ltd", "Failed Ltd", "Before Savepoint Ltd", "Released Ltd",
+                        "Core Ltd"}
 
 
 def test_a_read_ends_with_commit_and_keeps_prepared_statements(app, session, client):
