@@ -366,14 +366,12 @@ def rekey(session: Session, batch: int = 5000) -> int | None:
 
 def rehash(session: Session, key: bytes, *, after_seq: int = 0, prev_hash: str = GENESIS, batch: int = 5000,
            keep_digests: bool = True) -> tuple[int, str, int]:
-    """Hash the events after ``after_seq`` again in the digest form, from ``prev_hash``: each
-    keeps its digest (``keep_digests``; a redacted payload no longer gives it) or is given
-    one. Streamed; returns (events re-hashed, last hash, digests made). The caller has
-    checked the chain and updates the head."""
+    """Hash the events after ``after_seq`` again in the digest form, from ``prev_hash``: each keeps its
+    digest (``keep_digests``; a redacted payload no longer gives it) or is given one. Streamed; returns
+    (events re-hashed, last hash, digests made). The caller has checked the chain and updates the head."""
     page = (select(_EVENTS).where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq).limit(batch))
-    rewrite = (update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
-               .values(prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"),
-                       payload_digest=bindparam("new_digest")))
+    rewrite = update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(
+        prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"), payload_digest=bindparam("new_digest"))
     last_seq, done, made = after_seq, 0, 0
     while True:
         rows = session.execute(page, {"after": last_seq}).all()
