@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, object_session, selectinload
@@ -64,6 +65,16 @@ def visible_to(viewer: HasRoles | None) -> list[ColumnElement[bool]]:
     """WHERE clauses over ``Demand``: only the demands ``viewer`` may know of (a demand
     in a compartment the viewer lacks does not exist for it: not listed, not counted)."""
     return list(_hiding(hidden_process_types(viewer)))
+
+
+def visible_by_id(demand_id: Any, hidden: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """``visible_to`` for rows that name their demand (a gag's or a search term's
+    ``demand_id``): not one of the few demands of the compartments ``hidden``. Said of the
+    demands table instead, every such row is joined to its demand to test it (PostgreSQL
+    hash-joined every demand for the queue's gags, 15 ms at 100,000)."""
+    if not hidden:
+        return []
+    return [demand_id.not_in(select(Demand.id).where(Demand.process_type.in_(hidden)))]
 
 
 @cache

@@ -80,8 +80,7 @@ def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) ->
 def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,
          per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
          number: int | None = None, offset_page: int = 1, search: str | None = None,
-         others: Sequence[ColumnElement[bool]] | None = None,
-         hidden: tuple[str, ...] = ()) -> tuple[list[Any], ListPage]:
+         others: Sequence[ColumnElement[bool]] = (), hidden: tuple[str, ...] = ()) -> tuple[list[Any], ListPage]:
     """One page of ``stmt`` (rows whose first column is the demand's id) in ``sort``'s
     order, with its capped count. ``offset_page`` > 1 without a cursor: that page by
     OFFSET (an old link's ``page=N``). ``search``: the list's ``q``, counted from the
@@ -89,9 +88,7 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     the viewer's compartments, ``hidden``, which it applies to the terms' demand ids)."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
-    total = (search_terms.count_capped(session, search, conditions if others is None else others, COUNT_CAP,
-                                       hidden=hidden if others is not None else ())
-             if search
+    total = (search_terms.count_capped(session, search, others, COUNT_CAP, hidden=hidden) if search
              else count_capped(session, conditions))
     info = ListPage([], total, per_page)
     if last and not cursor_id and info.pages is not None:

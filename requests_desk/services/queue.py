@@ -32,7 +32,7 @@ from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
 from ..vocabulary import OPEN_STATES
-from .case import DUE_SOON, visible_to
+from .case import DUE_SOON, visible_by_id, visible_to
 from .case_list import DemandFilters, filtered_query, list_rows
 from .demand_rows import rows_query, to_rows
 from .keyset import ListPage
@@ -211,13 +211,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     counters = [
         func.coalesce(func.sum(case((and_(*conditions(k)), 1), else_=0)), 0).label(k) for k in on_table
     ]
-    open_demands: ColumnElement[bool] = _open()
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite's planner cannot know that open demands are few among many closed ones
-        # (it keeps no per-value statistics); told so, it searches the status index
-        # instead of reading the whole table (150 ms -> 3 ms at 100,000 demands).
-        open_demands = func.likelihood(open_demands, literal_column("0.01"))
-    totals = session.execute(select(*counters).select_from(Demand).where(open_demands)).one()._asdict()
+    totals = session.execute(select(*counters).select_from(Demand).where(_rare(session, _open()))).one()._asdict()
     for key in keys:
         if key == "holds":
             stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
@@ -229,7 +223,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             totals[key] = session.scalar(stmt)
         elif key in ("gags_expiring", "gags_review"):
             stmt = select(func.count(Gag.demand_id.distinct())).where(*gag_conditions(session, key, now))
-            stmt = stmt.where(*visible_by_id(Gag.demand_id, user))
+            stmt = stmt.where(*visible_by_id(Gag.demand_id, hidden_process_types(user)))
             totals[key] = session.scalar(stmt)
         elif key == "notices_counsel":
             # Counted from the held notices (an index on their state; a few thousand at
@@ -250,7 +244,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                     .join(PreservationHold, PreservationHold.demand_id == Demand.id)
                     .order_by(PreservationHold.ends_at, Demand.id))
         elif key in ("gags_expiring", "gags_review"):
-            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible_by_id(Gag.demand_id, user)],
+            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible_by_id(Gag.demand_id, hidden_process_types(user))],
                                Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at)
                     .join(Gag, Gag.demand_id == Demand.id)
                     .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id))
@@ -272,14 +266,14 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     return Queue(scope, lists, status_counts, open_total)
 
 
-def visible_by_id(demand_id: Any, user: User) -> list[ColumnElement[bool]]:
-    """``visible_to`` for a row that names its demand (a gag's ``demand_id``): not one of
-    the few demands of a compartment the user lacks. Said of the demands table instead,
-    PostgreSQL joined every demand to the gags to test it (15 ms at 100,000 demands)."""
-    hidden = hidden_process_types(user)
-    if not hidden:
-        return []
-    return [demand_id.not_in(select(Demand.id).where(Demand.process_type.in_(hidden)))]
+def _rare(session: Session, clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``clause``, which few demands meet (open ones, a compartment's). SQLite's planner
+    keeps no per-value statistics and cannot know it; told so, it searches the clause's
+    index instead of reading the whole table or scanning by status (150 ms -> 3 ms for
+    the open demands at 100,000)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.likelihood(clause, literal_column("0.01"))
+    return clause
 
 
 def count_by_status(session: Session, user: User) -> dict[str, int]:
@@ -291,9 +285,7 @@ def count_by_status(session: Session, user: User) -> dict[str, int]:
     every: Select = select(Demand.status, func.count()).group_by(Demand.status)
     hidden = hidden_process_types(user)
     if hidden:
-        few: ColumnElement[bool] = Demand.process_type.in_(hidden)
-        if session.get_bind().dialect.name == "sqlite":
-            few = func.likelihood(few, literal_column("0.01"))  # else it scans by status, as above
+        few = _rare(session, Demand.process_type.in_(hidden))
         every = union_all(every, select(Demand.status, -func.count()).where(few).group_by(Demand.status))
     counts: dict[str, int] = {}
     for status, n in session.execute(every):
