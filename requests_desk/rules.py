@@ -117,10 +117,17 @@ def needs_basis(rule: ProcessRule) -> bool:
 # every request does not key the statement again each time.
 _PROCESS_RULES = select(ProcessRule).order_by(ProcessRule.position)
 _DATA_SETS = select(DataSet).order_by(DataSet.code)
+_PROCESS_CODES = select(ProcessRule.code).order_by(ProcessRule.position)
 
 
 def process_rules(session: Session) -> dict[str, ProcessRule]:
     return {p.code: p for p in session.scalars(_PROCESS_RULES)}
+
+
+def process_codes(session: Session) -> list[str]:
+    """The process types' codes in the table's order, as plain rows (a list filter needs
+    no more than these)."""
+    return list(session.connection().scalars(_PROCESS_CODES))
 
 
 def data_sets(session: Session) -> dict[str, DataSet]:

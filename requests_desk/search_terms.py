@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import ColumnElement, String, bindparam, exists, func, literal, select, text
+from sqlalchemy import ColumnElement, String, bindparam, distinct, exists, func, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .models import Demand, DemandSearchTerm
 from .services.case import visible_by_id
+
+# How many terms the count reads per demand it may count before it counts distinct
+# demands over the whole range (``count_capped``).
+REACH = 2
 
 _TERMS_OF_DEMAND = """
     INSERT INTO demand_search_terms (term, demand_id)
@@ -181,13 +185,27 @@ def matches(session: Session, q: str) -> ColumnElement[bool]:
 
 def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int,
                  hidden: tuple[str, ...] = ()) -> int:
-    """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1: read from the
-    terms' range, distinct, so the count costs what the matches do however rare they are
-    in the table. Each term's demand is looked up only when ``conditions`` ask about it;
-    the compartments the viewer lacks (``hidden``) are left out by demand id, against the
-    few demands they hold (a join to every matching demand cost 58 ms for 23,000 terms)."""
+    """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1, read from the
+    terms' range so the count costs what the matches do however rare they are in the
+    table. Each term's demand is looked up only when ``conditions`` ask about it; the
+    compartments the viewer lacks (``hidden``) are left out by demand id, against the few
+    demands they hold (a join to every matching demand cost 58 ms for 23,000 terms).
+
+    A demand can match by several terms (two targets of one name), so the terms are
+    counted distinct; but a DISTINCT reads its whole input before a LIMIT stops it, and
+    the count would grow with the matches (23,000 terms at a million demands). So it
+    reads at most ``REACH`` × (cap + 1) terms first: fewer than that means every match
+    was read and the distinct count is exact; more than ``cap`` distinct demands among
+    them is "cap+". Only a range that many terms of the same few demands fill is counted
+    whole (distinct, capped)."""
     stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
     if conditions:
         stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions)
-    inner = stmt.distinct().limit(fixed(cap + 1)).subquery()
-    return session.scalar(select(func.count()).select_from(inner)) or 0
+    reach = REACH * (cap + 1)
+    first = stmt.limit(fixed(reach)).subquery()
+    db = session.connection()
+    read, demands = db.execute(select(func.count(), func.count(distinct(first.c.demand_id)))).one()
+    if read < reach or demands > cap:
+        return min(demands, cap + 1)
+    whole = stmt.distinct().limit(fixed(cap + 1)).subquery()
+    return db.scalar(select(func.count()).select_from(whole)) or 0

@@ -45,6 +45,11 @@ class DemandRow:
     customers: list[tuple[str, bool]] = field(default_factory=list)  # (name, enterprise), distinct
     gags: list[str] = field(default_factory=list)  # order refs of the gags in force now: a badge each
     flagged: bool = False  # the requester's address or domain is flagged as fraudulent
+    # The case list's words for its dates, set once per page by the view (staff/filters.py:
+    # list_texts), so its rows call no filter: "2026-03-27", "2026-03-27 14:05 UTC", "in 3 days".
+    received_text: str = ""
+    due_title: str = ""
+    due_text: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -116,7 +121,7 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
     for r in rows:  # a demand may be in two of the queue's lists
         by_id.setdefault(r.id, []).append(r)
     names: dict[int, set[str]] = {}
-    for demand_id, kind, text, name, enterprise, _pos, _id in session.execute(
+    for demand_id, kind, text, name, enterprise, _pos, _id in session.connection().execute(
             _page_details(), {"ids": list(by_id), "now": now}):
         same = by_id[demand_id]
         if kind == "g":

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from .. import search_terms
 from ..models import Demand
 
-# What a page says of the total: counted up to this, then "10,000+". Counting is bounded
+# What a page says of the total: counted up to this, then "1,000+". Counting is bounded
 # by the cap (an index range of at most CAP + 1 entries), however many demands match.
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 SORT_KEYS: dict[str, tuple[Any, ...]] = {
     "received_at": (Demand.received_at,),
@@ -74,7 +74,7 @@ def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) ->
     column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
     inner = (select(literal_column("1")).select_from(Demand).where(*conditions)
              .limit(search_terms.fixed(COUNT_CAP + 1)).subquery())
-    return session.scalar(select(func.count()).select_from(inner)) or 0
+    return session.connection().scalar(select(func.count()).select_from(inner)) or 0
 
 
 def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,
@@ -88,6 +88,9 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     the viewer's compartments, ``hidden``, which it applies to the terms' demand ids)."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
+    # Plain rows, executed on the session's connection: the ORM's execution path (for
+    # statements that load no entity) cost a tenth of a millisecond more a statement.
+    db = session.connection()
     total = (search_terms.count_capped(session, search, others, COUNT_CAP, hidden=hidden) if search
              else count_capped(session, conditions))
     info = ListPage([], total, per_page)
@@ -98,7 +101,7 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     backwards = bool(before) or last
     if cursor_id:
         # Within the list (its filters and the viewer's need to know), or not at all.
-        values = session.execute(select(*columns).where(Demand.id == cursor_id, *conditions)).first()
+        values = db.execute(select(*columns).where(Demand.id == cursor_id, *conditions)).first()
         if values is None:  # the cursor's demand is gone, hidden or no longer listed: the top
             cursor_id, backwards = None, False
         else:
@@ -111,7 +114,7 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     if not cursor_id and not last and offset_page > 1:
         stmt = stmt.offset((offset_page - 1) * per_page)
         number = offset_page
-    raw = list(session.execute(stmt))
+    raw = list(db.execute(stmt))
     more = len(raw) > per_page
     raw = raw[:per_page]
     if backwards:

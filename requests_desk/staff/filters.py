@@ -13,6 +13,7 @@ from ..models import Customer, Demand
 from ..services.case import DUE_SOON
 from ..services.parsing import printable
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
+from ..web import fmt_date, fmt_dt
 from .blueprint import bp
 
 
@@ -66,6 +67,15 @@ def due_words(when: datetime | None, now: datetime | None = None) -> str:
     """"in 3 days" for a deadline ahead, "2 days overdue" for one passed."""
     text = relative(when, now)
     return text[:-4] + " overdue" if text.endswith(" ago") else text
+
+
+def list_texts(rows: list, now: datetime) -> None:
+    """The case list's date words of each plain row (``DemandRow``), once per page: the
+    template then only prints them."""
+    for r in rows:
+        r.received_text = fmt_date(r.received_at)
+        r.due_title = fmt_dt(r.due_at)
+        r.due_text = due_words(r.due_at, now)
 
 
 @bp.app_template_filter("printable")

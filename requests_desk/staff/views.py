@@ -36,7 +36,7 @@ from ..models import (
     parse_id,
 )
 from ..rules import data_sets as load_data_sets
-from ..rules import needs_basis, process_rules, tier_within
+from ..rules import needs_basis, process_codes, process_rules, tier_within
 from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand, preservation_hold
@@ -45,6 +45,7 @@ from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_choices
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
+from .filters import list_texts
 from .blueprint import bp
 from .check_panel import check_panel
 from .document_panel import document_panel
@@ -141,9 +142,9 @@ def demands():
     queue_name, scope = queue_service.parse_queue_args(request.args, queue_errors)
     errors.update(queue_errors.errors)
     filters = None
-    rules = process_rules(session)
+    codes = process_codes(session)
     try:
-        filters = case_list.parse_filters(request.args, max_per_page=200, process_types=rules)
+        filters = case_list.parse_filters(request.args, max_per_page=200, process_types=codes)
     except DeskError as err:
         errors.update(err.errors)
     listing = None
@@ -153,13 +154,16 @@ def demands():
                                                acts_on=workflow.states_acted_on(g.user))
         else:
             listing = case_list.list_rows(session, filters, g.user)
-    customers = session.execute(CUSTOMER_OPTIONS).all()
+    customers = session.connection().execute(CUSTOMER_OPTIONS).all()
     f = filters or case_list.DemandFilters()
+    now = utcnow()
+    if listing:
+        list_texts(listing.rows, now)
     return render_template(
         "staff/demands.html",
         listing=listing, rows=listing.rows if listing else [], filters=f, errors=errors, args=request.args,
-        rules={code: r for code, r in rules.items() if access.may_see(g.user, code)},
-        customers=customers, now=utcnow(), count_cap=COUNT_CAP,
+        process_codes=[code for code in codes if access.may_see(g.user, code)],
+        customers=customers, now=now, count_cap=COUNT_CAP,
         queue_name=queue_name, queue_title=queue_service.QUEUE_TITLES.get(queue_name or ""), scope=scope,
         list_args=list_args,
     ), (422 if errors else 200)
