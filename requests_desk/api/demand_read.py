@@ -139,11 +139,12 @@ def _children() -> Select:
 def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
     """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
     lacks the compartments ``hidden``) may know of."""
-    row = session.execute(_main(hidden), {"id": demand_id}).first()
+    db = session.connection()  # plain rows: the ORM's execution path adds a tenth of a millisecond each
+    row = db.execute(_main(hidden), {"id": demand_id}).first()
     if row is None:
         return None
     rows: dict[str, list[Any]] = {kind: [] for kind in CHILDREN}
-    for child in session.execute(_children(), {"id": demand_id, "now": now}):
+    for child in db.execute(_children(), {"id": demand_id, "now": now}):
         rows[child.kind].append(child)
     customers: dict[int, tuple[int, str, bool]] = {}
     for t in rows["targets"]:
