@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from ..db import UTCDateTime
+from ..db import CompiledOnce, UTCDateTime
 from ..models import (
     Agency,
     Customer,
@@ -60,7 +60,7 @@ CHILDREN = ("targets", "items", "documents", "files", "gags", "checks")
 
 
 @cache
-def _main(hidden: tuple[str, ...]) -> Select:
+def _main(hidden: tuple[str, ...]) -> CompiledOnce:
     """The demand's row (by ``id``, among those a viewer lacking ``hidden`` may know)."""
     assignee, override_by, submitter = aliased(User), aliased(User), aliased(User)
     stmt = (
@@ -86,7 +86,7 @@ def _main(hidden: tuple[str, ...]) -> Select:
     )
     if hidden:
         stmt = stmt.where(Demand.process_type.not_in(hidden))
-    return stmt
+    return CompiledOnce(stmt)
 
 
 # The children's UNION: every branch gives these columns, in this order (NULL where a kind
@@ -96,7 +96,7 @@ SLOTS = (("kind", String), ("ord1", Integer), ("ord2", Integer), ("i1", Integer)
          ("d1", Date), ("d2", Date), ("t1", UTCDateTime), ("t2", UTCDateTime))
 
 
-def _branch(kind: str, model: Any, **columns: Any) -> Select:
+def _branch(kind: str, model: Any, **columns: Any) -> CompiledOnce:
     """One kind's SELECT over the slots: ``columns`` fills some, the rest are NULL."""
     unknown = set(columns) - {name for name, _ in SLOTS}
     if unknown:
@@ -110,7 +110,7 @@ def _branch(kind: str, model: Any, **columns: Any) -> Select:
 
 
 @cache
-def _children() -> Select:
+def _children() -> CompiledOnce:
     """Every child of demand ``id`` in one statement: targets (with their customers), items,
     documents (a row per mark), production files, gags (active at ``now`` or not) and
     checks (with who recorded each), by kind and then in the ORM's order."""
@@ -133,18 +133,18 @@ def _children() -> Select:
         .outerjoin(Customer, Customer.id == DemandTarget.customer_id),
     ]
     both = union_all(*branches).subquery()
-    return select(both).order_by(both.c.kind, both.c.ord1, both.c.ord2)
+    return CompiledOnce(select(both).order_by(both.c.kind, both.c.ord1, both.c.ord2))
 
 
 def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
     """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
     lacks the compartments ``hidden``) may know of."""
     db = session.connection()  # plain rows: the ORM's execution path adds a tenth of a millisecond each
-    row = db.execute(_main(hidden), {"id": demand_id}).first()
+    row = _main(hidden).run(db, {"id": demand_id}).first()
     if row is None:
         return None
     rows: dict[str, list[Any]] = {kind: [] for kind in CHILDREN}
-    for child in db.execute(_children(), {"id": demand_id, "now": now}):
+    for child in _children().run(db, {"id": demand_id, "now": now}):
         rows[child.kind].append(child)
     customers: dict[int, tuple[int, str, bool]] = {}
     for t in rows["targets"]:

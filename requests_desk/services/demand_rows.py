@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import ColumnElement, Select, bindparam, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
+from ..db import CompiledOnce
 from ..models import Customer, Demand, DemandTarget, Gag, Requester
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS, STATE_TERMS
 from .case import DUE_SOON
@@ -84,7 +85,7 @@ def to_rows(session: Session, raw: Sequence[Any], now: datetime) -> list[DemandR
 
 
 @cache
-def _page_details() -> Select:
+def _page_details() -> CompiledOnce:
     """The page's targets (with their customers), its gags in force and its flagged
     senders, in one statement; built once (its parameters: ``ids`` and ``now``)."""
     ids, now = bindparam("ids", expanding=True), bindparam("now", type_=Gag.expires_at.type)
@@ -99,7 +100,7 @@ def _page_details() -> Select:
                .join(Requester, Requester.id == Demand.requester_id)
                .where(Demand.id.in_(ids), flagged_clause(Requester.email)))
     both = union_all(targets, gags, flagged).subquery()
-    return select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id)
+    return CompiledOnce(select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id))
 
 
 def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
@@ -121,8 +122,8 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
     for r in rows:  # a demand may be in two of the queue's lists
         by_id.setdefault(r.id, []).append(r)
     names: dict[int, set[str]] = {}
-    for demand_id, kind, text, name, enterprise, _pos, _id in session.connection().execute(
-            _page_details(), {"ids": list(by_id), "now": now}):
+    for demand_id, kind, text, name, enterprise, _pos, _id in _page_details().run(
+            session.connection(), {"ids": list(by_id), "now": now}):
         same = by_id[demand_id]
         if kind == "g":
             for row in same:
