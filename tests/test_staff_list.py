@@ -300,6 +300,23 @@ def test_queue_counts_by_status(client, queue_desk):
     assert re.search(r"\b9 Open\b", text) and re.search(r"\b1 Scoped\b", text) and re.search(r"\b1 Closed\b", text)
 
 
+def test_queue_counts_closed_demands_up_to_the_cap(client, session, staff, monkeypatch):
+    """The archive is counted up to the list's cap (it only grows); open states exactly."""
+    from requests_desk.services import queue
+
+    made = [make_demand(session, staff, received_at=iso(ago(hours=i + 1))) for i in range(4)]
+    for d in made[:3]:
+        workflow.apply_action(session, staff, session.get(Demand, d.id), "withdraw", {})
+    session.commit()
+    text = page_text(client.get("/desk/"))
+    assert re.search(r"\b3 Closed\b", text) and re.search(r"\b1 Open\b", text)
+    monkeypatch.setattr(queue, "COUNT_CAP", 2)
+    monkeypatch.setattr("requests_desk.staff.views.COUNT_CAP", 2)
+    text = page_text(client.get("/desk/"))
+    assert re.search(r"\b2\+ Closed\b", text) and re.search(r"\b1 Open\b", text)
+    assert re.search(r"\b1 Received\b", text)
+
+
 def test_see_all_opens_the_filtered_list(client, session, staff):
     for i in range(10):
         make_demand(session, staff, received_at=iso(ago(days=20, hours=i)), commit=False)

@@ -23,19 +23,19 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
 from ..access import hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
+from ..search_terms import fixed
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, visible_by_id, visible_to
 from .case_list import DemandFilters, filtered_query, list_rows
 from .demand_rows import rows_query, to_rows
-from .keyset import ListPage
+from .keyset import COUNT_CAP, ListPage
 
 HOLD_LAPSE = timedelta(days=14)
 GAG_EXPIRY = timedelta(days=30)
@@ -249,7 +249,9 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                     .join(Gag, Gag.demand_id == Demand.id)
                     .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id))
         else:
-            stmt = rows_query(now, conditions(key)).order_by(Demand.due_at, Demand.id)
+            # The open demands are few: told so, SQLite searches (status, due) instead of
+            # walking every due date from the oldest (21 ms -> under 1 at 100,000).
+            stmt = rows_query(now, [_rare(session, _open()), *conditions(key)]).order_by(Demand.due_at, Demand.id)
         raw_lists.append((key, list(session.execute(stmt.limit(limit)))))
     # Every list's rows, their targets and customers read for all lists at once.
     every = to_rows(session, [r for _k, raw in raw_lists for r in raw], now)
@@ -277,19 +279,17 @@ def _rare(session: Session, clause: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def count_by_status(session: Session, user: User) -> dict[str, int]:
-    """How many demands ``user`` may know of are in each state, in one statement.
-
-    Every demand counted by state (the status index alone), less those of the
-    compartments the user lacks (few, through the process-type index): filtering the
-    whole table by process type instead reads every row (40 ms at 100,000 demands)."""
-    every: Select = select(Demand.status, func.count()).group_by(Demand.status)
-    hidden = hidden_process_types(user)
-    if hidden:
-        few = _rare(session, Demand.process_type.in_(hidden))
-        every = union_all(every, select(Demand.status, -func.count()).where(few).group_by(Demand.status))
-    counts: dict[str, int] = {}
-    for status, n in session.execute(every):
-        counts[status] = counts.get(status, 0) + int(n)
+    """How many demands ``user`` may know of are in each state: the open states exactly
+    (a range of the status index: the open demands are few), ``closed`` up to the list's
+    cap (``COUNT_CAP`` + 1, which the page shows as "1,000+"). Counting every closed
+    demand read the whole status index, and grew with the archive (7 ms at 100,000 on
+    SQLite, ten times that at a million)."""
+    visible = visible_to(user)
+    counts = {status: int(n) for status, n in session.execute(
+        select(Demand.status, func.count()).where(_rare(session, _open()), *visible).group_by(Demand.status))}
+    closed = (select(literal_column("1")).select_from(Demand).where(Demand.status == "closed", *visible)
+              .limit(fixed(COUNT_CAP + 1)).subquery())
+    counts["closed"] = session.scalar(select(func.count()).select_from(closed)) or 0
     return {k: v for k, v in counts.items() if v}
 
 

@@ -128,7 +128,7 @@ def home():
     user = g.user
     scope = request.args.get("scope", "mine")
     q = queue_service.build_queue(get_session(), user, scope=scope, acts_on=workflow.states_acted_on(user))
-    return render_template("staff/home.html", queue=q, now=utcnow())
+    return render_template("staff/home.html", queue=q, now=utcnow(), count_cap=COUNT_CAP)
 
 
 # ---------------------------------------------------------------- the case list
