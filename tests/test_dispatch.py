@@ -4,6 +4,7 @@ moment, and the CLI's exit codes."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from sqlalchemy import select, update
 from requests_desk.models import Notice
 from requests_desk.notices.dispatcher import DispatchCounts, dispatch, dispatcher_for
 from requests_desk.notices.outbox import MAX_ATTEMPTS, backoff_seconds
-from tests.factories import csrf_from, make_customer, make_customer_user, make_user
+from tests.factories import csrf_from, make_customer, make_customer_user, make_user, page_text
 from tests.factories import login as login_as
 from tests.smtp import SmtpServer, free_port
 
@@ -133,6 +134,21 @@ def test_held_and_pending_notices_are_listed_with_their_reason(app, desk, contos
     assert gagged["reference"] in held and "NDO-44" in held and "no end date" in held
     assert unreachable["reference"] in pending and "Northwind has no notice contacts" in pending
     assert nobody.id
+
+
+def test_notice_counts_stop_at_the_lists_cap(app, desk, contoso, staff_client, run_dispatch, monkeypatch):
+    """Each count on /desk/notices is read up to the case list's cap (the sent ones grow
+    with the archive), then shows "N+"."""
+    for i in range(3):
+        desk.log([f"gagged{i}@contoso.com"], gag={"order_ref": f"NDO-{i}", "issued_by": "Court", "expires_at": None})
+    run_dispatch()
+    cards = staff_client.get("/desk/notices").get_data(as_text=True).split('aria-label="Notices by state"')[1]
+    cards = page_text(cards.split("</section>")[0])
+    assert re.search(r"\b3 Held\b", cards), cards
+    monkeypatch.setattr("requests_desk.staff.notices.COUNT_CAP", 2)
+    cards = staff_client.get("/desk/notices").get_data(as_text=True).split('aria-label="Notices by state"')[1]
+    cards = page_text(cards.split("</section>")[0])
+    assert re.search(r"\b2\+ Held\b", cards) and re.search(r"\b0 Failed\b", cards), cards
 
 
 # ---------------------------------------------------------------- the SMTP server stops mid-run

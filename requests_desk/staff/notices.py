@@ -8,17 +8,20 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import joinedload
 
 from .. import access
+from ..access import hidden_process_types
 from ..auth import current_user, requires
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import NotFound
 from ..models import Demand, Gag, Notice, NoticeDeferral, row_by_id
 from ..notices.outbox import retry_notice
-from ..services.case import visible_to
+from ..search_terms import fixed
+from ..services.case import visible_by_id, visible_to
+from ..services.keyset import COUNT_CAP
 from .blueprint import bp
 
 LIMIT = 200
@@ -74,22 +77,37 @@ def _hold_reasons(session, notices, now) -> dict[int, str]:
     return reasons
 
 
+def _counts(session, user) -> dict[str, int]:
+    """The notices of each state (and those awaiting counsel), each counted up to the
+    list's cap (``COUNT_CAP`` + 1, shown as "1,000+") from the state's range of its
+    index, leaving out by demand id the few demands of compartments the user lacks: in
+    one statement. Counting them all, each joined to its demand, read every notice the
+    desk ever sent (30 ms at 100,000 demands, growing with the archive)."""
+    hidden = hidden_process_types(user)
+
+    def capped(*where, released=None):
+        stmt = select(literal_column("1")).select_from(Notice)
+        if released is not None:
+            stmt = stmt.join(Demand, Demand.id == Notice.demand_id).where(released)
+        stmt = stmt.where(*where, *visible_by_id(Notice.demand_id, hidden)).limit(fixed(COUNT_CAP + 1))
+        return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
+
+    columns = [capped(Notice.state == state).label(state) for state in ("failed", "held", "pending", "sent")]
+    columns.append(capped(Notice.state == "held", released=Demand.notices_released_at.is_(None)).label("counsel"))
+    return dict(session.execute(select(*columns)).one()._asdict())
+
+
 @bp.get("/notices")
 def notices():
     session, now = get_session(), utcnow()
     user = current_user()
-    visible = visible_to(user)
-    counts = dict(session.execute(select(Notice.state, func.count()).join(Demand, Demand.id == Notice.demand_id)
-                                  .where(*visible).group_by(Notice.state)).all())
-    counts["counsel"] = session.scalar(
-        select(func.count()).select_from(Notice).join(Demand, Demand.id == Notice.demand_id)
-        .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible)) or 0
+    counts = _counts(session, user)
     counsel = _rows(session, "held", user, awaiting_counsel=True)
     held = _rows(session, "held", user, awaiting_counsel=False)
     failed, pending = _rows(session, "failed", user), _rows(session, "pending", user)
     return render_template(
         "staff/notices.html",
-        counts=counts, counsel=counsel, failed=failed, held=held, pending=pending, limit=LIMIT,
+        counts=counts, counsel=counsel, failed=failed, held=held, pending=pending, limit=LIMIT, count_cap=COUNT_CAP,
         reasons=_hold_reasons(session, held, now), form=RetryForm(),
         can_retry=access.may(user, "notice.retry"),
     )
