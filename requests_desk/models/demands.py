@@ -70,6 +70,10 @@ class Demand(Base):
               postgresql_where=text("emergency IS true")),
         Index("ix_demands_country_received", "country", "received_at"),
         Index("ix_demands_process_received", "process_type", "received_at"),
+        # The ids of a compartment's demands, read from the index alone (PostgreSQL's
+        # indexes hold no id of their own): the lists and counts that leave a viewer's
+        # hidden compartments out by demand id (services/case.py: visible_by_id).
+        Index("ix_demands_process_id", "process_type", "id"),
         # The three filters together: a filtered list counts its matches in the index alone.
         Index("ix_demands_country_process_status_received", "country", "process_type", "status", "received_at"),
         # A unique index, not a constraint: SQLite adds it to a table that has rows.
