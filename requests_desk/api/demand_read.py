@@ -96,7 +96,7 @@ SLOTS = (("kind", String), ("ord1", Integer), ("ord2", Integer), ("i1", Integer)
          ("d1", Date), ("d2", Date), ("t1", UTCDateTime), ("t2", UTCDateTime))
 
 
-def _branch(kind: str, model: Any, **columns: Any) -> CompiledOnce:
+def _branch(kind: str, model: Any, **columns: Any) -> Select:
     """One kind's SELECT over the slots: ``columns`` fills some, the rest are NULL."""
     unknown = set(columns) - {name for name, _ in SLOTS}
     if unknown:

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from ..access import hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
-from ..search_terms import fixed
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
+from ..search_terms import fixed
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, visible_by_id, visible_to
 from .case_list import DemandFilters, filtered_query, list_rows

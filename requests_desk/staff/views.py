@@ -45,10 +45,10 @@ from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_choices
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
-from .filters import list_texts
 from .blueprint import bp
 from .check_panel import check_panel
 from .document_panel import document_panel
+from .filters import list_texts
 from .timeline import describe, user_ids
 
 # ---------------------------------------------------------------- loaders
