@@ -69,12 +69,17 @@ def _beyond(columns: Sequence[Any], values: Sequence[Any], less: bool) -> Column
     return or_(step, and_(column == value, _beyond(columns[1:], values[1:], less)))
 
 
+def count_up_to(cap: int, source: Any, *where: ColumnElement[bool]) -> Select:
+    """SELECT how many rows of ``source`` meet ``where``, counted up to ``cap`` + 1 (an
+    index range of at most that many entries, however many match). The rows counted
+    carry no column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
+    inner = select(literal_column("1")).select_from(source).where(*where).limit(search_terms.fixed(cap + 1))
+    return select(func.count()).select_from(inner.subquery())
+
+
 def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
-    """How many demands match, counted up to COUNT_CAP + 1. The rows counted carry no
-    column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
-    inner = (select(literal_column("1")).select_from(Demand).where(*conditions)
-             .limit(search_terms.fixed(COUNT_CAP + 1)).subquery())
-    return session.connection().scalar(select(func.count()).select_from(inner)) or 0
+    """How many demands match, counted up to COUNT_CAP + 1."""
+    return session.connection().scalar(count_up_to(COUNT_CAP, Demand, *conditions)) or 0
 
 
 def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool]], *, sort: str,

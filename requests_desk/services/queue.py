@@ -30,12 +30,11 @@ from ..access import hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, User
-from ..search_terms import fixed
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, visible_by_id, visible_to
 from .case_list import DemandFilters, filtered_query, list_rows
 from .demand_rows import rows_query, to_rows
-from .keyset import COUNT_CAP, ListPage
+from .keyset import COUNT_CAP, ListPage, count_up_to
 
 HOLD_LAPSE = timedelta(days=14)
 GAG_EXPIRY = timedelta(days=30)
@@ -197,6 +196,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     keys = visible_lists(user, acts_on)
 
     visible = visible_to(user)
+    gags_visible = visible_by_id(Gag.demand_id, hidden_process_types(user))
 
     def conditions(key: str) -> list[ColumnElement[bool]]:
         conds = queue_conditions(session, key, user, now, acts_on) + visible
@@ -223,7 +223,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
             totals[key] = session.scalar(stmt)
         elif key in ("gags_expiring", "gags_review"):
             stmt = select(func.count(Gag.demand_id.distinct())).where(*gag_conditions(session, key, now))
-            stmt = stmt.where(*visible_by_id(Gag.demand_id, hidden_process_types(user)))
+            stmt = stmt.where(*gags_visible)
             totals[key] = session.scalar(stmt)
         elif key == "notices_counsel":
             # Counted from the held notices (an index on their state; a few thousand at
@@ -244,7 +244,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                     .join(PreservationHold, PreservationHold.demand_id == Demand.id)
                     .order_by(PreservationHold.ends_at, Demand.id))
         elif key in ("gags_expiring", "gags_review"):
-            stmt = (rows_query(now, [*gag_conditions(session, key, now), *visible_by_id(Gag.demand_id, hidden_process_types(user))],
+            stmt = (rows_query(now, [*gag_conditions(session, key, now), *gags_visible],
                                Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at)
                     .join(Gag, Gag.demand_id == Demand.id)
                     .order_by(Gag.expires_at.is_(None).desc(), Gag.expires_at, Gag.set_at, Demand.id))
@@ -287,9 +287,7 @@ def count_by_status(session: Session, user: User) -> dict[str, int]:
     visible = visible_to(user)
     counts = {status: int(n) for status, n in session.execute(
         select(Demand.status, func.count()).where(_rare(session, _open()), *visible).group_by(Demand.status))}
-    closed = (select(literal_column("1")).select_from(Demand).where(Demand.status == "closed", *visible)
-              .limit(fixed(COUNT_CAP + 1)).subquery())
-    counts["closed"] = session.scalar(select(func.count()).select_from(closed)) or 0
+    counts["closed"] = session.scalar(count_up_to(COUNT_CAP, Demand, Demand.status == "closed", *visible)) or 0
     return {k: v for k, v in counts.items() if v}
 
 
