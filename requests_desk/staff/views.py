@@ -11,7 +11,7 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import defaultload, joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
 
@@ -25,7 +25,6 @@ from ..models import (
     Customer,
     Demand,
     DueDateChange,
-    EmergencyCheck,
     Gag,
     GagEvent,
     Notice,
@@ -54,17 +53,11 @@ from .timeline import describe, user_ids
 # ---------------------------------------------------------------- loaders
 
 
-# Who recorded each emergency check is shown by name: their roles are not read. (A gag's
-# history is read by the case page itself, ``load_gag_events``: as a loader option here it
-# made each of the loader's statements dearer to prepare, and an action has no use for it.)
-DESK_LOAD = (defaultload(Demand.emergency_checks).joinedload(EmergencyCheck.by).lazyload(User.role_rows),)
-
-
 def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
     """The one loader for a demand on the desk: 404 when unknown."""
     if parse_id(demand_id) is None:
         raise NotFound(f"There is no demand {demand_id}.")
-    return get_demand(get_session(), demand_id, viewer=g.user, for_update=for_update, also=DESK_LOAD)
+    return get_demand(get_session(), demand_id, viewer=g.user, for_update=for_update)
 
 
 # The case page's own statements, built once: SQLAlchemy keeps a statement's cache key
