@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .models import DataSet, ProcessRule
@@ -118,10 +118,17 @@ def needs_basis(rule: ProcessRule) -> bool:
 _PROCESS_RULES = select(ProcessRule).order_by(ProcessRule.position)
 _DATA_SETS = select(DataSet).order_by(DataSet.code)
 _PROCESS_CODES = select(ProcessRule.code).order_by(ProcessRule.position)
+_PROCESS_RULE = select(ProcessRule).where(ProcessRule.code == bindparam("code"))
 
 
 def process_rules(session: Session) -> dict[str, ProcessRule]:
     return {p.code: p for p in session.scalars(_PROCESS_RULES)}
+
+
+def process_rule(session: Session, code: str) -> ProcessRule | None:
+    """One process type's rule: ``session.get`` builds and keys a new statement on each
+    call, a twentieth of the case page."""
+    return session.scalar(_PROCESS_RULE, {"code": code})
 
 
 def process_codes(session: Session) -> list[str]:

@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from ..rules import DEFAULT_RULES
+from ..vocabulary import country_name
 from .authorities import FISC, is_court
 from .paper_forms import FOOTER, FORMS, TO_LINE, Form, gag_words
 from .people import FIRST, LAST
@@ -273,7 +274,7 @@ def _heading(t: Template, issued_by: str, country: str) -> bytes:
     page = _Flow(t)
     page.ops.clear()
     page.centred(t.height - 84, issued_by, "Helvetica-Bold", 12)
-    page.centred(t.height - 100, _country_name(country), "Helvetica", 9)
+    page.centred(t.height - 100, country_name(country), "Helvetica", 9)
     return b"\n".join(page.ops)
 
 
@@ -329,14 +330,6 @@ def legal_process(body: dict, reference: str) -> tuple[str, bytes]:
     page.place(t.width / 2, sign_at - LEADING, capacity[:80], "Helvetica", 8.5)
     return f"{legal_reference}.pdf", assemble(t, page.content(), f"{form.title.title()} {legal_reference}",
                                               issued_by, legal_reference)
-
-
-@lru_cache(maxsize=64)
-def _country_name(country: str) -> str:
-    import pycountry
-
-    found = pycountry.countries.get(alpha_2=country)
-    return getattr(found, "common_name", None) or getattr(found, "name", country)
 
 
 def assemble(t: Template, lines: bytes, title: str, author: str, ident: str) -> bytes:

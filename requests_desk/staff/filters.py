@@ -12,6 +12,7 @@ from ..db import utcnow
 from ..models import Customer, Demand
 from ..services.case import DUE_SOON
 from ..services.parsing import printable
+from .. import vocabulary
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
 from ..web import fmt_date, fmt_dt
 from .blueprint import bp
@@ -97,12 +98,7 @@ def process_name(code: str | None) -> str:
 
 @bp.app_template_filter("country_name")
 def country_name(code: str | None) -> str:
-    import pycountry
-
-    found = pycountry.countries.get(alpha_2=code or "") if code else None
-    return getattr(found, "common_name", None) or getattr(found, "name", None) or (code or "—")
-
-
+    return vocabulary.country_name(code) if code else "—"
 
 
 @bp.app_context_processor

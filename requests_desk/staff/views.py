@@ -35,7 +35,7 @@ from ..models import (
     parse_id,
 )
 from ..rules import data_sets as load_data_sets
-from ..rules import needs_basis, process_codes, process_rules, tier_within
+from ..rules import needs_basis, process_codes, process_rule, process_rules, tier_within
 from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand, preservation_hold
@@ -313,7 +313,7 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
     session = get_session()
     user: User = g.user
     now = utcnow()
-    rule = session.get(ProcessRule, demand.process_type)
+    rule = process_rule(session, demand.process_type)
     sets = load_data_sets(session)
     # Only a preserved demand has a hold, only an emergency's notices are ever deferred
     # (``preserve``; ``defer_notices`` and intake refuse any other): no statement asks
