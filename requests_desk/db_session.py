@@ -20,9 +20,13 @@ def close_session(exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is None:
         return
+    # The connection the session's transaction holds, if it ever took one: a request whose
+    # session began (to hold the signed-in user, say) but sent nothing has nothing to end,
+    # and asking for ``connection()`` here would check one out of the pool for nothing.
+    connection = db.info.pop(CONNECTION, None)
     try:
-        if exc is None and db.in_transaction() and not (db.new or db.dirty or db.deleted) \
-                and not db.connection().info.get(WROTE):
+        if exc is None and connection is not None and db.in_transaction() \
+                and not (db.new or db.dirty or db.deleted) and not connection.info.get(WROTE):
             # A read: end its transaction with COMMIT, which writes nothing. A ROLLBACK
             # would make the PostgreSQL driver drop every statement it has prepared on
             # the connection (psycopg clears them on rollback), so no statement would
@@ -45,6 +49,20 @@ WROTE = "desk_wrote"
 def _note_write(conn, _cursor, statement: str, _parameters, _context, _executemany) -> None:
     if statement.lstrip()[:6].upper() != "SELECT":
         conn.info[WROTE] = True
+
+
+CONNECTION = "desk_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _connected(session: Session, _transaction, connection) -> None:
+    session.info[CONNECTION] = connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _released(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost: its connection went back to the pool
+        session.info.pop(CONNECTION, None)
 
 
 @event.listens_for(Engine, "commit")
