@@ -445,3 +445,25 @@ def test_what_users_typed_is_escaped_in_the_rows(client, session, staff):
     for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "&lt;i&gt;REF&lt;/i&gt;", "Gag order &lt;u&gt;NDO&lt;/u&gt;",
                     "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
         assert escaped in html
+
+
+def test_queue_counts_carry_thousands_separators(app, session):
+    """The queue's cards and list headings print 1,515, not 1515 (rendered with a queue
+    of those sizes: a desk of that many open demands is too slow to build per test)."""
+    from flask import g, render_template
+
+    from requests_desk.db import utcnow
+    from requests_desk.services.keyset import COUNT_CAP
+    from requests_desk.services.queue import Queue, QueueList
+
+    user = make_user(session, "counsel")
+    session.commit()
+    queue = Queue(scope="mine", lists=[QueueList("overdue", "Overdue", 1234, [], {"overdue": "1"})],
+                  status_counts={"received": 1_000, "closed": 5_000}, open_total=1515)
+    with app.test_request_context("/desk/"):
+        g.user = user
+        html = render_template("staff/home.html", queue=queue, now=utcnow(), count_cap=COUNT_CAP)
+    assert '<span class="num">1,515</span><span class="label">Open</span>' in html
+    assert '<span class="num">1,000</span><span class="label">Received' in html
+    assert '<span class="num">1,000+</span><span class="label">Closed' in html
+    assert ">1,234</span></h2>" in html
