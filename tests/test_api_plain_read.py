@@ -80,7 +80,7 @@ def test_the_plain_read_answers_what_the_orm_does_for_every_demo_demand(app, ses
     assert wanted <= set(seen), f"the demo desk lacks {wanted - set(seen)}: {dict(seen)}"
 
 
-def test_get_reads_the_demand_in_one_statement_outside_a_transaction_and_404s_as_before(app, session, api):
+def test_get_reads_the_demand_in_two_statements_and_404s_as_before(app, session, api):
     load_demo(app, 60, seed=2)
     uncleared = api(make_token(session, make_user(session, "counsel")))
     cleared = api(make_token(session, make_user(session, "counsel", "cleared")))
@@ -94,30 +94,21 @@ def test_get_reads_the_demand_in_one_statement_outside_a_transaction_and_404s_as
     assert r.status_code == 200 and r.headers["ETag"] == etag_of(r.get_json())
     cleared.get(f"/api/v1/demands/{other_id}")  # warm
     engine = app.extensions["desk"]["engine"]
-    isolation: list[str | None] = []
-
     checkouts: list[int] = []
-
-    def note(conn, _cursor, _statement, _parameters, _context, _executemany):
-        isolation.append(conn.get_execution_options().get("isolation_level"))
 
     def checkout(_dbapi_connection, _record, _proxy):
         checkouts.append(1)
 
-    event.listen(engine, "before_cursor_execute", note)
     event.listen(engine, "checkout", checkout)
     try:
         with counted(app) as statements:
             r = cleared.get(f"/api/v1/demands/{other_id}")
     finally:
-        event.remove(engine, "before_cursor_execute", note)
         event.remove(engine, "checkout", checkout)
-    # the demand's row joined to all its children, one statement (the token was remembered
-    # from the call before: services/session_cache.py), with no transaction around it
-    # (on PostgreSQL a BEGIN and a COMMIT, each a round trip)
+    # the demand's row and all its children in one more statement (the token was remembered
+    # from the call before: services/session_cache.py)
     assert r.status_code == 200 and r.headers["ETag"] == etag_of(r.get_json())
-    assert len(statements) == 1, "\n".join(statements)
-    assert isolation == ["AUTOCOMMIT"]
-    # and one connection from the pool: the request's session, which began (it holds the
-    # signed-in user) but sent nothing, takes none at teardown (db_session.close_session)
+    assert len(statements) == 2, "\n".join(statements)
+    # one connection from the pool, the session's: ending the request takes no other
+    # (db_session.close_session)
     assert len(checkouts) == 1

@@ -92,3 +92,24 @@ def test_a_read_ends_with_commit_and_keeps_prepared_statements(app, session, cli
     assert ends and set(ends) == {"commit"}, ends
     if engine.dialect.name == "postgresql":
         assert int(client.get("/_t/prepared").get_data(as_text=True)) > 0
+
+
+def test_a_request_that_sent_nothing_takes_no_connection(app, session, client):
+    """A signed-in page that needs no SQL (the user is remembered: services/session_cache.py)
+    checks no connection out of the pool, not even to end its session's transaction."""
+    user = make_user(session, "counsel")
+    session.commit()
+    assert login(client, user.email).status_code == 302
+    assert client.get("/account/password").status_code == 200  # warm: the user is remembered
+    engine = app.extensions["desk"]["engine"]
+    checkouts: list[int] = []
+
+    def checkout(_dbapi_connection, _record, _proxy):
+        checkouts.append(1)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        assert client.get("/account/password").status_code == 200
+    finally:
+        event.remove(engine, "checkout", checkout)
+    assert checkouts == []

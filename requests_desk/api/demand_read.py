@@ -4,10 +4,10 @@ building ORM objects.
 The ORM loader (``services/case.py: get_demand``) builds a demand, its targets,
 customers, items, documents and their marks, files, gags and checks as objects with
 change tracking: about 3 ms at any size, most of a GET's time. A read changes nothing,
-so it selects the columns the JSON shows instead, in one statement: the demand with its
-requester, assignee, hold, verified agency and fraud flag, joined to all its children
-(each kind a branch of a UNION ALL), run outside a transaction. The parts go through
-the same ``serialize.body`` as the ORM's, and a test holds the two equal on every demand of a
+so it selects the columns the JSON shows instead: one statement for the demand with
+its requester, assignee, hold, verified agency and fraud flag, then one for all its
+children, each kind a branch of a UNION ALL. The parts go through the same
+``serialize.body`` as the ORM's, and a test holds the two equal on every demand of a
 demo desk (tests/test_api_plain_read.py); writes still load the ORM demand, locked.
 """
 from __future__ import annotations
@@ -30,7 +30,6 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    true,
     type_coerce,
     union_all,
 )
@@ -60,7 +59,8 @@ from .serialize import Parts, body
 CHILDREN = ("targets", "items", "documents", "files", "gags", "checks")
 
 
-def _main(hidden: tuple[str, ...]) -> Select:
+@cache
+def _main(hidden: tuple[str, ...]) -> CompiledOnce:
     """The demand's row (by ``id``, among those a viewer lacking ``hidden`` may know)."""
     assignee, override_by, submitter = aliased(User), aliased(User), aliased(User)
     stmt = (
@@ -86,7 +86,7 @@ def _main(hidden: tuple[str, ...]) -> Select:
     )
     if hidden:
         stmt = stmt.where(Demand.process_type.not_in(hidden))
-    return stmt
+    return CompiledOnce(stmt)
 
 
 # The children's UNION: every branch gives these columns, in this order (NULL where a kind
@@ -109,10 +109,11 @@ def _branch(kind: str, model: Any, **columns: Any) -> Select:
     )).where(model.demand_id == bindparam("id"))
 
 
-def _children() -> Select:
-    """Every child of demand ``id``: targets (with their customers), items, documents (a
-    row per mark), production files, gags (active at ``now`` or not) and checks (with who
-    recorded each), each kind a branch of a UNION ALL."""
+@cache
+def _children() -> CompiledOnce:
+    """Every child of demand ``id`` in one statement: targets (with their customers), items,
+    documents (a row per mark), production files, gags (active at ``now`` or not) and
+    checks (with who recorded each), by kind and then in the ORM's order."""
     by = aliased(User)
     now = bindparam("now", type_=Gag.expires_at.type)
     branches = [
@@ -131,38 +132,20 @@ def _children() -> Select:
                 s1=DemandTarget.identifier, s2=Customer.name, b1=Customer.enterprise)
         .outerjoin(Customer, Customer.id == DemandTarget.customer_id),
     ]
-    return union_all(*branches)
-
-
-@cache
-def _whole(hidden: tuple[str, ...]) -> CompiledOnce:
-    """The demand's row joined to each of its children's (one row with no child columns
-    when it has none; none when there is no such demand), by kind and then in the ORM's
-    order: one statement, so one snapshot without a transaction around it."""
-    demand, children = _main(hidden).subquery("d"), _children().subquery("c")
-    return CompiledOnce(select(demand, children).select_from(demand.outerjoin(children, true()))
-                        .order_by(children.c.kind, children.c.ord1, children.c.ord2))
-
-
-# A single statement needs no transaction of its own: outside one (autocommit), PostgreSQL
-# is spared the BEGIN and the COMMIT, two of its three round trips.
-_ON_ITS_OWN = {"isolation_level": "AUTOCOMMIT"}
+    both = union_all(*branches).subquery()
+    return CompiledOnce(select(both).order_by(both.c.kind, both.c.ord1, both.c.ord2))
 
 
 def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
     """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
     lacks the compartments ``hidden``) may know of."""
-    # Plain rows (the ORM's execution path adds a tenth of a millisecond a statement), on
-    # a connection of their own outside a transaction: a read sees what is committed.
-    with session.get_bind().connect().execution_options(**_ON_ITS_OWN) as db:
-        found = _whole(hidden).run(db, {"id": demand_id, "now": now}).all()
-    if not found:
+    db = session.connection()  # plain rows: the ORM's execution path adds a tenth of a millisecond each
+    row = _main(hidden).run(db, {"id": demand_id}).first()
+    if row is None:
         return None
-    row = found[0]
     rows: dict[str, list[Any]] = {kind: [] for kind in CHILDREN}
-    for child in found:
-        if child.kind is not None:
-            rows[child.kind].append(child)
+    for child in _children().run(db, {"id": demand_id, "now": now}):
+        rows[child.kind].append(child)
     customers: dict[int, tuple[int, str, bool]] = {}
     for t in rows["targets"]:
         if t.i1 is not None and t.i1 not in customers:
