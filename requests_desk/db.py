@@ -5,11 +5,13 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterable
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from .private_files import FILE_MODE, private_dir, tighten
@@ -143,6 +145,23 @@ def make_sessionmaker(engine: Engine, audit_key: bytes) -> sessionmaker[Session]
 def iso(value: datetime | None) -> str | None:
     """A UTC time as the API and exports write it: ISO 8601 with ``Z``."""
     return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def load_each(session: Session, parents: Iterable[Any], key: str, statement: Any, parent_id: str, *,
+              refresh: bool = False) -> None:
+    """Load the collection ``key`` of each of ``parents`` not holding it yet (of all of
+    them when ``refresh``, and afresh) with one statement for all: ``statement`` selects
+    the children of the parents' ids (its expanding parameter ``ids``) in the
+    relationship's order, and each child names its parent in ``parent_id``."""
+    todo = {parent.id: parent for parent in parents if refresh or key not in parent.__dict__}
+    if not todo:
+        return
+    found: dict[Any, list[Any]] = {parent: [] for parent in todo}
+    options = {"populate_existing": True} if refresh else {}
+    for child in session.scalars(statement, {"ids": list(todo)}, execution_options=options):
+        found[getattr(child, parent_id)].append(child)
+    for parent_key, parent in todo.items():
+        set_committed_value(parent, key, found[parent_key])
 
 
 class _OneStatementCache(dict):

@@ -114,6 +114,22 @@ def counted(app) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", before)
 
 
+@contextmanager
+def checkouts(app) -> Iterator[list[int]]:
+    """Each connection the app's pool hands out inside the block (one entry per checkout)."""
+    engine = app.extensions["desk"]["engine"]
+    taken: list[int] = []
+
+    def checkout(_dbapi_connection, _record, _proxy):
+        taken.append(1)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        yield taken
+    finally:
+        event.remove(engine, "checkout", checkout)
+
+
 def make_demand(session, actor=None, *, commit: bool = True, now: datetime | None = None, **overrides):
     demand = log_demand(session, actor, demand_payload(**overrides), now=now)
     if commit:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from requests_desk.access import SYSTEM
 from requests_desk.api.demand_read import read_body
@@ -18,7 +18,7 @@ from requests_desk.models import Demand
 from requests_desk.services import document_marks, fraud_flags
 from requests_desk.services.case import get_demand
 
-from .factories import counted, make_agency, make_requester, make_token, make_user
+from .factories import checkouts, counted, make_agency, make_requester, make_token, make_user
 
 NS = ("national_security",)
 
@@ -93,22 +93,12 @@ def test_get_reads_the_demand_in_two_statements_and_404s_as_before(app, session,
     r = uncleared.get(f"/api/v1/demands/{other_id}")
     assert r.status_code == 200 and r.headers["ETag"] == etag_of(r.get_json())
     cleared.get(f"/api/v1/demands/{other_id}")  # warm
-    engine = app.extensions["desk"]["engine"]
-    checkouts: list[int] = []
-
-    def checkout(_dbapi_connection, _record, _proxy):
-        checkouts.append(1)
-
-    event.listen(engine, "checkout", checkout)
-    try:
-        with counted(app) as statements:
-            r = cleared.get(f"/api/v1/demands/{other_id}")
-    finally:
-        event.remove(engine, "checkout", checkout)
+    with checkouts(app) as taken, counted(app) as statements:
+        r = cleared.get(f"/api/v1/demands/{other_id}")
     # the demand's row and all its children in one more statement (the token was remembered
     # from the call before: services/session_cache.py)
     assert r.status_code == 200 and r.headers["ETag"] == etag_of(r.get_json())
     assert len(statements) == 2, "\n".join(statements)
     # one connection from the pool, the session's: ending the request takes no other
     # (db_session.close_session)
-    assert len(checkouts) == 1
+    assert len(taken) == 1

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from requests_desk.db_session import get_session
 from requests_desk.models import Customer
 
-from .factories import login, make_user
+from .factories import checkouts, login, make_user
 
 
 def _routes(app):
@@ -101,15 +101,6 @@ def test_a_request_that_sent_nothing_takes_no_connection(app, session, client):
     session.commit()
     assert login(client, user.email).status_code == 302
     assert client.get("/account/password").status_code == 200  # warm: the user is remembered
-    engine = app.extensions["desk"]["engine"]
-    checkouts: list[int] = []
-
-    def checkout(_dbapi_connection, _record, _proxy):
-        checkouts.append(1)
-
-    event.listen(engine, "checkout", checkout)
-    try:
+    with checkouts(app) as taken:
         assert client.get("/account/password").status_code == 200
-    finally:
-        event.remove(engine, "checkout", checkout)
-    assert checkouts == []
+    assert taken == []

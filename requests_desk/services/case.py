@@ -10,19 +10,20 @@ from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..access import HasRoles, hidden_process_types
+from ..db import load_each
 from ..errors import NotFound
 from ..models import (
     Demand,
     DemandItem,
     DemandTarget,
     Document,
-    DocumentRecipient,
     EmergencyCheck,
     Gag,
     PreservationHold,
     ProductionFile,
     User,
 )
+from .document_marks import RECIPIENTS
 
 DUE_SOON = timedelta(hours=48)
 
@@ -131,13 +132,6 @@ def _collections() -> tuple[tuple[str, Select], ...]:
     )
 
 
-@cache
-def _recipients() -> Select:
-    """Whom each of the demand's documents goes to."""
-    return (select(DocumentRecipient).where(DocumentRecipient.document_id.in_(bindparam("ids", expanding=True)))
-            .order_by(DocumentRecipient.document_id, DocumentRecipient.customer_id))
-
-
 def _load_collections(session: Session, demand: Demand, refresh: bool) -> None:
     """Fill the demand's collections (and its documents' recipients) as ``selectinload``
     would: a collection already loaded in this session is kept (with any change not yet
@@ -148,13 +142,7 @@ def _load_collections(session: Session, demand: Demand, refresh: bool) -> None:
         if refresh or key not in loaded:
             set_committed_value(demand, key, list(session.scalars(stmt, {"demand_id": demand.id},
                                                                   execution_options=options)))
-    documents = [d for d in demand.documents if refresh or "recipients" not in d.__dict__]
-    if documents:
-        found: dict[int, list[DocumentRecipient]] = {d.id: [] for d in documents}
-        for recipient in session.scalars(_recipients(), {"ids": list(found)}, execution_options=options):
-            found[recipient.document_id].append(recipient)
-        for document in documents:
-            set_committed_value(document, "recipients", found[document.id])
+    load_each(session, demand.documents, "recipients", RECIPIENTS, "document_id", refresh=refresh)
 
 
 def get_demand(session: Session, demand_id: int, *, viewer: HasRoles | None, for_update: bool = False) -> Demand:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Collection, Sequence
 
-from sqlalchemy import select
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from .. import access, audit
-from ..db import utcnow
+from ..db import load_each, utcnow
 from ..errors import Conflict, FieldErrors
 from ..models import Customer, Demand, Document, DocumentRecipient, User
 
@@ -29,13 +28,15 @@ def shared(demand: Demand) -> bool:
     return len(demand.customers) > 1
 
 
+# Whom each document goes to, for documents by id (``db.load_each``: their ids as ``ids``).
+RECIPIENTS = (select(DocumentRecipient).where(DocumentRecipient.document_id.in_(bindparam("ids", expanding=True)))
+              .order_by(DocumentRecipient.document_id, DocumentRecipient.customer_id))
+
+
 def _load_recipients(session: Session | None, demand: Demand) -> None:
     """Load every document's marks in one query (not one per document) when needed."""
-    if session is None or not any("recipients" in sa_inspect(d).unloaded for d in demand.documents):
-        return
-    session.scalars(
-        select(Document).where(Document.demand_id == demand.id).options(selectinload(Document.recipients))
-    ).all()
+    if session is not None:
+        load_each(session, demand.documents, "recipients", RECIPIENTS, "document_id")
 
 
 def documents_for(session: Session | None, demand: Demand, customer: Customer) -> list[Document]:

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 from flask import current_app, g, url_for
 from werkzeug.datastructures import iter_multi_items
 
+from .. import vocabulary
 from ..db import utcnow
 from ..models import Customer, Demand
 from ..services.case import DUE_SOON
 from ..services.parsing import printable
-from .. import vocabulary
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS
 from ..web import fmt_date, fmt_dt
 from .blueprint import bp
