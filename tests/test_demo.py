@@ -248,6 +248,56 @@ def test_a_forked_worker_loads_the_same_desk(app, session, bulk_engine, tmp_path
     assert len(list((tmp_path / "uploads-1").iterdir())) == 2500
 
 
+def test_a_chunks_files_are_created_while_the_files_lock_is_held(bulk_engine, tmp_path, monkeypatch):
+    """Two worker processes creating files in one folder at once contend in the kernel
+    (1.1 ms of system time a file here, against 0.025 ms alone): the workers share one
+    lock, and a chunk creates all its files, and only there, while holding it."""
+    import multiprocessing.synchronize
+
+    from requests_desk.demo import loader as loader_module
+
+    uploads = tmp_path / "uploads"
+    with _session(bulk_engine) as s:
+        world = demo.create_world(s, NOW)
+        s.commit()
+    bulk = demo.BulkLoader(bulk_engine, world, NOW, audit_key=BULK_KEY, upload_dir=uploads, seed=4)
+    seen = []
+
+    class Watching:
+        """A real lock that notes the folder's files as it is taken and let go."""
+
+        def __init__(self):
+            self.lock = multiprocessing.get_context("fork").Lock()
+
+        def __enter__(self):
+            self.lock.acquire()
+            seen.append(("taken", len(list(uploads.iterdir())) if uploads.exists() else 0))
+
+        def __exit__(self, *exc):
+            seen.append(("let go", len(list(uploads.iterdir()))))
+            self.lock.release()
+
+    bulk.maker.files_lock = Watching()
+    stats = bulk.load(demo.generate_cases(world, 45, 4, NOW), chunk=20)
+    assert stats.demands == 45
+    # Chunks of 20, 20 and 5: each chunk's files appear while the lock is held, none between.
+    assert seen == [("taken", 0), ("let go", 20), ("taken", 20), ("let go", 40), ("taken", 40), ("let go", 45)]
+
+    # Forked workers each get the loader's one lock (an assertion failing in a worker is
+    # raised here by the pool), and the loader lets it go when the workers are done.
+    made = loader_module._generated_chunk
+
+    def checked(planner, maker, *args):
+        assert isinstance(maker.files_lock, multiprocessing.synchronize.Lock)
+        return made(planner, maker, *args)
+
+    monkeypatch.setattr(loader_module, "_generated_chunk", checked)
+    forked = demo.BulkLoader(bulk_engine, world, NOW, audit_key=BULK_KEY, upload_dir=uploads, seed=5)
+    assert forked.load_generated(1500, workers=2).workers == 2
+    assert not isinstance(forked.maker.files_lock, multiprocessing.synchronize.Lock)
+    assert len(list(uploads.iterdir())) == 45 + 1500
+
+
 def test_cases_are_deterministic_and_valid(session):
     world = _world(session)
     first = list(demo.generate_cases(world, 200, seed=5, now=NOW))

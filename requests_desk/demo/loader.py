@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,10 +131,12 @@ class BulkLoader:
                 for c in range(chunks_n):
                     yield _generated_chunk(planner, self.maker, times, fates, start_counters, state, c)
                 return
+            fork = multiprocessing.get_context("fork")
+            self.maker.files_lock = fork.Lock()  # one worker creates files at a time (ChunkMaker)
             _WORKER.update(planner=planner, maker=self.maker, times=times, fates=fates,
                            start_counters=start_counters, state=state)
             try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                with fork.Pool(workers) as pool:
                     # A few chunks ahead at most: the writer sets the pace, memory stays flat.
                     ahead = [pool.apply_async(_worker_chunk, (c,)) for c in range(min(chunks_n, 2 * workers))]
                     for c in range(chunks_n):
@@ -143,6 +146,7 @@ class BulkLoader:
                         yield result
             finally:
                 _WORKER.clear()
+                self.maker.files_lock = nullcontext()
 
         return self._write(chunks, workers=workers)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import random
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -148,9 +149,15 @@ def random_names() -> Iterator[str]:
 
 class ChunkMaker:
     """Replays case specs into chunk rows (in the loading process, or in a worker), and
-    writes each demand's legal-process PDF into the upload folder (0600)."""
+    writes each demand's legal-process PDF into the upload folder (0600).
+
+    ``files_lock``: held while a chunk's files are created. Workers share one (the loader
+    sets it before they fork): two processes creating files in one directory at once
+    contend for it in the kernel, measured here at 1.1 ms of system time a file against
+    0.025 ms for one process alone, a third of the workers' time in ``desk demo``."""
 
     def __init__(self, world: World, now: datetime, dialect_name: str, upload_dir: Path):
+        self.files_lock: AbstractContextManager = nullcontext()
         self.world = world
         self.now = now
         self.upload_dir = Path(upload_dir)
@@ -176,6 +183,7 @@ class ChunkMaker:
         target_row, item_row, file_row = row["demand_targets"], row["demand_items"], row["production_files"]
         notice_row, gag_row, gag_event_row = row["notices"], row["gags"], row["gag_events"]
         first = count = last_key = gag_no = notice_no = 0
+        files: list[tuple[Path, bytes]] = []
         for case in cases:
             if not count:
                 first = case.index
@@ -206,7 +214,7 @@ class ChunkMaker:
                         date_from=iso(i.date_from), date_to=iso(i.date_to), basis=i.basis))
             for doc_id, name, pdf, digest, uploader, at in r.documents:
                 stored = next(stored_names)  # as store_document names a file: at random
-                write_private(folder / stored, pdf)
+                files.append((folder / stored, pdf))
                 rows["documents"].append(self.document_row(
                     id=doc_id, demand_id=did, filename=name, stored_name=stored, sha256=digest, bytes=len(pdf),
                     uploaded_at=dt_of(at), uploaded_by_id=uploader))
@@ -255,4 +263,7 @@ class ChunkMaker:
                                object_id, hashed_fields(at, actor_id, actor, action, object_type, object_id, did,
                                                         before, after)))
             notice_no += len(r.mail.notices)
+        with self.files_lock:
+            for path, pdf in files:
+                write_private(path, pdf)
         return Chunk(first, count, last_key, rows, events, counters)
