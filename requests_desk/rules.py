@@ -5,10 +5,13 @@ Another jurisdiction's rules are another ``RuleSet``: ``load_rules(session, rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from .kept import kept
 from .models import DataSet, ProcessRule
 from .report_summary import rebuild
 from .vocabulary import TIERS
@@ -117,25 +120,40 @@ def needs_basis(rule: ProcessRule) -> bool:
 # every request does not key the statement again each time.
 _PROCESS_RULES = select(ProcessRule).order_by(ProcessRule.position)
 _DATA_SETS = select(DataSet).order_by(DataSet.code)
-_PROCESS_CODES = select(ProcessRule.code).order_by(ProcessRule.position)
-_PROCESS_RULE = select(ProcessRule).where(ProcessRule.code == bindparam("code"))
+_RULE_ROWS = select(ProcessRule.__table__).order_by(ProcessRule.position)
+_DATA_SET_ROWS = select(DataSet.__table__).order_by(DataSet.code)
 
 
 def process_rules(session: Session) -> dict[str, ProcessRule]:
+    """The rules as ORM objects, read in this transaction (for what decides: intake)."""
     return {p.code: p for p in session.scalars(_PROCESS_RULES)}
 
 
-def process_rule(session: Session, code: str) -> ProcessRule | None:
-    """One process type's rule: ``session.get`` builds and keys a new statement on each
-    call, a twentieth of the case page."""
-    return session.scalar(_PROCESS_RULE, {"code": code})
-
-
-def process_codes(session: Session) -> list[str]:
-    """The process types' codes in the table's order, as plain rows (a list filter needs
-    no more than these)."""
-    return list(session.connection().scalars(_PROCESS_CODES))
-
-
 def data_sets(session: Session) -> dict[str, DataSet]:
+    """The data sets as ORM objects, read in this transaction (for what decides: intake)."""
     return {d.code: d for d in session.scalars(_DATA_SETS)}
+
+
+# What pages show (kept.py: read at most every few seconds per worker): plain rows with
+# the tables' columns as attributes, in read-only mappings shared by requests.
+
+def shown_rules(session: Session) -> Mapping[str, Row]:
+    """Every process type's rule, in the table's order, as pages show them."""
+    return kept(session, "process_rules", ProcessRule,
+                lambda conn: MappingProxyType({r.code: r for r in conn.execute(_RULE_ROWS)}))
+
+
+def shown_rule(session: Session, code: str) -> Row | None:
+    """One process type's rule as the case page shows it."""
+    return shown_rules(session).get(code)
+
+
+def process_codes(session: Session) -> tuple[str, ...]:
+    """The process types' codes in the table's order (a list filter needs no more)."""
+    return tuple(shown_rules(session))
+
+
+def shown_data_sets(session: Session) -> Mapping[str, Row]:
+    """The data sets by code, as pages show them (labels, tiers)."""
+    return kept(session, "data_sets", DataSet,
+                lambda conn: MappingProxyType({d.code: d for d in conn.execute(_DATA_SET_ROWS)}))

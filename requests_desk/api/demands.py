@@ -14,7 +14,7 @@ from ..db import iso, utcnow
 from ..db_session import get_session
 from ..errors import ValidationError
 from ..models import Notice
-from ..rules import process_rules
+from ..rules import process_codes
 from ..services import case_list, emergency_checks
 from ..services import documents as document_service
 from ..services import gags as gag_service
@@ -49,7 +49,7 @@ def create_demand():
 @bp.get("/demands")
 def list_demands():
     session = get_session()
-    filters = case_list.parse_filters(request.args, process_types=process_rules(session))
+    filters = case_list.parse_filters(request.args, process_types=process_codes(session))
     return jsonify(listing.list_page(session, filters, g.user, utcnow()))
 
 

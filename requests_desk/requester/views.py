@@ -11,7 +11,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import ValidationError
-from ..rules import data_sets
+from ..rules import shown_data_sets
 from ..services.requester_accounts import require_active
 from ..services.requester_demands import own_demand, own_demand_page, submit_demand
 from ..staff.errormap import ListMap, friendly, place_errors
@@ -90,7 +90,7 @@ def new_demand():
 def demand(demand_id):
     session = get_session()
     found = own_demand(session, g.user, demand_id)
-    labels = {code: ds.label or code for code, ds in data_sets(session).items()}
+    labels = {code: ds.label or code for code, ds in shown_data_sets(session).items()}
     return render_template("requests/demand.html", d=found, form=forms.ConfirmForm(), now=utcnow(),
                            data_set_labels=labels)
 

@@ -19,7 +19,7 @@ from ..db import utcnow
 from ..db_session import get_session
 from ..errors import FieldErrors, ValidationError
 from ..models import User
-from ..rules import process_rules
+from ..rules import process_codes
 from ..services import case_list, exporting
 from ..services import queue as queue_service
 from ..services.sheet_files import XLSX_MIME, csv_stream, file_chunks, xlsx_file
@@ -38,7 +38,7 @@ def demands_export(fmt: str):
     session = get_session()
     # Every page: the list's paging arguments (page, per_page, cursors) do not apply.
     args = {k: v for k, v in request.args.items() if k not in PAGING}
-    filters = case_list.parse_filters(args, max_per_page=200, process_types=process_rules(session))
+    filters = case_list.parse_filters(args, max_per_page=200, process_types=process_codes(session))
     queue_errors = FieldErrors()
     queue_name, scope = queue_service.parse_queue_args(request.args, queue_errors)
     queue_errors.raise_if_any()

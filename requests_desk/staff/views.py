@@ -32,8 +32,8 @@ from ..models import (
     User,
     parse_id,
 )
-from ..rules import data_sets as load_data_sets
-from ..rules import needs_basis, process_codes, process_rule, process_rules, tier_within
+from ..kept import kept
+from ..rules import needs_basis, process_codes, shown_data_sets, shown_rule, tier_within
 from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
 from ..services.case import flags, get_demand, preservation_hold
@@ -138,7 +138,7 @@ def demands():
                                                acts_on=workflow.states_acted_on(g.user))
         else:
             listing = case_list.list_rows(session, filters, g.user)
-    customers = session.connection().execute(CUSTOMER_OPTIONS).all()
+    customers = kept(session, "customer_options", Customer, lambda conn: tuple(conn.execute(CUSTOMER_OPTIONS)))
     f = filters or case_list.DemandFilters()
     now = utcnow()
     if listing:
@@ -171,7 +171,7 @@ class RowMeta:
 
 
 def item_metas(session, demand: Demand, rule: ProcessRule, kind: str, sets: dict | None = None) -> list[RowMeta]:
-    sets = load_data_sets(session) if sets is None else sets  # the case page reads them once
+    sets = shown_data_sets(session) if sets is None else sets
     out = []
     for item in demand.items_of(kind):
         ds = sets.get(item.data_set)
@@ -304,8 +304,8 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
     session = get_session()
     user: User = g.user
     now = utcnow()
-    rule = process_rule(session, demand.process_type)
-    sets = load_data_sets(session)
+    rule = shown_rule(session, demand.process_type)
+    sets = shown_data_sets(session)
     # Only a preserved demand has a hold, only an emergency's notices are ever deferred
     # (``preserve``; ``defer_notices`` and intake refuse any other): no statement asks
     # for either on the others. The hold as the API and the workflow read it.
