@@ -11,6 +11,7 @@ bulk load drops the triggers and calls ``absorb`` once (as the report summary do
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from sqlalchemy import ColumnElement, String, bindparam, distinct, exists, func, literal, select, text
@@ -24,81 +25,96 @@ from .services.case import visible_by_id
 # demands over the whole range (``count_capped``).
 REACH = 2
 
-_TERMS_OF_DEMAND = """
-    INSERT INTO demand_search_terms (term, demand_id)
-    SELECT lower(reference), id FROM demands WHERE id = {d}
-    UNION SELECT lower(legal_reference), id FROM demands WHERE id = {d}
-    UNION SELECT lower(t.identifier), t.demand_id FROM demand_targets t JOIN demands d ON d.id = t.demand_id
-          WHERE t.demand_id = {d}"""
-
-# {d} is only ever NEW.id, OLD.demand_id or NEW.demand_id (the trigger DDL below): no input.
-_REWRITE = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + _TERMS_OF_DEMAND + ";"  # nosec B608
-
-_SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
-        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.reference), NEW.id);
-        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.legal_reference), NEW.id);
+def _ddl(sort_key: bool) -> tuple[list[str], list[str]]:
+    """The triggers (SQLite's, PostgreSQL's), writing each term's ``received_at`` (its
+    demand's: the list's default order, so a search's page is read from the terms) or,
+    ``sort_key=False``, the index as migration 0007 made it (0009's downgrade)."""
+    cols = "(term, demand_id, received_at)" if sort_key else "(term, demand_id)"
+    ra = ", received_at" if sort_key else ""
+    d_ra = ", d.received_at" if sort_key else ""
+    # {d} is only ever NEW.id, OLD.demand_id or NEW.demand_id (below): no input.
+    terms_of_demand = f"""
+    INSERT INTO demand_search_terms {cols}
+    SELECT lower(reference), id{ra} FROM demands WHERE id = {{d}}
+    UNION SELECT lower(legal_reference), id{ra} FROM demands WHERE id = {{d}}
+    UNION SELECT lower(t.identifier), t.demand_id{d_ra} FROM demand_targets t JOIN demands d ON d.id = t.demand_id
+          WHERE t.demand_id = {{d}}"""  # nosec B608 - module constants only
+    rewrite = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + terms_of_demand + ";"  # nosec B608
+    # A demand's received_at is fixed at intake (report_summary's guard): only a changed
+    # reference or legal reference rewrites its terms.
+    changed = "reference, legal_reference"
+    sqlite_when = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in changed.split(", "))
+    pg_when = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in changed.split(", "))
+    target_value = (f"SELECT lower(NEW.identifier), NEW.demand_id{d_ra} FROM demands d WHERE d.id = NEW.demand_id"
+                    if sort_key else "VALUES (lower(NEW.identifier), NEW.demand_id)")
+    new_ra = ", NEW.received_at" if sort_key else ""
+    sqlite = [
+        f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
+        INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.reference), NEW.id{new_ra});
+        INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.legal_reference), NEW.id{new_ra});
     END""",
-    f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
-    WHEN NEW.reference IS NOT OLD.reference OR NEW.legal_reference IS NOT OLD.legal_reference BEGIN
-        {_REWRITE.format(d='NEW.id')}
+        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {changed} ON demands
+    WHEN {sqlite_when} BEGIN
+        {rewrite.format(d='NEW.id')}
     END""",  # nosec B608 - module constants only
-    """CREATE TRIGGER search_terms_on_target AFTER INSERT ON demand_targets BEGIN
-        INSERT OR IGNORE INTO demand_search_terms (term, demand_id) VALUES (lower(NEW.identifier), NEW.demand_id);
-    END""",
-    f"""CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets BEGIN
-        {_REWRITE.format(d='OLD.demand_id')}
-        {_REWRITE.format(d='NEW.demand_id')}
+        f"""CREATE TRIGGER search_terms_on_target AFTER INSERT ON demand_targets BEGIN
+        INSERT OR IGNORE INTO demand_search_terms {cols} {target_value};
     END""",  # nosec B608 - module constants only
-    f"""CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets BEGIN
-        {_REWRITE.format(d='OLD.demand_id')}
+        f"""CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets BEGIN
+        {rewrite.format(d='OLD.demand_id')}
+        {rewrite.format(d='NEW.demand_id')}
     END""",  # nosec B608 - module constants only
-]
-
-# PostgreSQL: statement-level triggers over the transition tables (a bulk insert fires once).
-_PG_TRIGGERS = [
-    """CREATE FUNCTION search_terms_on_demands() RETURNS trigger LANGUAGE plpgsql AS $$
+        f"""CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets BEGIN
+        {rewrite.format(d='OLD.demand_id')}
+    END""",  # nosec B608 - module constants only
+    ]
+    # PostgreSQL: statement-level triggers over the transition tables (a bulk insert fires once).
+    pg = [
+        f"""CREATE FUNCTION search_terms_on_demands() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO demand_search_terms (term, demand_id)
-        SELECT lower(reference), id FROM new_demands UNION SELECT lower(legal_reference), id FROM new_demands
+        INSERT INTO demand_search_terms {cols}
+        SELECT lower(reference), id{ra} FROM new_demands UNION SELECT lower(legal_reference), id{ra} FROM new_demands
         ORDER BY 1, 2 ON CONFLICT DO NOTHING;
         RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER search_terms_on_demands AFTER INSERT ON demands
+    END $$""",  # nosec B608 - module constants only
+        """CREATE TRIGGER search_terms_on_demands AFTER INSERT ON demands
     REFERENCING NEW TABLE AS new_demands FOR EACH STATEMENT EXECUTE FUNCTION search_terms_on_demands()""",
-    """CREATE FUNCTION search_terms_on_targets() RETURNS trigger LANGUAGE plpgsql AS $$
+        f"""CREATE FUNCTION search_terms_on_targets() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO demand_search_terms (term, demand_id)
-        SELECT DISTINCT lower(identifier), demand_id FROM new_targets ORDER BY 1, 2 ON CONFLICT DO NOTHING;
-        RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER search_terms_on_targets AFTER INSERT ON demand_targets
-    REFERENCING NEW TABLE AS new_targets FOR EACH STATEMENT EXECUTE FUNCTION search_terms_on_targets()""",
-    # A change (rare: retention's redaction, an edit) rewrites that demand's rows.
-    f"""CREATE FUNCTION search_terms_rewrite_demand() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        {_REWRITE.format(d='NEW.id')}
+        INSERT INTO demand_search_terms {cols}
+        SELECT DISTINCT lower(t.identifier), t.demand_id{d_ra} FROM new_targets t
+        {"JOIN demands d ON d.id = t.demand_id" if sort_key else ""}
+        ORDER BY 1, 2 ON CONFLICT DO NOTHING;
         RETURN NULL;
     END $$""",  # nosec B608 - module constants only
-    f"""CREATE FUNCTION search_terms_rewrite_target() RETURNS trigger LANGUAGE plpgsql AS $$
+        """CREATE TRIGGER search_terms_on_targets AFTER INSERT ON demand_targets
+    REFERENCING NEW TABLE AS new_targets FOR EACH STATEMENT EXECUTE FUNCTION search_terms_on_targets()""",
+        # A change (rare: retention's redaction, an edit) rewrites that demand's rows.
+        f"""CREATE FUNCTION search_terms_rewrite_demand() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        {_REWRITE.format(d='OLD.demand_id')}
+        {rewrite.format(d='NEW.id')}
+        RETURN NULL;
+    END $$""",  # nosec B608 - module constants only
+        f"""CREATE FUNCTION search_terms_rewrite_target() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {rewrite.format(d='OLD.demand_id')}
         IF TG_OP = 'UPDATE' THEN
             IF NEW.demand_id <> OLD.demand_id THEN
-                {_REWRITE.format(d='NEW.demand_id')}
+                {rewrite.format(d='NEW.demand_id')}
             END IF;
         END IF;
         RETURN NULL;
     END $$""",  # nosec B608 - module constants only
-    """CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
-    FOR EACH ROW WHEN (NEW.reference IS DISTINCT FROM OLD.reference
-                       OR NEW.legal_reference IS DISTINCT FROM OLD.legal_reference)
+        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {changed} ON demands
+    FOR EACH ROW WHEN ({pg_when})
     EXECUTE FUNCTION search_terms_rewrite_demand()""",
-    """CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets
+        """CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets
     FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
-    """CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets
+        """CREATE TRIGGER search_terms_on_target_delete AFTER DELETE ON demand_targets
     FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
-]
+    ]
+    return sqlite, pg
+
 
 _NAMES = {
     "sqlite": [("search_terms_on_demand", None), ("search_terms_on_demand_change", None),
@@ -112,8 +128,9 @@ _PG_FUNCTIONS = ("search_terms_on_demands", "search_terms_on_targets", "search_t
                  "search_terms_rewrite_target")
 
 
-def trigger_ddl(dialect: str) -> list[str]:
-    return list(_SQLITE_TRIGGERS if dialect == "sqlite" else _PG_TRIGGERS)
+def trigger_ddl(dialect: str, sort_key: bool = True) -> list[str]:
+    sqlite, pg = _ddl(sort_key)
+    return sqlite if dialect == "sqlite" else pg
 
 
 def drop_trigger_sql(dialect: str) -> list[str]:
@@ -122,8 +139,8 @@ def drop_trigger_sql(dialect: str) -> list[str]:
             + [f"DROP FUNCTION IF EXISTS {name}()" for name in functions])
 
 
-def install(conn: Connection) -> None:
-    for ddl in trigger_ddl(conn.dialect.name):
+def install(conn: Connection, sort_key: bool = True) -> None:
+    for ddl in trigger_ddl(conn.dialect.name, sort_key):
         conn.exec_driver_sql(ddl)
 
 
@@ -132,34 +149,49 @@ def uninstall(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
-def absorb(conn: Connection, first_demand: int = 0) -> None:
+def absorb(conn: Connection, first_demand: int = 0, sort_key: bool = True) -> None:
     """Add the terms of the demands numbered ``first_demand`` and up (and their targets)
     in one statement: after a bulk load that ran with the triggers dropped."""
+    if not sort_key:  # as migration 0007 filled it
+        conn.execute(text(
+            "INSERT INTO demand_search_terms (term, demand_id) "
+            "SELECT lower(reference), id FROM demands WHERE id >= :first "
+            "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= :first "
+            "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= :first "
+            "ORDER BY 1, 2"), {"first": int(first_demand)})
+        return
     conn.execute(text(
-        "INSERT INTO demand_search_terms (term, demand_id) "
-        "SELECT lower(reference), id FROM demands WHERE id >= :first "
-        "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= :first "
-        "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= :first "
+        "INSERT INTO demand_search_terms (term, demand_id, received_at) "
+        "SELECT lower(reference), id, received_at FROM demands WHERE id >= :first "
+        "UNION SELECT lower(legal_reference), id, received_at FROM demands WHERE id >= :first "
+        "UNION SELECT lower(t.identifier), t.demand_id, d.received_at FROM demand_targets t "
+        "JOIN demands d ON d.id = t.demand_id WHERE t.demand_id >= :first "
         "ORDER BY 1, 2"), {"first": int(first_demand)})
 
 
-def rebuild(conn: Connection) -> None:
+def rebuild(conn: Connection, sort_key: bool = True) -> None:
     """Every demand's terms again, from the demands and their targets."""
     conn.exec_driver_sql("DELETE FROM demand_search_terms")
-    absorb(conn, 0)
+    absorb(conn, 0, sort_key)
 
 
 # A search matching at most this many terms is answered from the terms (their demands,
 # then sorted); a broader one walks the list's sort index and probes each demand's terms
 # (index ``demand_id, term``), stopping after a page: each plan where it is cheap.
 FEW = 2_000
+# A search of at most this many terms reads its page in the list's default order (by
+# received_at) from the terms alone (``newest_first``): the prefix's range in the index
+# (term, received_at, demand_id), sorted, then only the page's demands. Walking the date
+# index instead costs a probe per demand passed over: about 51 × demands / matches of
+# them, fewer than this range's entries only for a broad prefix.
+TERMS_FIRST = 5_000
 
 
-def fixed(limit: int) -> ColumnElement[int]:
+def fixed(limit: int, name: str = "limit") -> ColumnElement[int]:
     """A LIMIT written into the statement: prepared with the limit as a parameter,
     PostgreSQL's generic plan assumes a small one and merge-joins the whole demands
     table's index to stop early (24 ms instead of 9 for a broad search's count)."""
-    return bindparam("limit", limit, literal_execute=True)
+    return bindparam(name, limit, literal_execute=True)
 
 
 def _range(q: str) -> list[ColumnElement[bool]]:
@@ -171,20 +203,47 @@ def _range(q: str) -> list[ColumnElement[bool]]:
     return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
 
 
-def matches(session: Session, q: str) -> ColumnElement[bool]:
+def matches(session: Session, q: str, terms: int | None = None) -> ColumnElement[bool]:
     """Over ``Demand``: ``q`` (any case) begins its reference, its legal reference or one
     of its target identifiers. Lower-cased by the database on both sides, so each
-    database compares like with like; a range of the terms' primary key."""
+    database compares like with like; a range of the terms' primary key. ``terms``: how
+    many terms match, when the caller knows (``tally``); else counted here up to FEW."""
     in_range = _range(q)
     found = select(DemandSearchTerm.demand_id).where(*in_range)
-    few = session.scalar(select(func.count()).select_from(found.limit(FEW + 1).subquery()))
+    few = terms if terms is not None else session.scalar(
+        select(func.count()).select_from(found.limit(FEW + 1).subquery()))
     if few <= FEW:  # (never correlated: the count's own FROM has the terms table too)
         return Demand.id.in_(found.correlate(None))
     return exists().where(DemandSearchTerm.demand_id == Demand.id, *in_range).correlate_except(DemandSearchTerm)
 
 
+def newest_first(q: str, hidden: tuple[str, ...], beyond: Sequence[ColumnElement[bool]], newest: bool,
+                 limit: int) -> ColumnElement[bool]:
+    """Over ``Demand``: the next ``limit`` demands ``q`` matches in the order of
+    (received_at, id), newest first (``newest``) or oldest, after the cursor ``beyond``
+    (said of the terms' received_at and demand_id), read from the terms' index alone.
+    For a search of at most TERMS_FIRST terms (``tally``)."""
+    t = DemandSearchTerm
+    order = (t.received_at.desc(), t.demand_id.desc()) if newest else (t.received_at.asc(), t.demand_id.asc())
+    ids = (select(t.demand_id).where(*_range(q), *visible_by_id(t.demand_id, hidden), *beyond)
+           .group_by(t.received_at, t.demand_id).order_by(*order).limit(fixed(limit, "terms_limit")))
+    return Demand.id.in_(ids.correlate(None))
+
+
+@dataclass(frozen=True)
+class Tally:
+    total: int  # the demands matching, counted up to the cap + 1
+    terms: int | None  # the terms matching, when no other filter applies and at most TERMS_FIRST
+
+
 def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int,
                  hidden: tuple[str, ...] = ()) -> int:
+    """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1 (``tally``)."""
+    return tally(session, q, conditions, cap, hidden).total
+
+
+def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int,
+          hidden: tuple[str, ...] = ()) -> Tally:
     """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1, read from the
     terms' range so the count costs what the matches do however rare they are in the
     table. Each term's demand is looked up only when ``conditions`` ask about it; the
@@ -194,18 +253,20 @@ def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bo
     A demand can match by several terms (two targets of one name), so the terms are
     counted distinct; but a DISTINCT reads its whole input before a LIMIT stops it, and
     the count would grow with the matches (23,000 terms at a million demands). So it
-    reads at most ``REACH`` × (cap + 1) terms first: fewer than that means every match
-    was read and the distinct count is exact; more than ``cap`` distinct demands among
-    them is "cap+". Only a range that many terms of the same few demands fill is counted
+    reads at most ``REACH`` × (cap + 1) terms first (TERMS_FIRST + 1 at least, so that
+    the list knows which way to read its page): fewer than that means every match was
+    read and the distinct count is exact; more than ``cap`` distinct demands among them
+    is "cap+". Only a range that many terms of the same few demands fill is counted
     whole (distinct, capped)."""
     stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
     if conditions:
         stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions)
-    reach = REACH * (cap + 1)
+    reach = max(REACH * (cap + 1), TERMS_FIRST + 1)
     first = stmt.limit(fixed(reach)).subquery()
     db = session.connection()
     read, demands = db.execute(select(func.count(), func.count(distinct(first.c.demand_id)))).one()
+    terms = read if read <= TERMS_FIRST and not conditions else None
     if read < reach or demands > cap:
-        return min(demands, cap + 1)
+        return Tally(min(demands, cap + 1), terms)
     whole = stmt.distinct().limit(fixed(cap + 1)).subquery()
-    return db.scalar(select(func.count()).select_from(whole)) or 0
+    return Tally(db.scalar(select(func.count()).select_from(whole)) or 0, None)

@@ -163,11 +163,12 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
     # other filters: its own clause in the count too made SQLite test every match twice;
     # the viewer's compartments it applies to the terms' demand ids itself.
     others = conditions(session, f, viewer, now, search=False, visibility=False) + list(also)
-    where = visible_to(viewer) + others + ([search_terms.matches(session, f.q.strip())] if f.q else [])
+    where = visible_to(viewer) + others  # the search's own clause: keyset.page adds it
     raw, info = keyset.page(session, demand_rows.rows_query(now, where), where, sort=f.sort,
                             per_page=f.per_page, after=f.after, before=f.before, last=f.last,
                             number=f.page if (f.after or f.before) else None, offset_page=f.page,
-                            search=f.q, others=others, hidden=hidden_process_types(viewer))
+                            search=f.q.strip() if f.q else None, others=others,
+                            hidden=hidden_process_types(viewer))
     info.rows = demand_rows.to_rows(session, raw, now)
     return info
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, s
 from sqlalchemy.orm import Session
 
 from .. import search_terms
-from ..models import Demand
+from ..models import Demand, DemandSearchTerm
 
 # What a page says of the total: counted up to this, then "1,000+". Counting is bounded
 # by the cap (an index range of at most CAP + 1 entries), however many demands match.
@@ -89,15 +89,17 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     """One page of ``stmt`` (rows whose first column is the demand's id) in ``sort``'s
     order, with its capped count. ``offset_page`` > 1 without a cursor: that page by
     OFFSET (an old link's ``page=N``). ``search``: the list's ``q``, counted from the
-    search index's side, over ``others`` (``conditions`` less the search's own clause and
-    the viewer's compartments, ``hidden``, which it applies to the terms' demand ids)."""
+    search index's side, over ``others`` (``conditions`` less the viewer's compartments,
+    ``hidden``, which it applies to the terms' demand ids). Neither ``stmt`` nor
+    ``conditions`` has the search's own clause: it is added here, the way the count says
+    is cheapest."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
     # Plain rows, executed on the session's connection: the ORM's execution path (for
     # statements that load no entity) cost a tenth of a millisecond more a statement.
     db = session.connection()
-    total = (search_terms.count_capped(session, search, others, COUNT_CAP, hidden=hidden) if search
-             else count_capped(session, conditions))
+    tally = search_terms.tally(session, search, others, COUNT_CAP, hidden=hidden) if search else None
+    total = tally.total if tally else count_capped(session, conditions)
     info = ListPage([], total, per_page)
     if last and not cursor_id and info.pages is not None:
         # While the count is exact, the last page is page N as the links number it (by
@@ -115,8 +117,18 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
             near = first <= values[0] if less else first >= values[0]
             stmt = stmt.where(near, _beyond(columns, list(values), less))
     reverse = descending != backwards
+    by_offset = not cursor_id and not last and offset_page > 1
+    if tally is not None:
+        # The search's own clause, now that its count says how many terms match: a page in
+        # the default order from the terms alone, or the matches as a whole.
+        if tally.terms is not None and columns[0] is Demand.received_at and not by_offset:
+            t = DemandSearchTerm
+            beyond = [_beyond([t.received_at, t.demand_id], list(values), less)] if cursor_id else []
+            stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, reverse, per_page + 1))
+        else:
+            stmt = stmt.where(search_terms.matches(session, search, tally.terms))
     stmt = stmt.order_by(*[c.desc() if reverse else c.asc() for c in columns]).limit(search_terms.fixed(per_page + 1))
-    if not cursor_id and not last and offset_page > 1:
+    if by_offset:
         stmt = stmt.offset((offset_page - 1) * per_page)
         number = offset_page
     raw = list(db.execute(stmt))

@@ -1,0 +1,111 @@
+"""A search's page in the list's default order is read from the search terms alone
+(search_terms.newest_first): each term carries its demand's received_at, kept by the
+triggers whatever writes. Its pages (next, previous, last, either direction) list what
+the other plan (walking the demands) lists, compartments left out the same way."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from requests_desk import search_terms
+from tests.factories import counted, make_demand, make_user
+
+REF = re.compile(r"LD-\d{4}-\d{6}")
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _terms(session) -> set[tuple]:
+    return {tuple(r) for r in session.execute(text(
+        "SELECT t.term, t.demand_id, t.received_at, d.received_at FROM demand_search_terms t "
+        "JOIN demands d ON d.id = t.demand_id"))}
+
+
+def test_every_term_carries_its_demands_date_whatever_wrote_it(session):
+    a = make_demand(session, targets=["ann@contoso.com", "bo@contoso.com"],
+                    received_at=(NOW - timedelta(days=3)).isoformat())
+    make_demand(session, targets=["cy@fabrikam.de"], received_at=(NOW - timedelta(days=9)).isoformat())
+    # Plain SQL, as retention's redaction and a restore write: a changed identifier and
+    # legal reference, a new target. (A demand's date is fixed at intake.)
+    session.execute(text("UPDATE demand_targets SET identifier = 'redacted:1' WHERE identifier = 'bo@contoso.com'"))
+    session.execute(text("INSERT INTO demand_targets (demand_id, identifier, position) VALUES (:d, 'di@contoso.com', 5)"),
+                    {"d": a.id})
+    session.execute(text("UPDATE demands SET legal_reference = 'CASE-2' WHERE id = :d"), {"d": a.id})
+    session.commit()
+    rows = _terms(session)
+    assert {r[0] for r in rows if r[1] == a.id} >= {"redacted:1", "di@contoso.com", "ann@contoso.com", "case-2"}
+    assert all(r[2] == r[3] for r in rows), rows  # each term's date is its demand's
+    # A bulk load's absorb (and a restore's rebuild) writes the same rows as the triggers.
+    search_terms.rebuild(session.connection())
+    assert _terms(session) == rows
+
+
+@pytest.fixture
+def desk(session):
+    """34 demands whose accounts begin "kim", one received each day (three on one day:
+    equal dates are ordered by id), four of them national-security."""
+    cleared = make_user(session, "counsel", "cleared", email="clara@desk.example")
+    for i in range(34):
+        day = NOW - timedelta(days=i if i not in (7, 8) else 6)
+        make_demand(session, cleared, targets=[f"kim{i}@example.net", f"kim.alt{i}@example.net"],
+                    received_at=day.isoformat(),
+                    process_type="national_security" if i % 9 == 4 else "subpoena")
+    make_demand(session, cleared, targets=["other@example.net"])
+    return cleared
+
+
+def _walk(client, first: str) -> tuple[list[str], list[str]]:
+    """Every page's references following "next" from ``first``, then following "previous"
+    back from the last page."""
+    forward, url = [], first
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        body = html[html.index("<tbody"):html.index("</tbody>")]
+        forward.append(list(dict.fromkeys(REF.findall(body))))
+        nxt = re.search(r'href="([^"]+)" rel="next"', html)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else None
+    backward, url = [], first + "&last=1"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        body = html[html.index("<tbody"):html.index("</tbody>")]
+        backward.insert(0, list(dict.fromkeys(REF.findall(body))))
+        prev = re.search(r'href="([^"]+)" rel="prev"', html)
+        url = prev.group(1).replace("&amp;", "&") if prev else None
+    return forward, backward
+
+
+@pytest.mark.parametrize("sort", ["-received_at", "received_at"])
+@pytest.mark.parametrize("roles", [("counsel", "cleared"), ("counsel",)])
+def test_pages_from_the_terms_list_what_the_demands_list(app, client, session, desk, login, monkeypatch,
+                                                         sort, roles):
+    viewer = desk if "cleared" in roles else make_user(session, *roles, email="cam@desk.example")
+    login(viewer.email)
+    first = f"/desk/demands?q=KIM&per_page=7&sort={sort}"
+    with counted(app) as statements:
+        terms_first = _walk(client, first)
+    assert any("GROUP BY demand_search_terms.received_at" in s for s in statements)
+    monkeypatch.setattr(search_terms, "TERMS_FIRST", 0)  # every search walks the demands instead
+    with counted(app) as statements:
+        walked = _walk(client, first)
+    assert not any("GROUP BY demand_search_terms.received_at" in s for s in statements)
+    assert terms_first == walked
+    forward, backward = terms_first
+    listed = [ref for page in forward for ref in page]
+    assert len(listed) == len(set(listed)) == (34 if "cleared" in roles else 30)
+    assert [len(p) for p in forward] == [7] * (len(listed) // 7) + ([len(listed) % 7] if len(listed) % 7 else [])
+    assert [ref for page in backward for ref in page] == listed
+    dates = session.execute(text("SELECT reference, received_at, id FROM demands")).all()
+    key = {ref: (at, i) for ref, at, i in dates}
+    assert listed == sorted(listed, key=key.__getitem__, reverse=sort.startswith("-"))
+
+
+def test_a_search_sends_three_statements(app, client, session, desk, login):
+    """The count (which says how many terms match), the page, its targets and badges;
+    the probe a search used to send first to choose its plan is gone."""
+    login(desk.email)
+    client.get("/desk/demands?q=kim")
+    with counted(app) as statements:
+        assert client.get("/desk/demands?q=kim").status_code == 200
+    assert len(statements) == 3, statements
