@@ -7,10 +7,14 @@ the admin pages. A page that only shows them reads each at most once every
 ``KEEP_SECONDS`` per worker and database (``kept``): on PostgreSQL each read is a round
 trip, and they were three of the case list's five statements.
 
-What decides something never reads them from here: the workflow, intake and the notices
-read the tables in their own transaction. A change made in this process (any flush of a
-``ProcessRule``, ``DataSet`` or ``Customer``) is seen on the next request; one made in
-another process (``desk init``, another worker's admin page) within ``KEEP_SECONDS``.
+The list's badge for a flagged sender reads the active fraud flags the same way (a few
+rows: one per fraudulent sender counsel rejected).
+
+What decides something never reads them from here: the workflow, intake, the emergency
+checks and the notices read the tables in their own transaction. A change made in this
+process (any flush of the kept table's class: ``ProcessRule``, ``DataSet``, ``Customer``,
+``FraudFlag``) is seen on the next request; one made in another process (``desk init``,
+another worker's admin page) within ``KEEP_SECONDS``.
 
 Kept values are plain, immutable rows (SQLAlchemy ``Row``: attribute access by column
 name), never ORM objects, so requests in several threads may share them.
@@ -25,8 +29,6 @@ from typing import Any, Callable
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
-
-from .models import Customer, DataSet, ProcessRule
 
 KEEP_SECONDS = 5.0
 
@@ -68,12 +70,14 @@ def forget(engine: Engine | None = None, source: type | None = None) -> None:
 
 
 _CHANGED = "kept_tables_changed"
-_WATCHED = (ProcessRule, DataSet, Customer)
 
 
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context) -> None:
-    changed = {type(obj) for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, _WATCHED)}
+    watched = tuple(set(_SOURCES.values()))
+    if not watched:
+        return
+    changed = {type(obj) for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, watched)}
     if changed:
         session.info.setdefault(_CHANGED, set()).update(changed)
         _forget_for(session, changed)  # nothing read meanwhile by this session is kept (kept())

@@ -104,3 +104,32 @@ def test_kept_values_cannot_be_changed_by_a_caller(session, clock):
     assert rules.process_codes(session)[0] == "subpoena"
     assert rules.shown_rule(session, "search_warrant").max_tier == "content"
     assert rules.shown_rule(session, "no_such_type") is None
+
+
+def test_the_lists_flagged_sender_badge_follows_the_flags(app, client, session, staff, clock):
+    """The case list tells a flagged sender from its rows' addresses and the active flags
+    (kept): none of its statements reads the flags or the requesters for it."""
+    from datetime import datetime, timezone
+
+    from requests_desk.models import FraudFlag
+
+    make_demand(session, staff, requester={"agency": "Forged PD", "name": "F. Orger", "email": "Chief@Forged.example",
+                                           "type": "law_enforcement"})
+    assert "Flagged sender" not in client.get("/desk/demands").get_data(as_text=True)
+    flag = FraudFlag(kind="domain", value="forged.example", flagged_at=datetime.now(timezone.utc))
+    session.add(flag)
+    session.commit()  # in this process: at once (the flags read again)
+    assert "Flagged sender" in client.get("/desk/demands").get_data(as_text=True)
+    with counted(app) as statements:
+        assert "Flagged sender" in client.get("/desk/demands").get_data(as_text=True)
+    assert not [s for s in statements if "fraud_flags" in s or "FROM requesters" in s], statements
+    flag.lifted_at = datetime.now(timezone.utc)
+    session.commit()
+    assert "Flagged sender" not in client.get("/desk/demands").get_data(as_text=True)
+    # Set by another process: within KEEP_SECONDS.
+    with app.extensions["desk"]["engine"].begin() as conn:
+        conn.execute(text("INSERT INTO fraud_flags (kind, value, flagged_at) "
+                          "VALUES ('email', 'chief@forged.example', CURRENT_TIMESTAMP)"))
+    assert "Flagged sender" not in client.get("/desk/demands").get_data(as_text=True)
+    clock[0] += kept.KEEP_SECONDS
+    assert "Flagged sender" in client.get("/desk/demands").get_data(as_text=True)

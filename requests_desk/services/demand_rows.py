@@ -19,7 +19,7 @@ from ..db import CompiledOnce
 from ..models import Customer, Demand, DemandTarget, Gag, Requester
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS, STATE_TERMS
 from .case import DUE_SOON
-from .fraud_flags import flagged_clause
+from .fraud_flags import flagged_address, shown_flags
 
 
 @dataclass(slots=True)
@@ -86,8 +86,10 @@ def to_rows(session: Session, raw: Sequence[Any], now: datetime) -> list[DemandR
 
 @cache
 def _page_details() -> CompiledOnce:
-    """The page's targets (with their customers), its gags in force and its flagged
-    senders, in one statement; built once (its parameters: ``ids`` and ``now``)."""
+    """The page's targets (with their customers) and its gags in force, in one statement;
+    built once (its parameters: ``ids`` and ``now``). Flagged senders are told from the
+    rows' own addresses (``fraud_flags.shown_flags``): asked of each page's requesters,
+    PostgreSQL read every requester against the flags (0.6 ms, and growing with them)."""
     ids, now = bindparam("ids", expanding=True), bindparam("now", type_=Gag.expires_at.type)
     targets = (select(DemandTarget.demand_id, literal("t").label("kind"), DemandTarget.identifier,
                       Customer.name, Customer.enterprise, DemandTarget.position, DemandTarget.id)
@@ -95,11 +97,7 @@ def _page_details() -> CompiledOnce:
                .where(DemandTarget.demand_id.in_(ids)))
     gags = (select(Gag.demand_id, literal("g"), Gag.order_ref, null(), null(), literal(0), Gag.id)
             .where(Gag.demand_id.in_(ids), Gag.active_condition(now)))
-    # SPEC §9: the demands whose requester's address or domain is flagged as fraudulent.
-    flagged = (select(Demand.id, literal("f"), null(), null(), null(), literal(0), Demand.id)
-               .join(Requester, Requester.id == Demand.requester_id)
-               .where(Demand.id.in_(ids), flagged_clause(Requester.email)))
-    both = union_all(targets, gags, flagged).subquery()
+    both = union_all(targets, gags).subquery()
     return CompiledOnce(select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id))
 
 
@@ -118,6 +116,9 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
         r.process_label = PROCESS_TERMS.label(r.process_type)
     if not rows:
         return
+    flags = shown_flags(session)  # SPEC §9: the requester's address or domain flagged as fraudulent
+    for r in rows:
+        r.flagged = flagged_address(r.requester_email, flags)
     by_id: dict[int, list[DemandRow]] = {}
     for r in rows:  # a demand may be in two of the queue's lists
         by_id.setdefault(r.id, []).append(r)
@@ -128,10 +129,6 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
         if kind == "g":
             for row in same:
                 row.gags.append(text)
-            continue
-        if kind == "f":
-            for row in same:
-                row.flagged = True
             continue
         for row in same:
             row.targets.append(text)

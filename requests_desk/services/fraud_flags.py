@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or
 from sqlalchemy.orm import Session
 
 from .. import access, audit
+from ..kept import kept
 from ..db import utcnow
 from ..errors import Conflict, FieldErrors, NotFound
 from ..models import Demand, FraudFlag, User
@@ -109,6 +110,30 @@ def flagged_emails(session: Session, emails: Iterable[str | None]) -> set[str]:
     by_email = {f.value for f in flags if f.kind == "email"}
     by_domain = {f.value for f in flags if f.kind == "domain"}
     return {e for e in wanted if e in by_email or domain_of(e) in by_domain}
+
+
+_ACTIVE_VALUES = select(FraudFlag.kind, FraudFlag.value).where(FraudFlag.lifted_at.is_(None))
+
+
+def shown_flags(session: Session) -> tuple[frozenset[str], frozenset[str]]:
+    """The active flags' addresses and domains, as the lists show them: kept by each
+    worker for a few seconds (``kept.py``; a flag set or lifted in this process is seen
+    at once). The few flags counsel sets (one per fraudulent sender) are read whole, so
+    a page of any number of demands asks nothing more; what decides (the emergency
+    checks a scope needs) reads the flags in its own transaction."""
+    def read(conn) -> tuple[frozenset[str], frozenset[str]]:
+        rows = conn.execute(_ACTIVE_VALUES).all()
+        return (frozenset(v for k, v in rows if k == "email"), frozenset(v for k, v in rows if k == "domain"))
+    return kept(session, "fraud_flags", FraudFlag, read)
+
+
+def flagged_address(email: str | None, flags: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Whether ``shown_flags`` name this requester address or its domain (as ``flagged_emails``)."""
+    by_email, by_domain = flags
+    if not by_email and not by_domain:
+        return False
+    address = (email or "").strip().lower()
+    return bool(domain_of(address)) and (address in by_email or domain_of(address) in by_domain)
 
 
 def flagged_demand_ids(session: Session, demands: Iterable[Any]) -> set[int]:
