@@ -121,7 +121,7 @@ def page(session: Session, stmt: Select, conditions: Sequence[ColumnElement[bool
     if tally is not None:
         # The search's own clause, now that its count says how many terms match: a page in
         # the default order from the terms alone, or the matches as a whole.
-        if tally.terms is not None and columns[0] is Demand.received_at and not by_offset:
+        if tally.terms_first and columns[0] is Demand.received_at and not by_offset:
             t = DemandSearchTerm
             beyond = [_beyond([t.received_at, t.demand_id], list(values), less)] if cursor_id else []
             stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, reverse, per_page + 1))
