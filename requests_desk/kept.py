@@ -43,9 +43,7 @@ def kept(session: Session, name: str, source: type, read: Callable[[Connection],
     """``read(connection)``'s value, as this worker read it for this database less than
     ``KEEP_SECONDS`` ago, or read now (in the request's transaction) and kept."""
     _SOURCES[name] = source
-    engine = session.get_bind()
-    if isinstance(engine, Connection):  # a session bound to a connection (tests, the CLI)
-        engine = engine.engine
+    engine = _engine_of(session)
     now = time.monotonic()
     with _lock:
         entry = _kept.get(engine, {}).get(name)
@@ -95,9 +93,12 @@ def _drop_note(session: Session) -> None:
     session.info.pop(_CHANGED, None)
 
 
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind  # a session bound to a connection: the CLI, tests
+
+
 def _forget_for(session: Session, classes: set[type]) -> None:
-    engine = session.get_bind()
-    if isinstance(engine, Connection):
-        engine = engine.engine
+    engine = _engine_of(session)
     for cls in classes:
         forget(engine, cls)

@@ -159,7 +159,7 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
     """The case list's page: plain rows (services/demand_rows.py), by key, counted up to a
     cap. ``also``: more conditions (a queue's)."""
     now = now or utcnow()
-    # A search is counted from the index's side (search_terms.count_capped), over the
+    # A search is counted from the index's side (search_terms.tally), over the
     # other filters: its own clause in the count too made SQLite test every match twice;
     # the viewer's compartments it applies to the terms' demand ids itself.
     others = conditions(session, f, viewer, now, search=False, visibility=False) + list(also)

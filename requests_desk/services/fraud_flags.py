@@ -109,7 +109,7 @@ def flagged_emails(session: Session, emails: Iterable[str | None]) -> set[str]:
     flags = _active_matching(session, wanted)
     by_email = {f.value for f in flags if f.kind == "email"}
     by_domain = {f.value for f in flags if f.kind == "domain"}
-    return {e for e in wanted if e in by_email or domain_of(e) in by_domain}
+    return {e for e in wanted if flagged_address(e, (by_email, by_domain))}
 
 
 _ACTIVE_VALUES = select(FraudFlag.kind, FraudFlag.value).where(FraudFlag.lifted_at.is_(None))
@@ -128,12 +128,14 @@ def shown_flags(session: Session) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def flagged_address(email: str | None, flags: tuple[frozenset[str], frozenset[str]]) -> bool:
-    """Whether ``shown_flags`` name this requester address or its domain (as ``flagged_emails``)."""
+    """Whether these flags (addresses, domains: ``shown_flags``) name this requester
+    address or its domain."""
     by_email, by_domain = flags
     if not by_email and not by_domain:
         return False
     address = (email or "").strip().lower()
-    return bool(domain_of(address)) and (address in by_email or domain_of(address) in by_domain)
+    domain = domain_of(address)
+    return domain is not None and (address in by_email or domain in by_domain)
 
 
 def flagged_demand_ids(session: Session, demands: Iterable[Any]) -> set[int]:
