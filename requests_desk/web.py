@@ -161,6 +161,16 @@ def unbroken_dates(text: str | None) -> Markup:
                                     str(escape(text or ""))))
 
 
+def escaped_text(value: object) -> str:
+    """``value`` as HTML-escaped text, a plain ``str``: markupsafe's escape (the same
+    entities) without its ``Markup`` wrapper, for a template's ``{% autoescape false %}``
+    region (``|esc``), where each cell's ``Markup`` was then copied back into a ``str``.
+    Used where autoescape is on, it would escape twice: visible, never unsafe."""
+    text = value if type(value) is str else str(value)
+    return (text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
 _FIXED_URLS: dict[tuple, str] = {}
 
 
@@ -187,6 +197,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["filesize"] = file_size
     app.jinja_env.filters["ident"] = break_points
     app.jinja_env.filters["unbroken_dates"] = unbroken_dates
+    app.jinja_env.filters["esc"] = escaped_text
 
     @app.context_processor
     def inject():

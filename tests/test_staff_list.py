@@ -8,11 +8,14 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, strategies as st
+from markupsafe import escape
 from sqlalchemy import event
 
 from requests_desk import workflow
 from requests_desk.models import Demand
 from requests_desk.services import gags as gag_service
+from requests_desk.web import escaped_text
 from tests.factories import make_customer, make_demand, make_user, page_text
 
 REF = re.compile(r"LD-\d{4}-\d{6}")
@@ -445,6 +448,13 @@ def test_what_users_typed_is_escaped_in_the_rows(client, session, staff):
     for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "&lt;i&gt;REF&lt;/i&gt;", "Gag order &lt;u&gt;NDO&lt;/u&gt;",
                     "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
         assert escaped in html
+
+
+@given(st.text())
+def test_the_rows_escape_writes_what_markupsafe_writes(text):
+    """``|esc`` (the rows' escape, a plain str) writes the same entities as autoescape."""
+    assert escaped_text(text) == str(escape(text))
+    assert escaped_text(7) == "7"
 
 
 def test_queue_counts_carry_thousands_separators(app, session):
