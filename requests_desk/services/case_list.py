@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from .. import search_terms
@@ -124,28 +124,48 @@ def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
                visibility: bool = True) -> list[ColumnElement[bool]]:
     """The WHERE clauses over ``Demand`` of the filters ``f`` for ``viewer`` (``search``:
     with the clause of ``q``, when there is one; ``visibility``: with the viewer's
-    compartments)."""
+    compartments). Each filter's value is a parameter named as ``filter_values`` names it."""
     now = now or utcnow()
     where: list[ColumnElement[bool]] = list(visible_to(viewer)) if visibility else []
+    values = filter_values(f, now)[1]
     if f.status == "open":
         where.append(Demand.status.in_(OPEN_STATES))
     elif f.status:
-        where.append(Demand.status == f.status)
+        where.append(Demand.status == bindparam("f_status", values["f_status"]))
     if f.country:
-        where.append(Demand.country == f.country)
+        where.append(Demand.country == bindparam("f_country", values["f_country"]))
     if f.process_type:
-        where.append(Demand.process_type == f.process_type)
+        where.append(Demand.process_type == bindparam("f_process_type", values["f_process_type"]))
     if f.customer:
-        where.append(
-            exists().where(DemandTarget.demand_id == Demand.id, DemandTarget.customer_id == f.customer)
-        )
+        where.append(exists().where(DemandTarget.demand_id == Demand.id,
+                                    DemandTarget.customer_id == bindparam("f_customer", values["f_customer"])))
     if f.overdue:
-        where += [Demand.status.in_(OPEN_STATES), Demand.due_at < now]
+        where += [Demand.status.in_(OPEN_STATES), Demand.due_at < bindparam("f_now", now, type_=Demand.due_at.type)]
     if f.q and search:
         # The start of a reference, a legal reference or a target identifier, any case:
         # a range of the search index (requests_desk/search_terms.py), on either database.
         where.append(search_terms.matches(session, f.q.strip()))
     return where
+
+
+def filter_values(f: DemandFilters, now: datetime) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """Which filters ``f`` sets (less ``q``: the shape of ``conditions``' clauses) and the
+    values of their parameters, by name."""
+    shape: list[str] = []
+    values: dict[str, Any] = {}
+    if f.status == "open":
+        shape.append("open")
+    elif f.status:
+        values["f_status"] = f.status
+    if f.country:
+        values["f_country"] = f.country
+    if f.process_type:
+        values["f_process_type"] = f.process_type
+    if f.customer:
+        values["f_customer"] = f.customer
+    if f.overdue:
+        values["f_now"] = now
+    return (*shape, *values), values
 
 
 def list_demands(session: Session, f: DemandFilters, viewer: HasRoles | None,
@@ -159,16 +179,25 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
     """The case list's page: plain rows (services/demand_rows.py), by key, counted up to a
     cap. ``also``: more conditions (a queue's)."""
     now = now or utcnow()
-    # A search is counted from the index's side (search_terms.tally), over the
-    # other filters: its own clause in the count too made SQLite test every match twice;
-    # the viewer's compartments it applies to the terms' demand ids itself.
-    others = conditions(session, f, viewer, now, search=False, visibility=False) + list(also)
-    where = visible_to(viewer) + others  # the search's own clause: keyset.page adds it
-    raw, info = keyset.page(session, demand_rows.rows_query(now, where), where, sort=f.sort,
+    hidden = hidden_process_types(viewer)
+    shape, values = filter_values(f, now)
+
+    def build() -> tuple[Select, list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+        # A search is counted from the index's side (search_terms.tally), over the
+        # other filters: its own clause in the count too made SQLite test every match
+        # twice; the viewer's compartments it applies to the terms' demand ids itself.
+        others = conditions(session, f, viewer, now, search=False, visibility=False) + list(also)
+        where = visible_to(viewer) + others  # the search's own clause: keyset.page adds it
+        return demand_rows.rows_query(now, where), where, others
+
+    # The list's statements are the same for every request with the same filters set
+    # (their values are parameters): keyset.page builds them once per shape. A queue's
+    # extra conditions are not named by the shape: built for each request.
+    raw, info = keyset.page(session, build, sort=f.sort,
                             per_page=f.per_page, after=f.after, before=f.before, last=f.last,
                             number=f.page if (f.after or f.before) else None, offset_page=f.page,
-                            search=f.q.strip() if f.q else None, others=others,
-                            hidden=hidden_process_types(viewer))
+                            search=f.q.strip() if f.q else None, hidden=hidden,
+                            shape=None if also else ("case-list", shape, hidden), values=values)
     info.rows = demand_rows.to_rows(session, raw, now)
     return info
 

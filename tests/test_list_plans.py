@@ -1,0 +1,117 @@
+"""The case list's statements are built once per shape (services/keyset.py: ``_PLANS``)
+and run with each request's values as parameters. A planned page must read exactly what
+the same page built afresh reads, for any filters, sort, page size, cursor and viewer,
+whatever pages were planned before it (a value kept from an earlier request would show
+the wrong demands)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import true
+
+from requests_desk import workflow
+from requests_desk.models import Demand
+from requests_desk.services import case_list, keyset
+from tests.factories import counted, make_customer, make_demand, make_user
+
+SORTS = [s for key in case_list.SORTS for s in (key, f"-{key}")]
+
+
+@pytest.fixture
+def desk(session):
+    """Twenty-four demands over three countries, four process types (one a compartment),
+    two customers, open and closed, overdue and not, some received at the same time."""
+    officer = make_user(session, "counsel", "approver", email="plans@desk.example")
+    cleared = make_user(session, "counsel", "cleared", email="cleared@desk.example")
+    customers = [make_customer(session, "Contoso", accounts=("a@contoso.example",)),
+                 make_customer(session, "Fabrikam", accounts=("b@fabrikam.example",))]
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    ids = []
+    for i in range(24):
+        received = now - timedelta(days=40 - (i // 2))  # pairs received at the same moment
+        target = ["a@contoso.example", "b@fabrikam.example", "c@gmail.example"][i % 3]
+        process_type = ["subpoena", "search_warrant", "court_order", "national_security"][i % 4]
+        body = {"targets": [target], "country": ["DE", "US", "FR"][i % 3 if i % 5 else 1],
+                "process_type": process_type, "received_at": received.isoformat(),
+                "requested": [{"target": target, "data_set": "subscriber_info", "from": "2026-01-01",
+                               "to": "2026-01-02"}]}
+        if i % 4 == 1:
+            body["due_at"] = (now + timedelta(days=3 + i)).isoformat()
+        demand = make_demand(session, cleared, **body)
+        if i % 3 == 2:
+            workflow.apply_action(session, cleared, session.get(Demand, demand.id), "withdraw", {})
+        ids.append(demand.id)
+    session.commit()
+    return {"viewers": [officer, cleared], "customers": [c.id for c in customers], "ids": ids}
+
+
+def _filters(data) -> case_list.DemandFilters:
+    return case_list.DemandFilters(**data)
+
+
+filters = st.fixed_dictionaries({
+    "status": st.sampled_from([None, "open", "closed", "received"]),
+    "country": st.sampled_from([None, "DE", "US", "FR"]),
+    "process_type": st.sampled_from([None, "subpoena", "search_warrant", "national_security"]),
+    "customer": st.sampled_from([None, 0, 1, -1]),
+    "overdue": st.booleans(),
+    "sort": st.sampled_from(SORTS),
+    "per_page": st.sampled_from([1, 2, 5, 50]),
+})
+
+
+def _page(session, f, viewer, *, planned: bool):
+    """The page as the case list reads it: planned, or built afresh (``also`` a condition
+    that changes nothing: a queue's extra conditions are never planned)."""
+    info = case_list.list_rows(session, f, viewer, also=() if planned else [true()])
+    return ([r.id for r in info.rows], info.total, info.number, info.has_prev, info.has_next,
+            info.first_id, info.last_id)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=filters, viewer=st.integers(0, 1), cursor=st.sampled_from([None, "after", "before", "last"]),
+       at=st.integers(0, 23))
+def test_a_planned_page_reads_what_a_page_built_afresh_reads(session, desk, data, viewer, cursor, at):
+    data = dict(data)
+    if data["customer"] is not None and data["customer"] >= 0:
+        data["customer"] = desk["customers"][data["customer"]]
+    f = _filters(data)
+    if cursor == "last":
+        f.last = True
+    elif cursor:
+        setattr(f, cursor, desk["ids"][at])
+    who = desk["viewers"][viewer]
+    assert _page(session, f, who, planned=True) == _page(session, f, who, planned=False)
+
+
+def test_each_shape_is_built_once_and_run_with_its_values(session, desk):
+    """Two requests with the same filters set (other values) share their statements: the
+    second builds none and still reads its own values."""
+    keyset._PLANS.clear()
+    viewer = desk["viewers"][1]
+    de = _filters({"country": "DE", "sort": "-received_at"})
+    us = _filters({"country": "US", "sort": "-received_at"})
+    first = _page(session, de, viewer, planned=True)
+    planned = dict(keyset._PLANS)
+    assert len(planned) == 2  # its count and its page
+    second = _page(session, us, viewer, planned=True)
+    assert keyset._PLANS == planned  # the same statements, none built again
+    assert first[0] and second[0] and not set(first[0]) & set(second[0])
+    assert first == _page(session, de, viewer, planned=False)
+    assert second == _page(session, us, viewer, planned=False)
+    countries = {d.id: d.country for d in session.query(Demand)}
+    assert {countries[i] for i in first[0]} == {"DE"} and {countries[i] for i in second[0]} == {"US"}
+
+
+def test_the_kept_plans_are_bounded(session, desk, app, monkeypatch):
+    monkeypatch.setattr(keyset, "PLANS_KEPT", 3)
+    keyset._PLANS.clear()
+    viewer = desk["viewers"][0]
+    for per_page in (1, 2, 3, 4):
+        _page(session, _filters({"per_page": per_page}), viewer, planned=True)
+        assert len(keyset._PLANS) <= 3
+    with counted(app) as statements:
+        assert _page(session, _filters({"per_page": 4}), viewer, planned=True)[0]
+    assert len(statements) == 3  # count, page, the page's details
