@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -123,6 +124,11 @@ def start_session(user: User, stage: str = "full") -> None:
     session.clear()
     session["sid"] = sid
     session["fp"] = _fingerprint(user)
+    # The new session's CSRF secret now, in the cookie the sign-in sets: made by the
+    # first page with a form instead, it changed the session there, and every page
+    # signed the whole cookie again for a client that kept the sign-in's cookie.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    generate_csrf()
 
 
 def _locked_answer(template: str, form, until: datetime, **context):

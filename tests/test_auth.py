@@ -159,6 +159,19 @@ def test_logout_is_a_post_with_csrf(client, login, counsel):
     assert r.status_code == 302 and "/login" in r.headers["Location"]
 
 
+def test_pages_after_sign_in_leave_its_cookie_alone(client, login, counsel):
+    """The sign-in's cookie already holds the session's CSRF secret: a page with a form
+    (every signed-in page has the sign-out form) neither changes the session nor sets the
+    cookie again, and its token is good for the form."""
+    login(counsel.email)
+    for path in ("/desk/", "/desk/demands", "/account/password"):
+        r = client.get(path)
+        assert r.status_code == 200
+        assert not [h for h in r.headers.getlist("Set-Cookie") if h.startswith("session=")], path
+    r = client.post("/logout", data={"csrf_token": csrf_from(r.get_data(as_text=True))})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+
+
 def test_anonymous_is_sent_to_login_with_next(client):
     r = client.get("/desk/demands?status=received")
     assert r.status_code == 302
