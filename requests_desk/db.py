@@ -5,7 +5,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -84,7 +84,25 @@ def make_engine(url: str, **kwargs) -> Engine:
     connect_args.setdefault("options", " ".join(filter(None, [SERIAL_PLANS, own if isinstance(own, str) else None])))
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     ping_when_idle(engine)
+    transactions_by_default(engine)
     return engine
+
+
+# Set on a pooled connection while a request's session reads outside a transaction
+# (``db_session._reads_first``).
+OUTSIDE_TRANSACTION = "desk_outside_transaction"
+
+
+def transactions_by_default(engine: Engine) -> None:
+    """Every connection leaves the pool in transaction mode (not autocommit), whatever a
+    request's session did with it (``db_session._reads_first``), and with no mark left
+    from that request."""
+
+    @event.listens_for(engine, "checkout")
+    def _in_transaction_mode(dbapi_connection, record, _proxy) -> None:
+        record.info.pop(OUTSIDE_TRANSACTION, None)
+        if dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
 
 
 SERIAL_PLANS = "-c max_parallel_workers_per_gather=0"
@@ -200,3 +218,23 @@ class CompiledOnce:
 
     def run(self, connection, params: dict):
         return connection.execute(self.statement, params, execution_options=self._options)
+
+
+# Statements built once per key and run as built (``planned``): a list's statements for
+# each shape of its filters (services/keyset.py). A list's count and page built anew for
+# each request, then keyed and looked up in SQLAlchemy's cache, cost about 1 ms of the
+# case list's 4 (against 0.4 ms run as built). Bounded: a shape is a combination of
+# filters, compartments, sort, direction, page size and the search's plan.
+_PLANS: dict[tuple, CompiledOnce] = {}
+PLANS_KEPT = 256
+
+
+def planned(key: tuple, make: Callable[[], Any]) -> CompiledOnce:
+    """The statement ``make()`` builds for ``key``, built the first time it is asked for.
+    Every value that differs between requests of one key must be a named parameter."""
+    found = _PLANS.get(key)
+    if found is None:
+        if len(_PLANS) >= PLANS_KEPT:
+            _PLANS.clear()
+        found = _PLANS[key] = CompiledOnce(make())
+    return found

@@ -12,12 +12,13 @@ bulk load drops the triggers and calls ``absorb`` once (as the report summary do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
-from sqlalchemy import ColumnElement, String, bindparam, distinct, exists, func, literal, select, text
+from sqlalchemy import ColumnElement, Select, String, bindparam, distinct, exists, func, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from .db import planned
 from .models import Demand, DemandSearchTerm
 from .services.case import visible_by_id
 
@@ -210,11 +211,24 @@ def matches(session: Session, q: str, terms: int | None = None) -> ColumnElement
     of its target identifiers. Lower-cased by the database on both sides, so each
     database compares like with like; a range of the terms' primary key. ``terms``: how
     many terms match, when the caller knows (``tally``); else counted here up to FEW."""
+    return matching(q, few_terms(session, q, terms))
+
+
+def few_terms(session: Session, q: str, terms: int | None = None) -> bool:
+    """Whether ``q`` matches at most FEW terms (``terms``, when the caller has counted
+    them; else counted here, up to FEW + 1)."""
+    if terms is None:
+        found = select(DemandSearchTerm.demand_id).where(*_range(q))
+        terms = session.scalar(select(func.count()).select_from(found.limit(FEW + 1).subquery())) or 0
+    return terms <= FEW
+
+
+def matching(q: str, few: bool) -> ColumnElement[bool]:
+    """``matches``' clause: the matching demands' ids (``few`` terms), or a probe of each
+    demand's terms."""
     in_range = _range(q)
     found = select(DemandSearchTerm.demand_id).where(*in_range)
-    few = terms if terms is not None else session.scalar(
-        select(func.count()).select_from(found.limit(FEW + 1).subquery()))
-    if few <= FEW:  # (never correlated: the count's own FROM has the terms table too)
+    if few:  # (never correlated: the count's own FROM has the terms table too)
         return Demand.id.in_(found.correlate(None))
     return exists().where(DemandSearchTerm.demand_id == Demand.id, *in_range).correlate_except(DemandSearchTerm)
 
@@ -247,8 +261,8 @@ def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bo
     return tally(session, q, conditions, cap, hidden).total
 
 
-def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int,
-          hidden: tuple[str, ...] = ()) -> Tally:
+def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]] | Callable[[], Sequence[ColumnElement[bool]]],
+          cap: int, hidden: tuple[str, ...] = (), plan: tuple[tuple, dict, bool] | None = None) -> Tally:
     """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1, read from the
     terms' range so the count costs what the matches do however rare they are in the
     table. Each term's demand is looked up only when ``conditions`` ask about it; the
@@ -262,18 +276,38 @@ def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], c
     the list knows which way to read its page): fewer than that means every match was
     read and the distinct count is exact; more than ``cap`` distinct demands among them
     is "cap+". Only a range that many terms of the same few demands fill is counted
-    whole (distinct, capped)."""
-    stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
-    if conditions:
-        stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions)
+    whole (distinct, capped).
+
+    ``plan``: a key naming ``conditions`` and ``hidden`` (``db.planned``), the values of
+    the conditions' parameters, and whether there are any: the first count is then built
+    once per key (``conditions`` may then be a function giving them, called only to
+    build it)."""
+    listed = conditions if callable(conditions) else (lambda: conditions)
+    filtered = plan[2] if plan is not None else bool(listed())
+
+    def matching_terms() -> Select:
+        stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
+        if filtered:
+            stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*listed())
+        return stmt
+
     db = session.connection()
     most = TERMS_FIRST.get(db.dialect.name, 0)
     reach = max(REACH * (cap + 1), most + 1)
-    first = stmt.limit(fixed(reach)).subquery()
-    read, demands = db.execute(select(func.count(), func.count(distinct(first.c.demand_id)))).one()
-    terms = None if conditions else read
+
+    def first_count() -> Select:
+        first = matching_terms().limit(fixed(reach)).subquery()
+        return select(func.count(), func.count(distinct(first.c.demand_id)))
+
+    if plan is None:
+        read, demands = db.execute(first_count()).one()
+    else:
+        key, values, _ = plan
+        read, demands = planned(("search-count", *key, filtered, reach, cap), first_count).run(
+            db, {**values, "q": q}).one()
+    terms = None if filtered else read
     terms_first = terms is not None and read < reach and read <= most
     if read < reach or demands > cap:
         return Tally(min(demands, cap + 1), terms, terms_first)
-    whole = stmt.distinct().limit(fixed(cap + 1)).subquery()
+    whole = matching_terms().distinct().limit(fixed(cap + 1)).subquery()
     return Tally(db.scalar(select(func.count()).select_from(whole)) or 0, terms, False)

@@ -191,13 +191,15 @@ def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: 
         return demand_rows.rows_query(now, where), where, others
 
     # The list's statements are the same for every request with the same filters set
-    # (their values are parameters): keyset.page builds them once per shape. A queue's
-    # extra conditions are not named by the shape: built for each request.
+    # (their values are parameters, the search's prefix too): keyset.page builds them
+    # once per shape. A queue's extra conditions are not named by the shape: built for
+    # each request.
     raw, info = keyset.page(session, build, sort=f.sort,
                             per_page=f.per_page, after=f.after, before=f.before, last=f.last,
                             number=f.page if (f.after or f.before) else None, offset_page=f.page,
                             search=f.q.strip() if f.q else None, hidden=hidden,
-                            shape=None if also else ("case-list", shape, hidden), values=values)
+                            shape=None if also else ("case-list", shape, hidden), values=values,
+                            filtered=bool(shape or also))
     info.rows = demand_rows.to_rows(session, raw, now)
     return info
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_col
 from sqlalchemy.orm import Session
 
 from .. import search_terms
-from ..db import CompiledOnce
+from ..db import planned as planned_statement
 from ..models import Demand, DemandSearchTerm
 
 # What a page says of the total: counted up to this, then "1,000+". Counting is bounded
@@ -83,29 +83,12 @@ def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) ->
     return session.connection().scalar(count_up_to(COUNT_CAP, Demand, *conditions)) or 0
 
 
-# The statements of each list shape (``page``'s ``shape``), built once: a list's count and
-# page built anew for each request, then keyed and looked up in SQLAlchemy's cache, cost
-# about 1 ms of the case list's 4 (against 0.4 ms run as built). Bounded: a shape is a
-# combination of filters, compartments, sort, direction and page size.
-_PLANS: dict[tuple, CompiledOnce] = {}
-PLANS_KEPT = 256
-
-
-def _planned(key: tuple, make: Callable[[], Any]) -> CompiledOnce:
-    found = _PLANS.get(key)
-    if found is None:
-        if len(_PLANS) >= PLANS_KEPT:
-            _PLANS.clear()
-        found = _PLANS[key] = CompiledOnce(make())
-    return found
-
-
 def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElement[bool]],
                                                       Sequence[ColumnElement[bool]]]], *,
          sort: str, per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
          number: int | None = None, offset_page: int = 1, search: str | None = None,
          hidden: tuple[str, ...] = (), shape: tuple | None = None,
-         values: dict[str, Any] | None = None) -> tuple[list[Any], ListPage]:
+         values: dict[str, Any] | None = None, filtered: bool = True) -> tuple[list[Any], ListPage]:
     """One page of a list in ``sort``'s order, with its capped count. ``build()`` gives the
     list's statement (rows whose first column is the demand's id), its conditions, and
     those conditions less the viewer's compartments (``hidden``). ``offset_page`` > 1
@@ -116,8 +99,10 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
     is cheapest.
 
     ``shape``: a key for what ``build`` gives, whose named parameters take ``values``:
-    the statements are then built once per shape and run as built (a search's and an
-    OFFSET's are built for each request: what they hold depends on more than the shape)."""
+    the statements are then built once per shape (and, for a search, per way its count
+    says to read it) and run as built, the search's prefix a parameter too; an OFFSET's
+    are built for each request. ``filtered``: whether the conditions less the
+    compartments hold any (with a shape; else ``build`` says)."""
     columns, descending = order_columns(sort)
     cursor_id = after or before
     params: dict[str, Any] = dict(values or {})
@@ -129,17 +114,20 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
         return built[0], built[1], built[2]
 
     by_offset = not cursor_id and not last and offset_page > 1
-    planned = shape is not None and not search and not by_offset
+    planned = shape is not None and not by_offset
+    if search:
+        params["q"] = search
     # Plain rows, executed on the session's connection: the ORM's execution path (for
     # statements that load no entity) cost a tenth of a millisecond more a statement.
     db = session.connection()
 
     def run(kind: tuple, make: Callable[[], Any]):
         if planned:
-            return _planned((shape, *kind), make).run(db, params)
+            return planned_statement((shape, *kind), make).run(db, params)
         return db.execute(make(), params)
 
-    tally = search_terms.tally(session, search, parts()[2], COUNT_CAP, hidden=hidden) if search else None
+    tally = search_terms.tally(session, search, lambda: parts()[2], COUNT_CAP, hidden=hidden,
+                               plan=(shape, values or {}, filtered) if planned else None) if search else None
     total = tally.total if tally else (run(("count",), lambda: count_up_to(COUNT_CAP, Demand, *parts()[1]))
                                        .scalar() or 0)
     info = ListPage([], total, per_page)
@@ -160,28 +148,34 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
         else:
             params.update({key.key: value for key, value in zip(keys, found)})
 
+    # The search's own clause, now that its count says how many terms match: a page in the
+    # default order from the terms alone, or the matches as a whole (by id, when few).
+    mode = None
+    if tally is not None:
+        if tally.terms_first and columns[0] is Demand.received_at and not by_offset:
+            mode = "terms-first"
+        else:
+            mode = "few" if search_terms.few_terms(session, search, tally.terms) else "many"
+
     def statement() -> Select:
         stmt = parts()[0]
         if cursor_id:
             first = columns[0]
             near = first <= keys[0] if less else first >= keys[0]
             stmt = stmt.where(near, _beyond(columns, keys, less))
-        if tally is not None:
-            # The search's own clause, now that its count says how many terms match: a
-            # page in the default order from the terms alone, or the matches as a whole.
-            if tally.terms_first and columns[0] is Demand.received_at and not by_offset:
-                t = DemandSearchTerm
-                beyond = [_beyond([t.received_at, t.demand_id], keys, less)] if cursor_id else []
-                stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, less, per_page + 1))
-            else:
-                stmt = stmt.where(search_terms.matches(session, search, tally.terms))
+        if mode == "terms-first":
+            t = DemandSearchTerm
+            beyond = [_beyond([t.received_at, t.demand_id], keys, less)] if cursor_id else []
+            stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, less, per_page + 1))
+        elif mode:
+            stmt = stmt.where(search_terms.matching(search, mode == "few"))
         stmt = stmt.order_by(*[c.desc() if less else c.asc() for c in columns]).limit(
             search_terms.fixed(per_page + 1))
         if by_offset:
             stmt = stmt.offset((offset_page - 1) * per_page)
         return stmt
 
-    raw = list(run(("page", sort, bool(cursor_id), less, per_page), statement))
+    raw = list(run(("page", sort, bool(cursor_id), less, per_page, mode), statement))
     if by_offset:
         number = offset_page
     more = len(raw) > per_page
