@@ -49,13 +49,16 @@ WROTE = "desk_wrote"
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _note_write(conn, _cursor, statement: str, _parameters, _context, _executemany) -> None:
+def _note_write(conn, _cursor, statement: str, _parameters, context, _executemany) -> None:
     reads = statement.lstrip()[:6].upper() == "SELECT"
     if not reads:
         conn.info[WROTE] = True
-    if conn.info.get(OUTSIDE_TRANSACTION) and (not reads or _locks(statement)):
+    if conn.info.get(OUTSIDE_TRANSACTION) and (not reads or _locks(statement)
+                                               or context.execution_options.get("stream_results")):
         # The first statement that writes or locks opens the transaction (psycopg sends
-        # BEGIN before it): it and everything after it commit or roll back together.
+        # BEGIN before it): it and everything after it commit or roll back together. So
+        # does a read streamed through a server-side cursor (an export's rows), which
+        # PostgreSQL declares only inside a transaction.
         del conn.info[OUTSIDE_TRANSACTION]
         conn.connection.dbapi_connection.autocommit = False
 
