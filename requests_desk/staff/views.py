@@ -93,7 +93,8 @@ def check_page_version(demand: Demand) -> None:
                        "submit once more.")
 
 
-def list_args(args: MultiDict, **changes: Any) -> dict:
+@bp.app_template_global()
+def list_args(args: MultiDict | dict, **changes: Any) -> dict:
     """The case list's query arguments with some changed (for sort links and paging)."""
     out = {k: v for k, v in args.items() if v not in ("", None)}
     for k, v in changes.items():
@@ -145,11 +146,13 @@ def demands():
         list_texts(listing.rows, now)
     return render_template(
         "staff/demands.html",
-        listing=listing, rows=listing.rows if listing else [], filters=f, errors=errors, args=request.args,
+        # The arguments as a plain dict (each one's first value, as the list reads them):
+        # the page asks for many that are absent, and a MultiDict raises and catches an
+        # HTTP exception for each (about 50 a page).
+        listing=listing, rows=listing.rows if listing else [], filters=f, errors=errors, args=request.args.to_dict(),
         process_codes=[code for code in codes if access.may_see(g.user, code)],
         customers=customers, now=now, count_cap=COUNT_CAP,
         queue_name=queue_name, queue_title=queue_service.QUEUE_TITLES.get(queue_name or ""), scope=scope,
-        list_args=list_args,
     ), (422 if errors else 200)
 
 
