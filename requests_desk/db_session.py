@@ -89,9 +89,9 @@ def _reads_first(connection) -> None:
     """Let a request's reads run outside a transaction (psycopg's autocommit), until its
     first write or lock (``_note_write``). PostgreSQL's READ COMMITTED gives each
     statement its own snapshot inside a transaction as well, so a read sees the same
-    either way; what it saves is two round trips a request, BEGIN and COMMIT, each about
-    0.2 ms of a worker's CPU under load (a read-only request used to open a transaction
-    for its first SELECT and commit it at teardown). A connection given its own
+    either way; what it saves is two round trips a request, BEGIN and COMMIT (a
+    read-only request used to open a transaction for its first SELECT and commit it at
+    teardown; the API's read sent four statements, now two). A connection given its own
     isolation level is left as set; the pool hands every connection out in transaction
     mode again (``db.transactions_by_default``)."""
     raw = connection.connection.dbapi_connection
