@@ -258,12 +258,12 @@ class Tally:
 def count_capped(session: Session, q: str, conditions: Sequence[ColumnElement[bool]], cap: int,
                  hidden: tuple[str, ...] = ()) -> int:
     """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1 (``tally``)."""
-    return tally(session, q, conditions, cap, hidden).total
+    return tally(session, q, lambda: conditions, cap, hidden).total
 
 
-def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]] | Callable[[], Sequence[ColumnElement[bool]]],
-          cap: int, hidden: tuple[str, ...] = (), plan: tuple[tuple, dict, bool] | None = None) -> Tally:
-    """How many demands match ``q`` and ``conditions``, up to ``cap`` + 1, read from the
+def tally(session: Session, q: str, conditions: Callable[[], Sequence[ColumnElement[bool]]], cap: int,
+          hidden: tuple[str, ...] = (), plan: tuple[tuple, dict, bool] | None = None) -> Tally:
+    """How many demands match ``q`` and ``conditions()``, up to ``cap`` + 1, read from the
     terms' range so the count costs what the matches do however rare they are in the
     table. Each term's demand is looked up only when ``conditions`` ask about it; the
     compartments the viewer lacks (``hidden``) are left out by demand id, against the few
@@ -280,15 +280,13 @@ def tally(session: Session, q: str, conditions: Sequence[ColumnElement[bool]] | 
 
     ``plan``: a key naming ``conditions`` and ``hidden`` (``db.planned``), the values of
     the conditions' parameters, and whether there are any: the first count is then built
-    once per key (``conditions`` may then be a function giving them, called only to
-    build it)."""
-    listed = conditions if callable(conditions) else (lambda: conditions)
-    filtered = plan[2] if plan is not None else bool(listed())
+    once per key (``conditions`` is called only to build it)."""
+    filtered = plan[2] if plan is not None else bool(conditions())
 
     def matching_terms() -> Select:
         stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
         if filtered:
-            stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*listed())
+            stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions())
         return stmt
 
     db = session.connection()

@@ -127,18 +127,17 @@ def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
     compartments). Each filter's value is a parameter named as ``filter_values`` names it."""
     now = now or utcnow()
     where: list[ColumnElement[bool]] = list(visible_to(viewer)) if visibility else []
-    values = filter_values(f, now)[1]
     if f.status == "open":
         where.append(Demand.status.in_(OPEN_STATES))
     elif f.status:
-        where.append(Demand.status == bindparam("f_status", values["f_status"]))
+        where.append(Demand.status == bindparam("f_status", f.status))
     if f.country:
-        where.append(Demand.country == bindparam("f_country", values["f_country"]))
+        where.append(Demand.country == bindparam("f_country", f.country))
     if f.process_type:
-        where.append(Demand.process_type == bindparam("f_process_type", values["f_process_type"]))
+        where.append(Demand.process_type == bindparam("f_process_type", f.process_type))
     if f.customer:
         where.append(exists().where(DemandTarget.demand_id == Demand.id,
-                                    DemandTarget.customer_id == bindparam("f_customer", values["f_customer"])))
+                                    DemandTarget.customer_id == bindparam("f_customer", f.customer)))
     if f.overdue:
         where += [Demand.status.in_(OPEN_STATES), Demand.due_at < bindparam("f_now", now, type_=Demand.due_at.type)]
     if f.q and search:

@@ -78,11 +78,6 @@ def count_up_to(cap: int, source: Any, *where: ColumnElement[bool]) -> Select:
     return select(func.count()).select_from(inner.subquery())
 
 
-def count_capped(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
-    """How many demands match, counted up to COUNT_CAP + 1."""
-    return session.connection().scalar(count_up_to(COUNT_CAP, Demand, *conditions)) or 0
-
-
 def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElement[bool]],
                                                       Sequence[ColumnElement[bool]]]], *,
          sort: str, per_page: int, after: int | None = None, before: int | None = None, last: bool = False,
