@@ -68,11 +68,14 @@ def _main(hidden: tuple[str, ...]) -> CompiledOnce:
             *Demand.__table__.c,
             Requester.agency.label("r_agency"), Requester.name.label("r_name"), Requester.email.label("r_email"),
             Requester.phone.label("r_phone"), Requester.type.label("r_type"),
-            assignee.email.label("assignee_email"), override_by.email.label("override_email"),
+            assignee.email.label("assignee_email"), assignee.name.label("assignee_name"),
+            override_by.email.label("override_email"),
             PreservationHold.starts_at.label("hold_starts_at"), PreservationHold.ends_at.label("hold_ends_at"),
             PreservationHold.extended_at.label("hold_extended_at"), PreservationHold.id.label("hold_id"),
             Agency.name.label("a_name"), Agency.domain.label("a_domain"), Agency.country.label("a_country"),
-            Agency.suspended_at.label("a_suspended_at"), submitter.email.label("a_email"),
+            Agency.suspended_at.label("a_suspended_at"), Agency.suspension_reason.label("a_suspension_reason"),
+            submitter.email.label("a_email"), RequesterAccount.agency_name.label("a_as_typed"),
+            RequesterAccount.confirmed_at.label("a_confirmed_at"),
             flagged_clause(Requester.email).label("flagged"),
         )
         .join(Requester, Requester.id == Demand.requester_id)
@@ -90,10 +93,12 @@ def _main(hidden: tuple[str, ...]) -> CompiledOnce:
 
 
 # The children's UNION: every branch gives these columns, in this order (NULL where a kind
-# has nothing); the first branch's types decide how each column is read back.
-SLOTS = (("kind", String), ("ord1", Integer), ("ord2", Integer), ("i1", Integer), ("i2", BigInteger),
-         ("i3", Integer), ("s1", Text), ("s2", Text), ("s3", Text), ("s4", Text), ("b1", Boolean),
-         ("d1", Date), ("d2", Date), ("t1", UTCDateTime), ("t2", UTCDateTime))
+# has nothing); the first branch's types decide how each column is read back. The case
+# page's read (staff/case_read.py) adds its own kinds over the same slots.
+SLOTS = (("kind", String), ("ord1", BigInteger), ("ord2", Integer), ("i1", Integer), ("i2", BigInteger),
+         ("i3", Integer), ("s1", Text), ("s2", Text), ("s3", Text), ("s4", Text), ("s5", Text),
+         ("b1", Boolean), ("d1", Date), ("d2", Date), ("t1", UTCDateTime), ("t2", UTCDateTime),
+         ("t3", UTCDateTime))
 
 
 def _branch(kind: str, model: Any, **columns: Any) -> Select:
@@ -109,43 +114,68 @@ def _branch(kind: str, model: Any, **columns: Any) -> Select:
     )).where(model.demand_id == bindparam("id"))
 
 
-@cache
-def _children() -> CompiledOnce:
-    """Every child of demand ``id`` in one statement: targets (with their customers), items,
+def demand_branches() -> list[Select]:
+    """The demand's own children, a branch each: targets (with their customers), items,
     documents (a row per mark), production files, gags (active at ``now`` or not) and
-    checks (with who recorded each), by kind and then in the ORM's order."""
+    checks (with who recorded each)."""
     by = aliased(User)
     now = bindparam("now", type_=Gag.expires_at.type)
-    branches = [
-        _branch("checks", EmergencyCheck, ord1=EmergencyCheck.id, s1=EmergencyCheck.check_code, s2=by.email,
-                s3=EmergencyCheck.note, t1=EmergencyCheck.at).outerjoin(by, by.id == EmergencyCheck.by_id),
+    return [
+        _branch("checks", EmergencyCheck, ord1=EmergencyCheck.id, i1=EmergencyCheck.by_id, s1=EmergencyCheck.check_code,
+                s2=by.email, s3=EmergencyCheck.note, s4=by.name, t1=EmergencyCheck.at)
+        .outerjoin(by, by.id == EmergencyCheck.by_id),
         _branch("documents", Document, ord1=Document.id, ord2=DocumentRecipient.customer_id, i1=Document.id,
-                i2=Document.bytes, i3=Document.for_customer_id, s1=Document.filename, s2=Document.sha256)
+                i2=Document.bytes, i3=Document.for_customer_id, s1=Document.filename, s2=Document.sha256,
+                t1=Document.uploaded_at)
         .outerjoin(DocumentRecipient, DocumentRecipient.document_id == Document.id),
-        _branch("files", ProductionFile, ord1=ProductionFile.id, i2=ProductionFile.bytes, s1=ProductionFile.name,
-                s2=ProductionFile.sha256),
-        _branch("gags", Gag, ord1=Gag.id, s1=Gag.order_ref, s2=Gag.issued_by, d1=Gag.issued_at,
-                t1=Gag.expires_at, t2=Gag.lifted_at, b1=Gag.active_condition(now)),
+        _branch("files", ProductionFile, ord1=ProductionFile.id, i1=ProductionFile.id, i2=ProductionFile.bytes,
+                s1=ProductionFile.name, s2=ProductionFile.sha256, s3=ProductionFile.stored_name),
+        _branch("gags", Gag, ord1=Gag.id, i1=Gag.id, s1=Gag.order_ref, s2=Gag.issued_by, d1=Gag.issued_at,
+                t1=Gag.expires_at, t2=Gag.lifted_at, t3=Gag.set_at, b1=Gag.active_condition(now)),
         _branch("items", DemandItem, ord1=DemandItem.id, s1=DemandItem.kind, s2=DemandItem.target,
                 s3=DemandItem.data_set, s4=DemandItem.basis, d1=DemandItem.date_from, d2=DemandItem.date_to),
         _branch("targets", DemandTarget, ord1=DemandTarget.position, ord2=DemandTarget.id, i1=Customer.id,
                 s1=DemandTarget.identifier, s2=Customer.name, b1=Customer.enterprise)
         .outerjoin(Customer, Customer.id == DemandTarget.customer_id),
     ]
+
+
+def ordered_union(branches: list[Select]) -> CompiledOnce:
+    """The branches as one statement, by kind and then in each kind's order."""
     both = union_all(*branches).subquery()
     return CompiledOnce(select(both).order_by(both.c.kind, both.c.ord1, both.c.ord2))
 
 
-def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
-    """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
+@cache
+def _children() -> CompiledOnce:
+    """Every child of demand ``id`` in one statement (``demand_branches``)."""
+    return ordered_union(demand_branches())
+
+
+def read_rows(session: Session, children: CompiledOnce, demand_id: int, hidden: tuple[str, ...],
+              now: datetime) -> tuple[Any, dict[str, list[Any]]] | None:
+    """Demand ``demand_id``'s row (``_main``) and its children's rows by kind (from
+    ``children``, a union over ``SLOTS``), or None when there is none the viewer (who
     lacks the compartments ``hidden``) may know of."""
     db = session.connection()  # plain rows: the ORM's execution path adds a tenth of a millisecond each
     row = _main(hidden).run(db, {"id": demand_id}).first()
     if row is None:
         return None
     rows: dict[str, list[Any]] = {kind: [] for kind in CHILDREN}
-    for child in _children().run(db, {"id": demand_id, "now": now}):
-        rows[child.kind].append(child)
+    for child in children.run(db, {"id": demand_id, "now": now}):
+        rows.setdefault(child.kind, []).append(child)
+    return row, rows
+
+
+def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
+    """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
+    lacks the compartments ``hidden``) may know of."""
+    read = read_rows(session, _children(), demand_id, hidden, now)
+    return None if read is None else body(parts_from(*read), now)
+
+
+def parts_from(row: Any, rows: dict[str, list[Any]]) -> Parts:
+    """``serialize.Parts`` from the demand's row and its children's rows (``read_rows``)."""
     customers: dict[int, tuple[int, str, bool]] = {}
     for t in rows["targets"]:
         if t.i1 is not None and t.i1 not in customers:
@@ -165,7 +195,7 @@ def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: da
     gags = [SimpleNamespace(order_ref=g.s1, issued_by=g.s2, issued_at=g.d1, expires_at=g.t1, lifted_at=g.t2,
                             active=bool(g.b1)) for g in rows["gags"]]
     gag = next((g for g in gags if g.active), gags[-1] if gags else None)
-    return body(Parts(
+    return Parts(
         demand=row,
         requester=SimpleNamespace(agency=row.r_agency, name=row.r_name, email=row.r_email, phone=row.r_phone,
                                   type=row.r_type),
@@ -186,4 +216,4 @@ def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: da
         flagged=bool(row.flagged),
         checks=[(c.s1, c.s2, c.t1, c.s3) for c in rows["checks"]],
         override_by=row.override_email,
-    ), now)
+    )

@@ -41,10 +41,15 @@ def due_flags(status: str, due_at: datetime, now: datetime) -> tuple[bool, bool]
     return overdue, (not overdue and due_at <= now + DUE_SOON)
 
 
-def preservation_hold(demand: Demand) -> PreservationHold | None:
-    """The hold a ``preserve`` recorded (only preserved demands have one)."""
+def preservation_hold(demand: Any) -> Any:
+    """The hold a ``preserve`` recorded (only preserved demands have one). A demand read
+    for its page (``staff/case_read.py: PlainDemand``) carries the hold it was read with."""
+    if demand.outcome != "preserved":
+        return None
+    if not isinstance(demand, Demand):
+        return demand.hold
     session = object_session(demand)
-    if demand.outcome != "preserved" or session is None:
+    if session is None:
         return None
     return session.scalar(select(PreservationHold).where(PreservationHold.demand_id == demand.id))
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, defaultload, joinedload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
 from .. import access, audit
 from ..db import iso, utcnow
@@ -117,18 +117,6 @@ def record_view(session: Session, actor: User, demand: Demand, kind: str, file: 
     audit.record(session, actor, "document.viewed", kind, file.id, None,
                  {"file": kind, "id": file.id, "name": name, "sha256": file.sha256},
                  demand_id=demand.id, at=now)
-
-
-# Built once: a reused statement keeps its cache key (every case page asks it).
-_DEMAND_GRANTS = (select(AccessGrant).where(AccessGrant.demand_id == bindparam("demand_id"))
-                  .options(defaultload(AccessGrant.user).lazyload(User.role_rows))
-                  .order_by(AccessGrant.granted_at.desc(), AccessGrant.id.desc()))
-
-
-def grants_for_demand(session: Session, demand_id: int) -> list[AccessGrant]:
-    """Every grant on a demand, newest first (the case page lists them all, with who
-    holds each: their names, not their roles)."""
-    return list(session.scalars(_DEMAND_GRANTS, {"demand_id": demand_id}))
 
 
 def review_grants(session: Session, user: User, now: datetime, *, page: int = 1,

@@ -67,6 +67,16 @@ def read_once(session: Session) -> Iterator[None]:
         session.info.pop(_MEMO, None)
 
 
+def known_unflagged(session: Session, email: str | None) -> None:
+    """Inside ``read_once``: the caller read in its own statement (``flagged_clause``)
+    that no active flag names this address or its domain; ``flags_for`` answers so
+    without SQL."""
+    memo = session.info.get(_MEMO)
+    address = (email or "").strip().lower()
+    if memo is not None and domain_of(address):
+        memo[frozenset({address})] = ()
+
+
 def _active_matching(session: Session, emails: set[str]) -> list[FraudFlag]:
     domains = {d for d in (domain_of(e) for e in emails) if d}
     if not domains:

@@ -39,8 +39,7 @@ def _refused(demand_id: int, action: str, form: Any, err: DeskError, fields: dic
     placed = place_errors(err.errors, fields or {}, lists or {})
     if not err.errors:
         placed.general.append(err.detail)
-    demand = load_demand(demand_id)
-    return render_case(demand, submitted={action: form}, placed=placed, open_action=action, error=err,
+    return render_case(demand_id, submitted={action: form}, placed=placed, open_action=action, error=err,
                        status=err.status)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, send_file, url_for
@@ -15,7 +16,7 @@ from ..auth import requires, safe_next
 from ..db import utcnow
 from ..db_session import get_session
 from ..errors import NotFound, ValidationError
-from ..models import AccessGrant, Demand, Document, ProductionFile, User, parse_id, row_by_id
+from ..models import Demand, Document, ProductionFile, User, parse_id, row_by_id
 from ..services import file_access, parsing
 from ..services.documents import document_path, upload_dir
 from . import forms
@@ -130,8 +131,8 @@ class CaseAccess:
     when they have none, and every grant on the demand."""
 
     standing: str | None
-    grant: AccessGrant | None
-    grants: list[AccessGrant] = field(default_factory=list)
+    grant: Any | None  # a grant row (``case_read``)
+    grants: list[Any] = field(default_factory=list)
     form: forms.BreakGlassForm | None = None
     hours: int = 4
 
@@ -140,9 +141,9 @@ class CaseAccess:
         return bool(self.standing or self.grant)
 
 
-def case_access(session: Session, user: User, demand: Demand, now) -> CaseAccess:
+def case_access(user: User, demand: Any, grants: list[Any], now) -> CaseAccess:
+    """``grants``: every grant on the demand, newest first (the user's own among them)."""
     standing = file_access.standing_reason(user, demand, now)
-    grants = file_access.grants_for_demand(session, demand.id)  # the user's own among them
     grant = None if standing else file_access.active_among(grants, user, now)
     out = CaseAccess(standing=standing, grant=grant, grants=grants, hours=current_app.config["DESK_BREAK_GLASS_HOURS"])
     if not out.allowed and access.may(user, "access.break-glass"):

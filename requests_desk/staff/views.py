@@ -9,24 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import access, audit, workflow
-from ..db import load_each, utcnow
+from .. import access, workflow
+from ..db import utcnow
 from ..db_session import get_session
 from ..api.serialize import demand_etag
 from ..errors import Conflict, DeskError, FieldErrors, NotFound
 from ..models import (
-    Assignment,
     Customer,
     Demand,
-    DueDateChange,
-    Gag,
-    GagEvent,
-    Notice,
-    NoticeDeferral,
     PreservationHold,
     ProcessRule,
     User,
@@ -36,17 +29,17 @@ from ..kept import kept
 from ..rules import needs_basis, process_codes, shown_data_sets, shown_rule, tier_within
 from ..services import case_list, fraud_flags
 from ..services import queue as queue_service
-from ..services.case import flags, get_demand, preservation_hold
+from ..services.case import flags, get_demand
 from ..services.keyset import COUNT_CAP
-from ..services.requester_accounts import verified_agency
 from ..services.users import counsel_choices
 from ..vocabulary import ACTION_TERMS
 from . import files, forms
 from .blueprint import bp
 from .check_panel import check_panel
+from .case_read import CaseRead, read_case
 from .document_panel import document_panel
 from .filters import list_texts
-from .timeline import describe, user_ids
+from .timeline import describe
 
 # ---------------------------------------------------------------- loaders
 
@@ -58,28 +51,7 @@ def load_demand(demand_id: int, *, for_update: bool = False) -> Demand:
     return get_demand(get_session(), demand_id, viewer=g.user, for_update=for_update)
 
 
-# The case page's own statements, built once: SQLAlchemy keeps a statement's cache key
-# on the statement, so one reused with new parameters is not keyed again on every request
-# (about 0.1 ms of CPU each, more than running most of them on SQLite).
-_BY_DEMAND = bindparam("demand_id")
-GAG_EVENTS = select(GagEvent).where(GagEvent.gag_id.in_(bindparam("ids", expanding=True))).order_by(GagEvent.id)
-LATEST_DEFERRAL = (select(NoticeDeferral).where(NoticeDeferral.demand_id == _BY_DEMAND)
-                   .order_by(NoticeDeferral.id.desc()).limit(1))
-NOTICES = (select(Notice).where(Notice.demand_id == _BY_DEMAND).options(joinedload(Notice.customer))
-           .order_by(Notice.id))
-ASSIGNMENTS = select(Assignment).where(Assignment.demand_id == _BY_DEMAND).order_by(Assignment.at, Assignment.id)
-DUE_CHANGES = (select(DueDateChange).where(DueDateChange.demand_id == _BY_DEMAND)
-               .order_by(DueDateChange.at, DueDateChange.id))
-# The page shows their names only: their roles are not read (a statement saved).
-USERS_NAMED = (select(User).where(User.id.in_(bindparam("user_ids", expanding=True)))
-               .options(lazyload(User.role_rows)))
 CUSTOMER_OPTIONS = select(Customer.id, Customer.name).order_by(Customer.name)
-
-
-def load_gag_events(session, gags: list[Gag]) -> None:
-    """Each gag's history (set, extended, lifted) in one statement for all of them, unless
-    it is read already (in id order, as Gag.events orders it)."""
-    load_each(session, gags, "events", GAG_EVENTS, "gag_id")
 
 
 def check_page_version(demand: Demand) -> None:
@@ -282,8 +254,7 @@ def fill_choices(form_map: dict[str, Any], counsel: list[tuple[str, str]], deman
 def refused_on_case(demand_id: int, action: str, submitted: dict, err: DeskError):
     """A refused case-page panel form: nothing kept, the page again with what was typed."""
     get_session().rollback()
-    return render_case(load_demand(demand_id), submitted=submitted, open_action=action, error=err,
-                       status=err.status)
+    return render_case(demand_id, submitted=submitted, open_action=action, error=err, status=err.status)
 
 
 def done_on_case(demand_id: int, action: str, anchor: str):
@@ -292,44 +263,38 @@ def done_on_case(demand_id: int, action: str, anchor: str):
     return redirect(url_for("staff.demand", demand_id=demand_id, _anchor=anchor))
 
 
-def render_case(demand: Demand, *, submitted: dict[str, Any] | None = None, placed: Any = None,
+def render_case(demand_id: int, *, submitted: dict[str, Any] | None = None, placed: Any = None,
                 open_action: str | None = None, error: DeskError | None = None, status: int = 200):
-    """The case page. ``submitted`` replaces the blank form of the action that failed."""
-    # The checks panel, the page's version (the API's ETag) and the actions offered each
-    # ask whether the requester is flagged: one statement answers them all.
-    with fraud_flags.read_once(get_session()):
-        return _case_page(demand, submitted=submitted, placed=placed, open_action=open_action, error=error,
+    """The case page of demand ``demand_id`` as it is in the database (a refused form
+    rolls back first). ``submitted`` replaces the blank form of the action that failed."""
+    if parse_id(demand_id) is None:
+        raise NotFound(f"There is no demand {demand_id}.")
+    session = get_session()
+    now = utcnow()
+    read = read_case(session, demand_id, access.hidden_process_types(g.user), now)
+    if read is None:
+        raise NotFound(f"There is no demand {demand_id}.")
+    # The checks panel and the scope it offers ask whether the requester is flagged: the
+    # read answered it (flags are listed only for a flagged one).
+    with fraud_flags.read_once(session):
+        if not read.demand.flagged:
+            fraud_flags.known_unflagged(session, read.demand.requester.email)
+        return _case_page(read, now, submitted=submitted, placed=placed, open_action=open_action, error=error,
                           status=status)
 
 
-def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any, open_action: str | None,
-               error: DeskError | None, status: int):
+def _case_page(read: CaseRead, now: datetime, *, submitted: dict[str, Any] | None, placed: Any,
+               open_action: str | None, error: DeskError | None, status: int):
     session = get_session()
     user: User = g.user
-    now = utcnow()
+    demand = read.demand
     rule = shown_rule(session, demand.process_type)
     sets = shown_data_sets(session)
-    # Only a preserved demand has a hold, only an emergency's notices are ever deferred
-    # (``preserve``; ``defer_notices`` and intake refuse any other): no statement asks
-    # for either on the others. The hold as the API and the workflow read it.
-    hold = preservation_hold(demand)
-    by_demand = {"demand_id": demand.id}
-    deferral = session.scalar(LATEST_DEFERRAL, by_demand) if demand.emergency else None  # the latest decides
-    notices = session.scalars(NOTICES, by_demand).all()
-    assignments = session.scalars(ASSIGNMENTS, by_demand).all()
-    due_changes = session.scalars(DUE_CHANGES, by_demand).all()
-    load_gag_events(session, demand.gags)
-    events = audit.events_for_demand(session, demand.id)
-    ids = user_ids(events)
-    ids |= {a.assignee_id for a in assignments} | {a.actor_id for a in assignments if a.actor_id}
-    ids |= {c.actor_id for c in due_changes if c.actor_id}
-    ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
-    ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id,
-                        demand.notices_released_by_id, demand.checks_override_by_id) if i}
-    users = {u.id: u for u in session.scalars(USERS_NAMED, {"user_ids": list(ids or {0})})}
+    hold = demand.hold
+    users = read.users
     labels = {code: ds.label for code, ds in sets.items() if ds.label}
-    customers = {n.customer_id: n.customer.name for n in notices}
-    timeline = [describe(e, users, labels, customers) for e in events]
+    customers = {n.customer_id: n.customer.name for n in read.notices}
+    timeline = [describe(e, users, labels, customers) for e in read.events]
 
     transitions = offered_actions(user, demand, rule, hold, now)
     extras = extra_actions(user, demand, now)
@@ -348,15 +313,16 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
             extras.append(open_action)
         else:
             transitions.append(open_action)
+    deferral = read.deferral if demand.emergency else None  # only an emergency's notices are deferred
     return render_template(
         "staff/demand.html",
-        d=demand, rule=rule, sets=sets, hold=hold, notices=notices, assignments=assignments,
-        due_changes=due_changes, timeline=list(reversed(timeline)), users=users,
+        d=demand, rule=rule, sets=sets, hold=hold, notices=read.notices, assignments=read.assignments,
+        due_changes=read.due_changes, timeline=list(reversed(timeline)), users=users,
         forms=form_map, transitions=transitions, extras=extras, unavailable=unavailable,
         workflow=workflow, now=now, overdue=overdue, due_soon=due_soon,
         active_gag=demand.active_gag(now), deferral=deferral if deferral and deferral.until > now else None,
         customers=demand.customers,
-        portal_agency=verified_agency(session, demand.requester_account_id),
+        portal_agency=read.agency,
         documents=document_panel(demand, user, submitted or {}),
         checks=check_panel(session, demand, user, submitted or {}),
         requested_meta=item_metas(session, demand, rule, "requested", sets),
@@ -364,8 +330,8 @@ def _case_page(demand: Demand, *, submitted: dict[str, Any] | None, placed: Any,
         placed=placed, open_action=open_action, error=error, action_text=ACTION_TERMS,
         needs_reason=(demand.concerns_enterprise and not (demand.emergency or rule.preservation
                                                           or demand.process_type == "national_security")),
-        action_url=action_url, file_access=files.case_access(session, user, demand, now),
-        version=demand_etag(demand, now),
+        action_url=action_url, file_access=files.case_access(user, demand, read.grants, now),
+        version=read.version,
     ), status
 
 
@@ -383,4 +349,4 @@ def action_url(demand: Demand, action: str) -> str:
 
 @bp.get("/demands/<int:demand_id>")
 def demand(demand_id: int):
-    return render_case(load_demand(demand_id))
+    return render_case(demand_id)
