@@ -97,7 +97,7 @@ def test_each_shape_is_built_once_and_run_with_its_values(session, desk):
     us = _filters({"country": "US", "sort": "-received_at"})
     first = _page(session, de, viewer, planned=True)
     planned = dict(db._PLANS)
-    assert len(planned) == 2  # its count and its page
+    assert len(planned) == 1  # its page, which carries its count
     second = _page(session, us, viewer, planned=True)
     assert db._PLANS == planned  # the same statements, none built again
     assert first[0] and second[0] and not set(first[0]) & set(second[0])
@@ -131,4 +131,23 @@ def test_the_kept_plans_are_bounded(session, desk, app, monkeypatch):
         assert len(db._PLANS) <= 3
     with counted(app) as statements:
         assert _page(session, _filters({"per_page": 4}), viewer, planned=True)[0]
-    assert len(statements) == 3  # count, page, the page's details
+    assert len(statements) == 2  # the page with its count, the page's details
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=filters, viewer=st.integers(0, 1), cursor=st.sampled_from([None, "after", "before", "last"]),
+       at=st.integers(0, 23))
+def test_the_count_a_page_carries_is_the_lists_count(session, desk, data, viewer, cursor, at):
+    """Without a search, the page's statement carries the list's count (keyset.page):
+    whatever the cursor, an empty page past one included, it is the count of every match."""
+    data = dict(data)
+    if data["customer"] is not None and data["customer"] >= 0:
+        data["customer"] = desk["customers"][data["customer"]]
+    f = _filters(data)
+    if cursor == "last":
+        f.last = True
+    elif cursor:
+        setattr(f, cursor, desk["ids"][at])
+    who = desk["viewers"][viewer]
+    _, total = case_list.list_demands(session, _filters(data), who)
+    assert case_list.list_rows(session, f, who).total == total

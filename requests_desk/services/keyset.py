@@ -74,7 +74,8 @@ def count_up_to(cap: int, source: Any, *where: ColumnElement[bool]) -> Select:
     """SELECT how many rows of ``source`` meet ``where``, counted up to ``cap`` + 1 (an
     index range of at most that many entries, however many match). The rows counted
     carry no column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
-    inner = select(literal_column("1")).select_from(source).where(*where).limit(search_terms.fixed(cap + 1))
+    inner = (select(literal_column("1")).select_from(source).where(*where).limit(search_terms.fixed(cap + 1, "count_cap"))
+             .correlate(None))  # never the rows of a statement it sits in (the page's own count)
     return select(func.count()).select_from(inner.subquery())
 
 
@@ -123,9 +124,14 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
 
     tally = search_terms.tally(session, search, lambda: parts()[2], COUNT_CAP, hidden=hidden,
                                plan=(shape, values or {}, filtered) if planned else None) if search else None
-    total = tally.total if tally else (run(("count",), lambda: count_up_to(COUNT_CAP, Demand, *parts()[1]))
-                                       .scalar() or 0)
-    info = ListPage([], total, per_page)
+
+    def count() -> int:
+        return run(("count",), lambda: count_up_to(COUNT_CAP, Demand, *parts()[1])).scalar() or 0
+
+    # Without a search, the count rides in the page's own statement (a column computed
+    # once, not per row): one round trip fewer. The last page needs it first.
+    folded = tally is None and not last
+    info = ListPage([], tally.total if tally else (0 if folded else count()), per_page)
     if last and not cursor_id and info.pages is not None:
         # While the count is exact, the last page is page N as the links number it (by
         # OFFSET, at most COUNT_CAP rows); beyond the cap, the last ``per_page`` rows.
@@ -168,9 +174,16 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
             search_terms.fixed(per_page + 1))
         if by_offset:
             stmt = stmt.offset((offset_page - 1) * per_page)
+        if folded:
+            stmt = stmt.add_columns(count_up_to(COUNT_CAP, Demand, *parts()[1]).scalar_subquery().label("list_total"))
         return stmt
 
-    raw = list(run(("page", sort, bool(cursor_id), less, per_page, mode), statement))
+    raw = list(run(("page", sort, bool(cursor_id), less, per_page, mode, folded), statement))
+    if folded:
+        # No row: none on the first page means none at all; a page past a cursor or an
+        # offset that came back empty asks for the count on its own.
+        info.total = raw[0][-1] if raw else (count() if cursor_id or by_offset else 0)
+        raw = [r[:-1] for r in raw]
     if by_offset:
         number = offset_page
     more = len(raw) > per_page
