@@ -28,7 +28,9 @@ from requests_desk.services import fraud_flags
 from requests_desk.services.case import get_demand, preservation_hold
 from requests_desk.services.requester_accounts import verified_agency
 from requests_desk.staff.case_read import read_case
+from requests_desk.staff.timeline import user_ids
 
+from .factories import make_user
 from .test_api_plain_read import NS, _what_the_demo_lacks
 
 
@@ -109,6 +111,11 @@ def _history_the_demo_lacks(session, now) -> None:
         NoticeDeferral(demand_id=demands[2].id, until=now + timedelta(days=9), reason="the latest decides",
                        actor_id=admin.id, at=now),
     ])
+    # An assignment told only by its audit event (its row gone): its assignee is named in
+    # the event's JSON alone, and the page still names them.
+    other = make_user(session, "counsel", email="named-in-json@desk.example")
+    audit.record(session, admin, "assign", "demand", demands[3].id, {"assignee_id": None},
+                 {"assignee_id": other.id}, demand_id=demands[3].id)
     session.commit()
 
 
@@ -131,7 +138,7 @@ def test_the_case_page_reads_what_the_orm_loads_for_every_demo_demand(app, sessi
         named = set(read.users)
         assert {u.id: _user(u) for u in session.scalars(select(User).where(User.id.in_(named or {0})))} == \
             {i: _user(u) for i, u in read.users.items()}
-        assert {e[1] for e in history["events"] if e[1]} <= named, demand_id
+        assert user_ids(read.events) <= named, demand_id
         assert (read_case(session, demand_id, NS, now) is None) == (orm.process_type == "national_security")
         seen.update(name for name, rows in history.items() if rows)
         seen.update(name for name, present in {
