@@ -170,9 +170,25 @@ def _demand(row: Any, rows: dict[str, list[Any]]) -> PlainDemand:
     )
 
 
+class Version:
+    """The page's version (the API's ETag of the demand as read), worked out the first time
+    a form writes it: a page with no form on it (a closed demand, a reader's role) does
+    not hash the demand's JSON."""
+
+    __slots__ = ("_make", "_text")
+
+    def __init__(self, make: Any) -> None:
+        self._make, self._text = make, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._make()
+        return self._text
+
+
 class CaseRead(SimpleNamespace):
     """``read_case``'s answer: ``demand`` (a ``PlainDemand``), ``version`` (the API's ETag
-    of it), ``agency`` (a portal demand's verified agency, or None), ``notices``,
+    of it, as text when asked: ``Version``), ``agency`` (a portal demand's verified agency, or None), ``notices``,
     ``assignments`` and ``due_changes`` (in the page's order), ``grants`` (newest first),
     ``deferral`` (the latest, or None), ``events`` (the audit trail, oldest first) and
     ``users`` (by id: everyone these name)."""
@@ -207,7 +223,7 @@ def read_case(session: Session, demand_id: int, hidden: tuple[str, ...], now: da
                     key=lambda g: (g.granted_at, g.id), reverse=True)
     deferral = rows["deferrals"][-1] if rows["deferrals"] else None
     return CaseRead(
-        demand=demand, version=etag_of(body(parts_from(row, rows), now)),
+        demand=demand, version=Version(lambda: etag_of(body(parts_from(row, rows), now))),
         agency=None if row.a_name is None else {
             "name": row.a_name, "domain": row.a_domain, "country": row.a_country,
             "suspended": row.a_suspended_at is not None, "suspended_at": row.a_suspended_at,
