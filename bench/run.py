@@ -6,7 +6,7 @@
 
 One run, on this machine, for each database: a fresh desk of N demands (``desk demo``'s
 bulk path, then ANALYZE; VACUUM ANALYZE on PostgreSQL), served by gunicorn (2 sync
-workers); a minimal Flask app (bench/hello.py) served the same way is the baseline. wrk (16 connections) drives each
+workers, or ``--workers N``); a minimal Flask app (bench/hello.py) served the same way is the baseline. wrk (16 connections) drives each
 page a few seconds, three times; the table shows medians and each page's throughput as a
 ratio of the baseline's. Signed-in pages are fetched with a real session cookie (the
 login form, CSRF included); the API with a bearer token. The report rows come from
@@ -110,10 +110,11 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def gunicorn(module: str, port: int, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """``gunicorn module:app`` with 2 sync workers on 127.0.0.1:port, until the block ends."""
+def gunicorn(module: str, port: int, env: dict[str, str], workers: int = 2) -> Iterator[subprocess.Popen]:
+    """``gunicorn module:app`` with ``workers`` sync workers on 127.0.0.1:port, until the
+    block ends."""
     proc = subprocess.Popen(
-        [python(), "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        [python(), "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          f"{module}:app"],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
@@ -354,7 +355,7 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
     hello_runs: list[float] = []
 
     def run_hello() -> None:
-        with gunicorn("bench.hello", hello_port, {}):
+        with gunicorn("bench.hello", hello_port, {}, args.workers):
             base = f"http://127.0.0.1:{hello_port}"
             status, body, _ = fetch(base + "/", {})
             assert status == 200 and "Hello" in body
@@ -364,7 +365,7 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
 
     print(f"[{db}] hello-world baseline …", file=sys.stderr, flush=True)
     run_hello()
-    with gunicorn("wsgi", desk_port, env) as server:
+    with gunicorn("wsgi", desk_port, env, args.workers) as server:
         base = f"http://127.0.0.1:{desk_port}"
         cookie = sign_in(base, *ADMIN)
         search, deep, deep_words = list_paths(desk.url)
@@ -486,7 +487,7 @@ def import_time(runs: int = 5) -> tuple[float, list[str]]:
 def table(columns: list[Column], args, imported: tuple[float, list[str]], have_wrk: bool) -> str:
     width = 34
     lines = [
-        f"Requests Desk benchmark: {args.size:,} demands; gunicorn 2 sync workers; wrk {args.connections} "
+        f"Requests Desk benchmark: {args.size:,} demands; gunicorn {args.workers} sync workers; wrk {args.connections} "
         f"connections, {args.seconds:g} s x {args.runs}, medians; {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f} at the end (uptime)",
         "",
@@ -583,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per wrk run (default 5)")
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per page; the median counts (default 3)")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn sync workers, the baseline's and the desk's alike (default 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=5105, help="hello-world on PORT, the desk on PORT+1")
     parser.add_argument("--pages-only", action="store_true", help="only the pages (no report, backup benchmarks)")
