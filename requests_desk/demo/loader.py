@@ -258,8 +258,8 @@ class BulkLoader:
                 key, at_, actor_id, actor, action, before, after, did, object_type, number, _ = e
                 notice_id = notice_base + number
                 e = (key, at_, actor_id, actor, action, before, after, did, object_type, notice_id,
-                     hashed_fields(at(key_time(key)), actor_id, actor, action, object_type, notice_id, did,
-                                   before, after))
+                     hashed_fields(self.maker.enc.utc(key_time(key)), actor_id, actor, action, object_type,
+                                   notice_id, did, before, after))
             heapq.heappush(heap, e)
 
     def _chain(self, until_key: int | None) -> int:

@@ -101,6 +101,13 @@ class Encoding:
             text = self._days[s // DAY] = day(s // DAY).isoformat()
         return f"{text} {self._clock[s % DAY]}{self.tail}"
 
+    def utc(self, s: int) -> str:
+        """Epoch seconds as the audit chain's hashes spell a time (``audit._utc_text``)."""
+        text = self._days.get(s // DAY)
+        if text is None:
+            text = self._days[s // DAY] = day(s // DAY).isoformat()
+        return f"{text}T{self._clock[s % DAY]}.000000Z"
+
     def dt_of(self, value: datetime | None) -> str | None:
         return self.dt(seconds_or_none(value))
 
@@ -113,10 +120,13 @@ class Encoding:
         return text
 
     def check(self, dialect: Dialect) -> None:
-        """Our text for a time is what SQLAlchemy would bind for it (SQLite)."""
+        """Our text for a time is what SQLAlchemy would bind for it (SQLite), and what the
+        audit chain hashes (both databases)."""
+        sample = datetime(2024, 2, 29, 13, 5, 9, tzinfo=UTC)
+        if hashed_fields(self.utc(seconds(sample)), *[None] * 8) != hashed_fields(sample, *[None] * 8):
+            raise RuntimeError(f"the audit chain spells {sample} otherwise than the demo's {self.utc(seconds(sample))!r}")
         if not self.sqlite:
             return
-        sample = datetime(2024, 2, 29, 13, 5, 9, tzinfo=UTC)
         ours = self.dt(seconds(sample))
         theirs = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)(sample)
         if ours != theirs:
@@ -178,7 +188,7 @@ class ChunkMaker:
         rows: dict[str, list[tuple]] = {t: [] for t in TABLES if t != "requesters"}
         events: list[tuple] = []
         bits = random.Random(id_seed).getrandbits
-        dt, dt_of, iso = self.enc.dt, self.enc.dt_of, self.enc.date
+        dt, dt_of, iso, utc = self.enc.dt, self.enc.dt_of, self.enc.date, self.enc.utc
         row = self.row
         target_row, item_row, file_row = row["demand_targets"], row["demand_items"], row["production_files"]
         notice_row, gag_row, gag_event_row = row["notices"], row["gags"], row["gag_events"]
@@ -254,14 +264,16 @@ class ChunkMaker:
                     message_id=f"<notice.{bits(128):032x}@requests-desk>"))
             # All of an event's hashed content but its number is known here: the writer
             # only numbers, chains and hashes.
-            for key, at, actor_id, actor, action, before, after, object_type, object_id in r.events:
+            # The row's time and the hashed one are the key's second (the event's own time).
+            for key, _at, actor_id, actor, action, before, after, object_type, object_id in r.events:
+                s = key_time(key)
                 if object_type == "notice":  # numbered by the loader: hashed there
-                    events.append((key, dt(key_time(key)), actor_id, actor, action, before, after, did, object_type,
+                    events.append((key, dt(s), actor_id, actor, action, before, after, did, object_type,
                                    notice_no + object_id, None))
                     continue
-                events.append((key, dt(key_time(key)), actor_id, actor, action, before, after, did, object_type,
-                               object_id, hashed_fields(at, actor_id, actor, action, object_type, object_id, did,
-                                                        before, after)))
+                events.append((key, dt(s), actor_id, actor, action, before, after, did, object_type, object_id,
+                               hashed_fields(utc(s), actor_id, actor, action, object_type, object_id, did, before,
+                                             after)))
             notice_no += len(r.mail.notices)
         with self.files_lock:
             for path, pdf in files:
