@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from .db import utcnow
 from .errors import DeskError
 from .json_text import one_shot
+from .keyed_hash import hmac_sha256_hex
 from .models import AuditEvent, AuditHead, User
 
 GENESIS = "0" * 64
@@ -82,6 +83,7 @@ def _default(value: Any) -> Any:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_default)
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _canonical, _compact = one_shot(_CANONICAL), one_shot(_COMPACT)
+_hmac_under = functools.lru_cache(maxsize=8)(hmac_sha256_hex)  # the chain's HMAC, its key padded once
 
 
 def canonical(value: Any) -> str | None:
@@ -99,8 +101,7 @@ def event_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
 def unkeyed_event_hash(prev_hash: str, event: AuditEvent) -> str:
     """The hash a chain made before the audit key has (plain SHA-256 over before/after
     themselves): ``rekey`` checks it."""
-    message = f"{prev_hash}[{event.seq},{_raw_fields(event)}".encode()
-    return hashlib.sha256(message).hexdigest()
+    return hashlib.sha256(f"{prev_hash}[{event.seq},{_raw_fields(event)}".encode()).hexdigest()
 
 
 def event_fields(event: AuditEvent) -> str:
@@ -130,8 +131,7 @@ def hashed_fields(at: datetime | str, actor_id: int | None, actor: str, action: 
     """The hashed content of an event without a payload digest: the JSON list
     ``[seq, at, actor_id, actor, action, object_type, object_id, demand_id, before, after]``
     after ``seq,``. The demo's bulk writer prepares it for events it numbers later
-    (``chain_hash``), with ``at`` already spelled as ``_utc_text`` spells it (from a table
-    of days: strftime cost a tenth of its workers' time); ``audit_redaction.digest_payloads``
+    (``chain_hash``), ``at`` spelled already (``_utc_text``); ``audit_redaction.digest_payloads``
     turns such events into the digest form before any of them is redacted."""
     return _compact([at if isinstance(at, str) else _utc_text(at), actor_id, actor, action, object_type,
                      object_id, demand_id, before, after])[1:]
@@ -184,7 +184,7 @@ def payload_intact(key: bytes, event: AuditEvent) -> bool:
 def chain_hash(key: bytes, prev_hash: str, seq: int, fields: str) -> str:
     """The hash of event number ``seq`` after ``prev_hash``: HMAC-SHA256 under ``key`` of
     ``prev_hash`` followed by the JSON list; ``fields`` from ``hashed_fields``."""
-    return hmac.new(key, f"{prev_hash}[{seq},{fields}".encode(), "sha256").hexdigest()
+    return _hmac_under(key)(f"{prev_hash}[{seq},{fields}".encode())
 
 
 def record(
