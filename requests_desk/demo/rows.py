@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import random
+from operator import itemgetter
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -143,7 +144,7 @@ class Chunk:
     count: int
     last_key: int  # order key of the chunk's last log: later chunks' events all come after
     rows: dict[str, list[tuple]]
-    events: list[tuple]  # (order key, at, actor_id, actor, action, before, after, demand_id, object type,
+    events: list[tuple]  # in key order: (order key, at, actor_id, actor, action, before, after, demand_id, object type,
     #                       object id, hashed fields); a notice's event names its notice by its number
     #                       in the chunk and is hashed once the loader has numbered it (fields None)
     counters: dict[int, int]  # each year's last reference number, this chunk's demands included
@@ -278,4 +279,5 @@ class ChunkMaker:
         with self.files_lock:
             for path, pdf in files:
                 write_private(path, pdf)
+        events.sort(key=itemgetter(0))  # here, in the worker: the loader merges chunks' runs
         return Chunk(first, count, last_key, rows, events, counters)
