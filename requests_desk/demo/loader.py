@@ -7,6 +7,7 @@ order across all demands) and hands batches to a writer thread: the drivers let 
 GIL while the database works, so a batch is written while the next one is chained."""
 from __future__ import annotations
 
+import gc
 import time
 from bisect import bisect_left
 from contextlib import nullcontext
@@ -138,6 +139,10 @@ class BulkLoader:
             self.maker.files_lock = fork.Lock()  # one worker creates files at a time (ChunkMaker)
             _WORKER.update(planner=planner, maker=self.maker, times=times, fates=fates,
                            start_counters=start_counters, state=state)
+            # Everything made so far (the app, the world, the drawn times) is kept out of the
+            # collector's passes, here and in the workers: a full pass walked it all, and in
+            # a worker wrote to each of its pages, copying them from this process.
+            gc.freeze()
             try:
                 with fork.Pool(workers) as pool:
                     # A few chunks ahead at most: the writer sets the pace, memory stays flat.
@@ -148,6 +153,7 @@ class BulkLoader:
                             ahead.append(pool.apply_async(_worker_chunk, (c + len(ahead) + 1,)))
                         yield result
             finally:
+                gc.unfreeze()
                 _WORKER.clear()
                 self.maker.files_lock = nullcontext()
 
@@ -172,7 +178,7 @@ class BulkLoader:
                 state["demand_base"] = self.next_id["demands"]
                 state["document_base"] = self.next_id["documents"]
                 self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
-                self.runs: list[list] = []  # each chunk's events not chained yet: [events, first]
+                self.runs: list[list[tuple]] = []  # each chunk's events not chained yet, in key order
                 in_flight: list[Future] = []
                 pending = 0
 
@@ -265,7 +271,7 @@ class BulkLoader:
                                    notice_id, did, before, after))
             run.append(e)
         if run:
-            self.runs.append([run, 0])
+            self.runs.append(run)
 
     def _chain(self, until_key: int | None) -> int:
         """Number and chain the queued events that come before ``until_key`` (all: None).
@@ -273,15 +279,11 @@ class BulkLoader:
         heap of all the events waiting cost a push and a pop of some twenty comparisons
         each, over a third of this thread's time)."""
         due: list[tuple] = []
-        waiting = []
-        for run in self.runs:
-            events, first = run
-            end = len(events) if until_key is None else bisect_left(events, until_key, first, key=_ORDER)
-            due += events[first:end]
-            if end < len(events):
-                run[1] = end
-                waiting.append(run)
-        self.runs = waiting
+        for events in self.runs:
+            end = len(events) if until_key is None else bisect_left(events, until_key, key=_ORDER)
+            due += events[:end]
+            del events[:end]  # chained events are let go of at once, as the heap let go of them
+        self.runs = [events for events in self.runs if events]
         due.sort(key=_ORDER)  # keys are unique: the order the service path meets the events in
         make, audit_rows = self.audit_row, self.rows["audit_events"]
         prev, seq, next_id, key = self.prev_hash, self.seq, self.next_id["audit_events"], self.audit_key
