@@ -1,30 +1,21 @@
 """HMAC-SHA256 under one key, many times: the audit chain hashes every event under the
 audit key (860,000 events for ``desk demo --demands 100000``, one after the other in a
 single thread). ``hmac.new`` pads the key and hashes the pads again for each message;
-here the two padded states are hashed once and copied per message (RFC 2104), which
-takes about 0.8 µs a hash instead of 1.9."""
+here the standard library's HMAC is keyed once and copied per message (its padded
+states come with the copy), about 1.5 µs a hash instead of 3.4."""
 from __future__ import annotations
 
-import hashlib
+import hmac
 from typing import Callable
-
-_BLOCK = 64  # SHA-256's block size
 
 
 def hmac_sha256_hex(key: bytes) -> Callable[[bytes], str]:
     """A function of a message giving ``hmac.new(key, message, "sha256").hexdigest()``."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    keyed = hmac.new(key, digestmod="sha256")
 
     def hexdigest(message: bytes) -> str:
-        h = inner.copy()
+        h = keyed.copy()
         h.update(message)
-        o = outer.copy()
-        o.update(h.digest())
-        return o.hexdigest()
+        return h.hexdigest()
 
     return hexdigest
-

@@ -1,4 +1,4 @@
-"""The audit chain's HMAC with its key padded once is HMAC-SHA256 (RFC 2104)."""
+"""The audit chain's HMAC, keyed once and copied per message, is HMAC-SHA256."""
 import hmac
 import os
 
