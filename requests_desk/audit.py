@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from .db import utcnow
 from .errors import DeskError
+from .json_text import one_shot
+from .keyed_hash import hmac_sha256_hex
 from .models import AuditEvent, AuditHead, User
 
 GENESIS = "0" * 64
@@ -77,16 +79,17 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-# json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default), without
-# building an encoder per call (the demo's bulk path writes half a million events).
+# json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default), built once.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_default)
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+_canonical, _compact = one_shot(_CANONICAL), one_shot(_COMPACT)
+_hmac_under = functools.lru_cache(maxsize=8)(hmac_sha256_hex)  # the chain's HMAC, its key padded once
 
 
 def canonical(value: Any) -> str | None:
     if value is None:
         return None
-    return _CANONICAL.encode(value)
+    return _canonical(value)
 
 
 def event_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
@@ -98,8 +101,7 @@ def event_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
 def unkeyed_event_hash(prev_hash: str, event: AuditEvent) -> str:
     """The hash a chain made before the audit key has (plain SHA-256 over before/after
     themselves): ``rekey`` checks it."""
-    message = f"{prev_hash}[{event.seq},{_raw_fields(event)}".encode()
-    return hashlib.sha256(message).hexdigest()
+    return hashlib.sha256(f"{prev_hash}[{event.seq},{_raw_fields(event)}".encode()).hexdigest()
 
 
 def event_fields(event: AuditEvent) -> str:
@@ -124,16 +126,15 @@ def _utc_text(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def hashed_fields(at: datetime, actor_id: int | None, actor: str, action: str, object_type: str,
+def hashed_fields(at: datetime | str, actor_id: int | None, actor: str, action: str, object_type: str,
                   object_id: int | None, demand_id: int | None, before: str | None, after: str | None) -> str:
     """The hashed content of an event without a payload digest: the JSON list
     ``[seq, at, actor_id, actor, action, object_type, object_id, demand_id, before, after]``
     after ``seq,``. The demo's bulk writer prepares it for events it numbers later
-    (``chain_hash``); ``audit_redaction.digest_payloads`` turns such events into the
-    digest form before any of them is redacted."""
-    content = _COMPACT.encode([_utc_text(at), actor_id, actor, action, object_type, object_id, demand_id,
-                               before, after])
-    return content[1:]
+    (``chain_hash``), ``at`` spelled already (``_utc_text``); ``audit_redaction.digest_payloads``
+    turns such events into the digest form before any of them is redacted."""
+    return _compact([at if isinstance(at, str) else _utc_text(at), actor_id, actor, action, object_type,
+                     object_id, demand_id, before, after])[1:]
 
 
 def sealed_fields(at: datetime, actor_id: int | None, actor: str, action: str, object_type: str,
@@ -141,8 +142,7 @@ def sealed_fields(at: datetime, actor_id: int | None, actor: str, action: str, o
     """The hashed content of an event in the digest form: the JSON list ``[seq, at,
     actor_id, actor, action, object_type, object_id, demand_id, payload_digest]`` after
     ``seq,`` (one item shorter than ``hashed_fields``, so the two forms never coincide)."""
-    return _COMPACT.encode([_utc_text(at), actor_id, actor, action, object_type, object_id, demand_id,
-                            digest])[1:]
+    return _compact([_utc_text(at), actor_id, actor, action, object_type, object_id, demand_id, digest])[1:]
 
 
 @functools.lru_cache(maxsize=16)
@@ -154,7 +154,7 @@ def payload_digest(key: bytes, before: str | None, after: str | None) -> str:
     """What the chain commits to of an event's before/after (canonical JSON texts): an
     HMAC under a key derived from the audit key, so a redacted value cannot be guessed
     back from the digest the event keeps."""
-    message = _COMPACT.encode([before, after]).encode()
+    message = _compact([before, after]).encode()
     return hmac.new(_subkey(key, PAYLOAD_LABEL), message, hashlib.sha256).hexdigest()
 
 
@@ -163,7 +163,7 @@ def redaction_seal(key: bytes, seq: int, digest: str, redacted_at: datetime, bef
     """A redacted event's seal: an HMAC of its number, its (original) payload digest, when
     it was redacted and its redacted before/after. Whoever lacks the key cannot redact an
     event, nor alter a redacted one."""
-    message = _COMPACT.encode([seq, digest, _utc_text(redacted_at), before, after]).encode()
+    message = _compact([seq, digest, _utc_text(redacted_at), before, after]).encode()
     return hmac.new(_subkey(key, SEAL_LABEL), message, hashlib.sha256).hexdigest()
 
 
@@ -184,7 +184,7 @@ def payload_intact(key: bytes, event: AuditEvent) -> bool:
 def chain_hash(key: bytes, prev_hash: str, seq: int, fields: str) -> str:
     """The hash of event number ``seq`` after ``prev_hash``: HMAC-SHA256 under ``key`` of
     ``prev_hash`` followed by the JSON list; ``fields`` from ``hashed_fields``."""
-    return hmac.new(key, f"{prev_hash}[{seq},{fields}".encode(), "sha256").hexdigest()
+    return _hmac_under(key)(f"{prev_hash}[{seq},{fields}".encode())
 
 
 def record(

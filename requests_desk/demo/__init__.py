@@ -25,6 +25,7 @@ back-off or, after the last attempt, failed.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -76,10 +77,15 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
     """``desk demo``: the world through the services, the demands through the bulk path."""
     now = (now or utcnow()).replace(microsecond=0)
     sessions = app.extensions["desk"]["sessionmaker"]
+    # The reports' libraries load (0.7 s of CPU) while the world's passwords are hashed
+    # (scrypt lets go of the GIL), and before the workers fork: none may fork mid-import.
+    warming = threading.Thread(target=_import_report_libraries, name="desk-demo-imports", daemon=True)
+    warming.start()
     with sessions() as session:
         world = create_world(session, now)
         session.commit()
         audit_key = session_key(session)
+    warming.join()
     loader = BulkLoader(app.extensions["desk"]["engine"], world, now, audit_key=audit_key,
                         upload_dir=Path(app.config["DESK_UPLOAD_DIR"]), seed=seed, on_progress=on_progress)
     result = loader.load_generated(count)
@@ -96,6 +102,20 @@ def load_demo(app, count: int, seed: int = 1, *, now: datetime | None = None,
     if count:
         result.reports = publish_reports(app, now)
     return result
+
+
+def _import_report_libraries() -> None:
+    """What publishing the reports imports on first use (``reports.charts``, ``reports.pdf``);
+    one missing is left for the publishing to report."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.backends.backend_svg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+        import matplotlib.ticker  # noqa: F401
+        import PIL.Image  # noqa: F401
+        import reportlab.platypus  # noqa: F401
+    except ImportError:
+        pass
 
 
 def publish_reports(app, now: datetime) -> list[str]:
