@@ -74,8 +74,10 @@ def count_up_to(cap: int, source: Any, *where: ColumnElement[bool]) -> Select:
     """SELECT how many rows of ``source`` meet ``where``, counted up to ``cap`` + 1 (an
     index range of at most that many entries, however many match). The rows counted
     carry no column (``SELECT 1``): reading each one's id cost SQLite a fifth of the count."""
-    inner = (select(literal_column("1")).select_from(source).where(*where).limit(search_terms.fixed(cap + 1, "count_cap"))
-             .correlate(None))  # never the rows of a statement it sits in (the page's own count)
+    # Its LIMIT has a name of its own, and it never correlates: a page's statement carries
+    # it as a column (``page``), beside that page's own LIMIT and rows.
+    inner = (select(literal_column("1")).select_from(source).where(*where)
+             .limit(search_terms.fixed(cap + 1, "count_cap")).correlate(None))
     return select(func.count()).select_from(inner.subquery())
 
 
