@@ -26,11 +26,12 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..api.demand_read import _branch, demand_branches, ordered_union, parts_from, read_rows
+from ..api.demand_read import branch, demand_branches, ordered_union, parts_from, read_rows
 from ..api.serialize import body, etag_of
 from ..db import CompiledOnce
 from ..models import (
     AccessGrant,
+    Assignment,
     AuditEvent,
     Customer,
     Demand,
@@ -41,7 +42,6 @@ from ..models import (
     NoticeDeferral,
     User,
 )
-from ..models.demands import Assignment
 from .timeline import user_ids
 
 # The page's own kinds of row, after the demand's children (``demand_branches``).
@@ -89,22 +89,22 @@ def _history_branches() -> list[Select]:
     """The rows of the demand's history that only its page shows, a branch each."""
     granted_to = User
     return [
-        _branch("notices", Notice, ord1=Notice.id, i1=Notice.customer_id, i3=Notice.attempts, s1=Notice.kind,
+        branch("notices", Notice, ord1=Notice.id, i1=Notice.customer_id, i3=Notice.attempts, s1=Notice.kind,
                 s2=Notice.state, s3=Notice.held_by, s4=Notice.last_error, s5=Customer.name, b1=Notice.delayed,
                 t1=Notice.sent_at).join(Customer, Customer.id == Notice.customer_id),
-        _branch("assignments", Assignment, ord1=Assignment.id, i1=Assignment.assignee_id, i3=Assignment.actor_id,
+        branch("assignments", Assignment, ord1=Assignment.id, i1=Assignment.assignee_id, i3=Assignment.actor_id,
                 s1=Assignment.reason, t1=Assignment.at),
-        _branch("due_changes", DueDateChange, ord1=DueDateChange.id, i3=DueDateChange.actor_id,
+        branch("due_changes", DueDateChange, ord1=DueDateChange.id, i3=DueDateChange.actor_id,
                 s1=DueDateChange.reason, t1=DueDateChange.at, t2=DueDateChange.old_due_at,
                 t3=DueDateChange.new_due_at),
-        _branch("gag_events", Gag, ord1=GagEvent.id, i1=GagEvent.gag_id, i3=GagEvent.actor_id, s1=GagEvent.kind,
+        branch("gag_events", Gag, ord1=GagEvent.id, i1=GagEvent.gag_id, i3=GagEvent.actor_id, s1=GagEvent.kind,
                 s2=GagEvent.reason, t1=GagEvent.at, t2=GagEvent.expires_at)
         .join_from(Gag, GagEvent, GagEvent.gag_id == Gag.id),
-        _branch("grants", AccessGrant, ord1=AccessGrant.id, i1=AccessGrant.user_id, s1=AccessGrant.reason,
+        branch("grants", AccessGrant, ord1=AccessGrant.id, i1=AccessGrant.user_id, s1=AccessGrant.reason,
                 s2=granted_to.name, s3=granted_to.email, t1=AccessGrant.granted_at, t2=AccessGrant.expires_at)
         .join(granted_to, granted_to.id == AccessGrant.user_id),
-        _branch("deferrals", NoticeDeferral, ord1=NoticeDeferral.id, t1=NoticeDeferral.until),
-        _branch("events", AuditEvent, ord1=AuditEvent.seq, i1=AuditEvent.actor_id, s1=AuditEvent.action,
+        branch("deferrals", NoticeDeferral, ord1=NoticeDeferral.id, t1=NoticeDeferral.until),
+        branch("events", AuditEvent, ord1=AuditEvent.seq, i1=AuditEvent.actor_id, s1=AuditEvent.action,
                 s2=AuditEvent.actor, s3=AuditEvent.before, s4=AuditEvent.after, t1=AuditEvent.at),
     ]
 
