@@ -122,20 +122,20 @@ def demand_branches() -> list[Select]:
     now = bindparam("now", type_=Gag.expires_at.type)
     return [
         branch("checks", EmergencyCheck, ord1=EmergencyCheck.id, i1=EmergencyCheck.by_id, s1=EmergencyCheck.check_code,
-                s2=by.email, s3=EmergencyCheck.note, s4=by.name, t1=EmergencyCheck.at)
+               s2=by.email, s3=EmergencyCheck.note, s4=by.name, t1=EmergencyCheck.at)
         .outerjoin(by, by.id == EmergencyCheck.by_id),
         branch("documents", Document, ord1=Document.id, ord2=DocumentRecipient.customer_id, i1=Document.id,
-                i2=Document.bytes, i3=Document.for_customer_id, s1=Document.filename, s2=Document.sha256,
-                t1=Document.uploaded_at)
+               i2=Document.bytes, i3=Document.for_customer_id, s1=Document.filename, s2=Document.sha256,
+               t1=Document.uploaded_at)
         .outerjoin(DocumentRecipient, DocumentRecipient.document_id == Document.id),
         branch("files", ProductionFile, ord1=ProductionFile.id, i1=ProductionFile.id, i2=ProductionFile.bytes,
-                s1=ProductionFile.name, s2=ProductionFile.sha256, s3=ProductionFile.stored_name),
+               s1=ProductionFile.name, s2=ProductionFile.sha256, s3=ProductionFile.stored_name),
         branch("gags", Gag, ord1=Gag.id, i1=Gag.id, s1=Gag.order_ref, s2=Gag.issued_by, d1=Gag.issued_at,
-                t1=Gag.expires_at, t2=Gag.lifted_at, t3=Gag.set_at, b1=Gag.active_condition(now)),
+               t1=Gag.expires_at, t2=Gag.lifted_at, t3=Gag.set_at, b1=Gag.active_condition(now)),
         branch("items", DemandItem, ord1=DemandItem.id, s1=DemandItem.kind, s2=DemandItem.target,
-                s3=DemandItem.data_set, s4=DemandItem.basis, d1=DemandItem.date_from, d2=DemandItem.date_to),
+               s3=DemandItem.data_set, s4=DemandItem.basis, d1=DemandItem.date_from, d2=DemandItem.date_to),
         branch("targets", DemandTarget, ord1=DemandTarget.position, ord2=DemandTarget.id, i1=Customer.id,
-                s1=DemandTarget.identifier, s2=Customer.name, b1=Customer.enterprise)
+               s1=DemandTarget.identifier, s2=Customer.name, b1=Customer.enterprise)
         .outerjoin(Customer, Customer.id == DemandTarget.customer_id),
     ]
 

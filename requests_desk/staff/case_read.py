@@ -90,22 +90,22 @@ def _history_branches() -> list[Select]:
     granted_to = User
     return [
         branch("notices", Notice, ord1=Notice.id, i1=Notice.customer_id, i3=Notice.attempts, s1=Notice.kind,
-                s2=Notice.state, s3=Notice.held_by, s4=Notice.last_error, s5=Customer.name, b1=Notice.delayed,
-                t1=Notice.sent_at).join(Customer, Customer.id == Notice.customer_id),
+               s2=Notice.state, s3=Notice.held_by, s4=Notice.last_error, s5=Customer.name, b1=Notice.delayed,
+               t1=Notice.sent_at).join(Customer, Customer.id == Notice.customer_id),
         branch("assignments", Assignment, ord1=Assignment.id, i1=Assignment.assignee_id, i3=Assignment.actor_id,
-                s1=Assignment.reason, t1=Assignment.at),
+               s1=Assignment.reason, t1=Assignment.at),
         branch("due_changes", DueDateChange, ord1=DueDateChange.id, i3=DueDateChange.actor_id,
-                s1=DueDateChange.reason, t1=DueDateChange.at, t2=DueDateChange.old_due_at,
-                t3=DueDateChange.new_due_at),
+               s1=DueDateChange.reason, t1=DueDateChange.at, t2=DueDateChange.old_due_at,
+               t3=DueDateChange.new_due_at),
         branch("gag_events", Gag, ord1=GagEvent.id, i1=GagEvent.gag_id, i3=GagEvent.actor_id, s1=GagEvent.kind,
-                s2=GagEvent.reason, t1=GagEvent.at, t2=GagEvent.expires_at)
+               s2=GagEvent.reason, t1=GagEvent.at, t2=GagEvent.expires_at)
         .join_from(Gag, GagEvent, GagEvent.gag_id == Gag.id),
         branch("grants", AccessGrant, ord1=AccessGrant.id, i1=AccessGrant.user_id, s1=AccessGrant.reason,
-                s2=granted_to.name, s3=granted_to.email, t1=AccessGrant.granted_at, t2=AccessGrant.expires_at)
+               s2=granted_to.name, s3=granted_to.email, t1=AccessGrant.granted_at, t2=AccessGrant.expires_at)
         .join(granted_to, granted_to.id == AccessGrant.user_id),
         branch("deferrals", NoticeDeferral, ord1=NoticeDeferral.id, t1=NoticeDeferral.until),
         branch("events", AuditEvent, ord1=AuditEvent.seq, i1=AuditEvent.actor_id, s1=AuditEvent.action,
-                s2=AuditEvent.actor, s3=AuditEvent.before, s4=AuditEvent.after, t1=AuditEvent.at),
+               s2=AuditEvent.actor, s3=AuditEvent.before, s4=AuditEvent.after, t1=AuditEvent.at),
     ]
 
 
