@@ -72,10 +72,9 @@ def _page(session, f, viewer, *, planned: bool):
             info.first_id, info.last_id)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=filters, viewer=st.integers(0, 1), cursor=st.sampled_from([None, "after", "before", "last"]),
-       at=st.integers(0, 23))
-def test_a_planned_page_reads_what_a_page_built_afresh_reads(session, desk, data, viewer, cursor, at):
+def _drawn(desk, data, viewer, cursor, at):
+    """The drawn filters (a customer by its index), the list's filters with the drawn
+    cursor, and the drawn viewer."""
     data = dict(data)
     if data["customer"] is not None and data["customer"] >= 0:
         data["customer"] = desk["customers"][data["customer"]]
@@ -84,7 +83,14 @@ def test_a_planned_page_reads_what_a_page_built_afresh_reads(session, desk, data
         f.last = True
     elif cursor:
         setattr(f, cursor, desk["ids"][at])
-    who = desk["viewers"][viewer]
+    return data, f, desk["viewers"][viewer]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=filters, viewer=st.integers(0, 1), cursor=st.sampled_from([None, "after", "before", "last"]),
+       at=st.integers(0, 23))
+def test_a_planned_page_reads_what_a_page_built_afresh_reads(session, desk, data, viewer, cursor, at):
+    data, f, who = _drawn(desk, data, viewer, cursor, at)
     assert _page(session, f, who, planned=True) == _page(session, f, who, planned=False)
 
 
@@ -140,14 +146,6 @@ def test_the_kept_plans_are_bounded(session, desk, app, monkeypatch):
 def test_the_count_a_page_carries_is_the_lists_count(session, desk, data, viewer, cursor, at):
     """Without a search, the page's statement carries the list's count (keyset.page):
     whatever the cursor, an empty page past one included, it is the count of every match."""
-    data = dict(data)
-    if data["customer"] is not None and data["customer"] >= 0:
-        data["customer"] = desk["customers"][data["customer"]]
-    f = _filters(data)
-    if cursor == "last":
-        f.last = True
-    elif cursor:
-        setattr(f, cursor, desk["ids"][at])
-    who = desk["viewers"][viewer]
+    data, f, who = _drawn(desk, data, viewer, cursor, at)
     _, total = case_list.list_demands(session, _filters(data), who)
     assert case_list.list_rows(session, f, who).total == total

@@ -98,17 +98,18 @@ class Encoding:
         """Epoch seconds as the column takes them."""
         if s is None:
             return None
-        text = self._days.get(s // DAY)
-        if text is None:
-            text = self._days[s // DAY] = day(s // DAY).isoformat()
-        return f"{text} {self._clock[s % DAY]}{self.tail}"
+        return f"{self._day(s)} {self._clock[s % DAY]}{self.tail}"
 
     def utc(self, s: int) -> str:
         """Epoch seconds as the audit chain's hashes spell a time (``audit._utc_text``)."""
+        return f"{self._day(s)}T{self._clock[s % DAY]}.000000Z"
+
+    def _day(self, s: int) -> str:
+        """The ISO date of epoch second ``s``, each day spelled once."""
         text = self._days.get(s // DAY)
         if text is None:
             text = self._days[s // DAY] = day(s // DAY).isoformat()
-        return f"{text}T{self._clock[s % DAY]}.000000Z"
+        return text
 
     def dt_of(self, value: datetime | None) -> str | None:
         return self.dt(seconds_or_none(value))
