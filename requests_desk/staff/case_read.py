@@ -87,7 +87,6 @@ class PlainUser:
 
 def _history_branches() -> list[Select]:
     """The rows of the demand's history that only its page shows, a branch each."""
-    granted_to = User
     return [
         branch("notices", Notice, ord1=Notice.id, i1=Notice.customer_id, i3=Notice.attempts, s1=Notice.kind,
                s2=Notice.state, s3=Notice.held_by, s4=Notice.last_error, s5=Customer.name, b1=Notice.delayed,
@@ -101,8 +100,8 @@ def _history_branches() -> list[Select]:
                s2=GagEvent.reason, t1=GagEvent.at, t2=GagEvent.expires_at)
         .join_from(Gag, GagEvent, GagEvent.gag_id == Gag.id),
         branch("grants", AccessGrant, ord1=AccessGrant.id, i1=AccessGrant.user_id, s1=AccessGrant.reason,
-               s2=granted_to.name, s3=granted_to.email, t1=AccessGrant.granted_at, t2=AccessGrant.expires_at)
-        .join(granted_to, granted_to.id == AccessGrant.user_id),
+               s2=User.name, s3=User.email, t1=AccessGrant.granted_at, t2=AccessGrant.expires_at)
+        .join(User, User.id == AccessGrant.user_id),
         branch("deferrals", NoticeDeferral, ord1=NoticeDeferral.id, t1=NoticeDeferral.until),
         branch("events", AuditEvent, ord1=AuditEvent.seq, i1=AuditEvent.actor_id, s1=AuditEvent.action,
                s2=AuditEvent.actor, s3=AuditEvent.before, s4=AuditEvent.after, t1=AuditEvent.at),
