@@ -157,8 +157,7 @@ def unbroken_dates(text: str | None) -> Markup:
     """Text, escaped, its dates ("2024-03-27", "2024-03-27 14:05 UTC") kept on one line."""
     # Safe: the text is escaped first; the pattern matches only digits, "-", ":", " ",
     # "T" and "UTC", wrapped in a constant span.
-    return Markup(_DATE_IN_TEXT.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>',  # nosec B704
-                                    str(escape(text or ""))))
+    return Markup(_DATE_IN_TEXT.sub(r'<span class="nowrap">\g<0></span>', str(escape(text or ""))))  # nosec B704
 
 
 def escaped_text(value: object) -> str:

@@ -9,6 +9,7 @@ Everything through the pages and the API, with real sign-in and CSRF."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -301,6 +302,39 @@ def test_break_glass_goes_back_to_the_case_page_unless_next_is_a_desk_path(app, 
     r = c.post(f"/desk/demands/{demand.id}/access", data=data)
     assert r.status_code == 302 and r.headers["Location"] == f"/desk/demands/{demand.id}"
     assert "Access granted until" in page_text(c.get(r.headers["Location"]))
+
+
+def _break_glass_form(html: str) -> str:
+    start = html.index('<details class="action action-plain" id="break-glass">')
+    return html[start:html.index("</form>", start)]
+
+
+def test_case_pages_break_glass_form_is_the_403_pages_with_each_sessions_own_token(app, session, team):
+    """The case page prints its blank break-glass form once per application and puts in
+    the request's CSRF token (files.blank_break_glass): each session gets its own token,
+    which grants the files, and the fields are the 403 page's."""
+    demand, doc_id = team.demand_with_document()
+    other, _ = team.demand_with_document()
+    admin, approver = signed_in(app, team.admin), signed_in(app, team.approver)
+    forms = [_break_glass_form(c.get(f"/desk/demands/{d.id}").get_data(as_text=True))
+             for c, d in ((admin, demand), (approver, other), (admin, other))]
+    tokens = [csrf_from(form) for form in forms]
+    assert tokens[0] != tokens[1]  # the approver's page came from the admin's printing
+    assert read_page(forms[0]).values == {"csrf_token": [tokens[0]], "next": [""], "reason": [""]}
+    denied = admin.get(doc_url(doc_id)).get_data(as_text=True)  # the 403 page's form, built by WTForms
+    fields = denied[denied.index('<input id="next"'):denied.index('<div class="form-actions">', denied.index('id="reason"'))]
+
+    def bare(html: str) -> str:
+        return re.sub(r"\s+", " ", html.replace(csrf_from(html), "T"))
+
+    assert bare(fields).replace(f'value="{doc_url(doc_id)}"', 'value=""').strip() in bare(forms[0])
+    assert approver.post(f"/desk/demands/{other.id}/access",
+                         data={"csrf_token": tokens[0], "reason": REASON}).status_code == 400  # not its session
+    for c, d, token in ((admin, demand, tokens[0]), (approver, other, tokens[1])):
+        r = c.post(f"/desk/demands/{d.id}/access", data={"csrf_token": token, "reason": REASON})
+        assert r.status_code == 302
+        assert c.get(doc_url(doc_id) if d is demand else f"/desk/demands/{d.id}").status_code == 200
+    assert count(session, AccessGrant) == 2
 
 
 def test_break_glass_needs_the_csrf_token_and_a_known_demand(app, session, team):

@@ -450,6 +450,25 @@ def test_what_users_typed_is_escaped_in_the_rows(client, session, staff):
         assert escaped in html
 
 
+def test_what_users_typed_is_escaped_in_the_case_pages_tables_and_timeline(client, session, staff):
+    """The case page's data tables and timeline print without autoescape too (their
+    rows are half its template's time): typed text in them is escaped by name."""
+    make_customer(session, "Cust", accounts=("acct-xss",))
+    demand = make_demand(session, staff, targets=["acct-xss"],
+                         requested=[{"target": "acct-xss", "data_set": "subscriber_info", "from": "2026-01-01",
+                                     "to": "2026-01-02"}],
+                         gag={"order_ref": "<u>NDO</u> & \"2026-01-05\"", "issued_by": "Court", "expires_at": None})
+    html = client.get(f"/desk/demands/{demand.id}").get_data(as_text=True)
+    timeline = html[html.index('<ol class="timeline">'):]
+    assert "<u>NDO" not in html
+    assert ("Recorded a gag order (&lt;u&gt;NDO&lt;/u&gt; &amp; &#34;<span class=\"nowrap\">2026-01-05</span>&#34;)"
+            in timeline)
+    requested = html[html.index('id="requested"'):html.index("</section>", html.index('id="requested"'))]
+    assert '<td class="ident">acct-xss</td>' in requested and '<td class="date">2026-01-01</td>' in requested
+    assert '<td>Subscriber information</td>' in requested
+    assert '<td><span class="tier tier-subscriber">subscriber</span></td>' in requested
+
+
 @given(st.text())
 def test_the_rows_escape_writes_what_markupsafe_writes(text):
     """``|esc`` (the rows' escape, a plain str) writes the same entities as autoescape."""
