@@ -149,3 +149,26 @@ def test_the_count_a_page_carries_is_the_lists_count(session, desk, data, viewer
     data, f, who = _drawn(desk, data, viewer, cursor, at)
     _, total = case_list.list_demands(session, _filters(data), who)
     assert case_list.list_rows(session, f, who).total == total
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.integers(-3, 80), max_size=70))
+def test_among_is_in_and_on_postgresql_one_parameter_whatever_the_length(session, ids):
+    """``db.among``: the rows whose id is in the list, on both databases; on PostgreSQL the
+    statement has one parameter (an array) whatever the list's length, so psycopg keeps
+    its parsed form (it parses a statement of more than 50 parameters on every execution)."""
+    from sqlalchemy import func, select
+
+    from requests_desk.db import among
+    from requests_desk.models import DataSet
+
+    dialect = session.connection().dialect
+    codes = sorted(session.scalars(select(DataSet.code)))
+    # Numbered 0, 1, …: the "- 1" is the statement's one other parameter (param_1).
+    numbered = select(DataSet.code, (func.row_number().over(order_by=DataSet.code) - 1).label("n")).subquery()
+    statement = select(numbered.c.code).where(among(numbered.c.n, "ids", dialect.name)).order_by(numbered.c.code)
+    found = session.scalars(statement, {"ids": ids}).all()
+    assert found == [code for n, code in enumerate(codes) if n in ids]
+    compiled = statement.compile(dialect=dialect)
+    if dialect.name == "postgresql":
+        assert [name for name in compiled.params if name != "param_1"] == ["ids"] and "= ANY (" in str(compiled)

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import ColumnElement, Select, bindparam, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from ..db import CompiledOnce
+from ..db import CompiledOnce, among
 from ..models import Customer, Demand, DemandTarget, Gag, Requester
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS, STATE_TERMS
 from .case import DUE_SOON
@@ -85,18 +85,18 @@ def to_rows(session: Session, raw: Sequence[Any], now: datetime) -> list[DemandR
 
 
 @cache
-def _page_details() -> CompiledOnce:
+def _page_details(dialect: str) -> CompiledOnce:
     """The page's targets (with their customers) and its gags in force, in one statement;
-    built once (its parameters: ``ids`` and ``now``). Flagged senders are told from the
+    built once per database (its parameters: ``ids`` and ``now``). Flagged senders are told from the
     rows' own addresses (``fraud_flags.shown_flags``): asked of each page's requesters,
     PostgreSQL read every requester against the flags (0.6 ms, and growing with them)."""
-    ids, now = bindparam("ids", expanding=True), bindparam("now", type_=Gag.expires_at.type)
+    now = bindparam("now", type_=Gag.expires_at.type)
     targets = (select(DemandTarget.demand_id, literal("t").label("kind"), DemandTarget.identifier,
                       Customer.name, Customer.enterprise, DemandTarget.position, DemandTarget.id)
                .outerjoin(Customer, Customer.id == DemandTarget.customer_id)
-               .where(DemandTarget.demand_id.in_(ids)))
+               .where(among(DemandTarget.demand_id, "ids", dialect)))
     gags = (select(Gag.demand_id, literal("g"), Gag.order_ref, null(), null(), literal(0), Gag.id)
-            .where(Gag.demand_id.in_(ids), Gag.active_condition(now)))
+            .where(among(Gag.demand_id, "ids", dialect), Gag.active_condition(now)))
     both = union_all(targets, gags).subquery()
     return CompiledOnce(select(both).order_by(both.c.demand_id, both.c.kind, both.c.position, both.c.id))
 
@@ -123,8 +123,9 @@ def fill(session: Session, rows: list[DemandRow], now: datetime) -> None:
     for r in rows:  # a demand may be in two of the queue's lists
         by_id.setdefault(r.id, []).append(r)
     names: dict[int, set[str]] = {}
-    for demand_id, kind, text, name, enterprise, _pos, _id in _page_details().run(
-            session.connection(), {"ids": list(by_id), "now": now}):
+    connection = session.connection()
+    for demand_id, kind, text, name, enterprise, _pos, _id in _page_details(connection.dialect.name).run(
+            connection, {"ids": list(by_id), "now": now}):
         same = by_id[demand_id]
         if kind == "g":
             for row in same:

@@ -23,12 +23,12 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..api.demand_read import branch, demand_branches, ordered_union, parts_from, read_rows
 from ..api.serialize import body, etag_of
-from ..db import CompiledOnce
+from ..db import CompiledOnce, among
 from ..models import (
     AccessGrant,
     Assignment,
@@ -113,7 +113,9 @@ def _everything() -> CompiledOnce:
     return ordered_union(demand_branches() + _history_branches())
 
 
-_USERS = CompiledOnce(select(User.id, User.name, User.email).where(User.id.in_(bindparam("ids", expanding=True))))
+@cache
+def _users(dialect: str) -> CompiledOnce:
+    return CompiledOnce(select(User.id, User.name, User.email).where(among(User.id, "ids", dialect)))
 
 
 def _gags(rows: dict[str, list[Any]]) -> list[PlainGag]:
@@ -215,8 +217,9 @@ def read_case(session: Session, demand_id: int, hidden: tuple[str, ...], now: da
     ids |= {e.actor_id for gag in demand.gags for e in gag.events if e.actor_id}
     ids |= {i for i in (demand.created_by_id, demand.proposed_by_id, demand.approved_by_id,
                         demand.notices_released_by_id, demand.checks_override_by_id) if i}
+    connection = session.connection()
     users = {u.id: PlainUser(u.id, u.name, u.email)
-             for u in (_USERS.run(session.connection(), {"ids": sorted(ids)}) if ids else ())}
+             for u in (_users(connection.dialect.name).run(connection, {"ids": sorted(ids)}) if ids else ())}
     grants = sorted((SimpleNamespace(id=g.ord1, user_id=g.i1, reason=g.s1, granted_at=g.t1, expires_at=g.t2,
                                      user=PlainUser(g.i1, g.s2, g.s3)) for g in rows["grants"]),
                     key=lambda g: (g.granted_at, g.id), reverse=True)
