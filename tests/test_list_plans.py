@@ -172,3 +172,25 @@ def test_among_is_in_and_on_postgresql_one_parameter_whatever_the_length(session
     compiled = statement.compile(dialect=dialect)
     if dialect.name == "postgresql":
         assert [name for name in compiled.params if name != "param_1"] == ["ids"] and "= ANY (" in str(compiled)
+
+
+def test_compartments_are_values_of_the_statement_not_expanded_on_each_execution():
+    """The process types a viewer may not know of are bound into the statements built
+    for them (``case.fixed_codes``): an expanding parameter has SQLAlchemy write its
+    values into the statement's text on every execution."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from requests_desk.api.demand_read import _main
+    from requests_desk.models import Demand, DemandSearchTerm
+    from requests_desk.services.case import _hiding, visible_by_id
+
+    hidden = ("national_security", "other")
+    statements = [select(Demand.id).where(*_hiding(hidden)),
+                  select(DemandSearchTerm.demand_id).where(*visible_by_id(DemandSearchTerm.demand_id, hidden)),
+                  _main(hidden).statement]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        for statement in statements:
+            compiled = statement.compile(dialect=dialect)
+            assert not compiled.post_compile_params, str(compiled)
+            assert sorted(v for v in compiled.params.values() if v in hidden) == sorted(hidden)

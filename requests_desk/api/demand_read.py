@@ -52,6 +52,7 @@ from ..models import (
     RequesterAccount,
     User,
 )
+from ..services.case import fixed_codes
 from ..services.document_marks import reaches
 from ..services.fraud_flags import flagged_clause
 from .serialize import Parts, body
@@ -88,7 +89,7 @@ def _main(hidden: tuple[str, ...]) -> CompiledOnce:
         .where(Demand.id == bindparam("id"))
     )
     if hidden:
-        stmt = stmt.where(Demand.process_type.not_in(hidden))
+        stmt = stmt.where(Demand.process_type.not_in(fixed_codes(hidden)))
     return CompiledOnce(stmt)
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, literal, select
 from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -94,13 +94,21 @@ def visible_by_id(demand_id: Any, hidden: tuple[str, ...]) -> list[ColumnElement
     hash-joined every demand for the queue's gags, 15 ms at 100,000)."""
     if not hidden:
         return []
-    return [demand_id.not_in(select(Demand.id).where(Demand.process_type.in_(hidden)))]
+    return [demand_id.not_in(select(Demand.id).where(Demand.process_type.in_(fixed_codes(hidden))))]
+
+
+def fixed_codes(codes: tuple[str, ...]) -> list[ColumnElement[str]]:
+    """``codes`` for an ``IN``, each a value bound into the statement (``param_1``, …),
+    not one expanding parameter: SQLAlchemy writes an expanding parameter's values into
+    the statement's text on every execution (a pass over the whole text), and these
+    statements are built once per set of compartments anyway."""
+    return [literal(code, String) for code in codes]
 
 
 @cache
 def _hiding(hidden: tuple[str, ...]) -> tuple[ColumnElement[bool], ...]:
     """Built once per set of compartments (a clause is immutable; every list asks)."""
-    return (Demand.process_type.not_in(hidden),) if hidden else ()
+    return (Demand.process_type.not_in(fixed_codes(hidden)),) if hidden else ()
 
 
 @lru_cache(maxsize=64)
