@@ -77,7 +77,7 @@ def count_up_to(cap: int, source: Any, *where: ColumnElement[bool]) -> Select:
     # Its LIMIT has a name of its own, and it never correlates: a page's statement carries
     # it as a column (``page``), beside that page's own LIMIT and rows.
     inner = (select(literal_column("1")).select_from(source).where(*where)
-             .limit(search_terms.fixed(cap + 1, "count_cap")).correlate(None))
+             .limit(search_terms.fixed(cap + 1)).correlate(None))
     return select(func.count()).select_from(inner.subquery())
 
 
