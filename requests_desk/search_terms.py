@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from sqlalchemy import (
-    ColumnElement, Integer, Select, String, bindparam, distinct, exists, func, literal, literal_column, select, text,
+    ColumnElement, Integer, Select, String, bindparam, distinct, exists, func, literal_column, select, text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -207,8 +207,13 @@ def _range(q: str) -> list[ColumnElement[bool]]:
     # PostgreSQL then plans each search for its own prefix. As a parameter, the statement
     # is prepared once and run with a generic plan that cannot know how many terms a
     # prefix covers (28 ms instead of 9 for a broad one at 100,000 demands).
+    #
+    # The range's end (the prefix and the last code point) is written in too: as a
+    # parameter, PostgreSQL could not tell how wide the range is without it, found its
+    # generic plan dearer than each custom one, and planned every search's count and
+    # page again on each execution (1.6 ms of its 5.7 ms for "charle").
     low = func.lower(bindparam("q", q, type_=String, literal_execute=True))
-    return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal("\U0010ffff")]
+    return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal_column("'\U0010ffff'", String)]
 
 
 def matches(session: Session, q: str, terms: int | None = None) -> ColumnElement[bool]:

@@ -174,16 +174,17 @@ def test_among_is_in_and_on_postgresql_one_parameter_whatever_the_length(session
         assert [name for name in compiled.params if name != "param_1"] == ["ids"] and "= ANY (" in str(compiled)
 
 
-def test_compartments_are_values_of_the_statement_not_expanded_on_each_execution():
-    """The process types a viewer may not know of are bound into the statements built
+def test_compartments_are_written_into_the_statement_not_expanded_on_each_execution():
+    """The process types a viewer may not know of are written into the statements built
     for them (``case.fixed_codes``): an expanding parameter has SQLAlchemy write its
-    values into the statement's text on every execution."""
+    values into the statement's text on every execution, and as parameters PostgreSQL
+    planned the search's statements anew on every execution."""
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql, sqlite
 
     from requests_desk.api.demand_read import _main
     from requests_desk.models import Demand, DemandSearchTerm
-    from requests_desk.services.case import _hiding, visible_by_id
+    from requests_desk.services.case import _hiding, fixed_codes, visible_by_id
 
     hidden = ("national_security", "other")
     statements = [select(Demand.id).where(*_hiding(hidden)),
@@ -193,4 +194,6 @@ def test_compartments_are_values_of_the_statement_not_expanded_on_each_execution
         for statement in statements:
             compiled = statement.compile(dialect=dialect)
             assert not compiled.post_compile_params, str(compiled)
-            assert sorted(v for v in compiled.params.values() if v in hidden) == sorted(hidden)
+            assert not [v for v in compiled.params.values() if v in hidden]
+            assert "'national_security'" in str(compiled) and "'other'" in str(compiled)
+    assert fixed_codes(("it's",))[0].compile().params == {"param_1": "it's"}  # not a code: bound

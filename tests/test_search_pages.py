@@ -115,3 +115,20 @@ def test_a_search_sends_three_statements(app, client, session, desk, login, db_u
     assert len(statements) == 3, statements
     from_terms = "GROUP BY demand_search_terms.received_at" in statements[1]
     assert from_terms == db_url.startswith("postgresql")
+
+
+def test_a_searchs_count_and_page_carry_no_parameter_for_postgresql_to_plan_around(app, client, session, desk,
+                                                                                  login, db_url):
+    """Prefix, range end, limits and the compartments left out are written into the
+    search's statements: prepared, they run on one generic plan. With any of them a
+    parameter, PostgreSQL found the generic plan dearer than a custom one and planned
+    both statements again on every execution (1.6 ms of its 5.7 for a search)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only test")
+    login(make_user(session, "counsel", email="cam@desk.example").email)  # not cleared: a compartment left out
+    with counted(app) as statements:
+        assert client.get("/desk/demands?q=kim").status_code == 200
+    count, page = [s for s in statements if "demand_search_terms" in s]
+    assert count.startswith("SELECT count(*)") and "ORDER BY demands.received_at" in page
+    assert "%(" not in count and "%(" not in page, (count, page)
+    assert "process_type IN ('national_security')" in count
