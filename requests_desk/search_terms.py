@@ -202,7 +202,9 @@ def fixed(limit: int) -> ColumnElement[int]:
     return literal_column(str(int(limit)), Integer)
 
 
-def _range(q: str) -> list[ColumnElement[bool]]:
+def _range(q: str, term: ColumnElement[str] = DemandSearchTerm.term) -> list[ColumnElement[bool]]:
+    # ``term``: the terms' column, or an expression of it (``matching``'s probe).
+    #
     # The prefix is written into the statement (escaped by SQLAlchemy, as any literal):
     # PostgreSQL then plans each search for its own prefix. As a parameter, the statement
     # is prepared once and run with a generic plan that cannot know how many terms a
@@ -213,7 +215,7 @@ def _range(q: str) -> list[ColumnElement[bool]]:
     # generic plan dearer than each custom one, and planned every search's count and
     # page again on each execution (1.6 ms of its 5.7 ms for "charle").
     low = func.lower(bindparam("q", q, type_=String, literal_execute=True))
-    return [DemandSearchTerm.term >= low, DemandSearchTerm.term < low + literal_column("'\U0010ffff'", String)]
+    return [term >= low, term < low + literal_column("'\U0010ffff'", String)]
 
 
 def matches(session: Session, q: str, terms: int | None = None) -> ColumnElement[bool]:
@@ -236,10 +238,8 @@ def few_terms(session: Session, q: str, terms: int | None = None) -> bool:
 def matching(q: str, few: bool) -> ColumnElement[bool]:
     """``matches``' clause: the matching demands' ids (``few`` terms), or a probe of each
     demand's terms."""
-    in_range = _range(q)
-    found = select(DemandSearchTerm.demand_id).where(*in_range)
     if few:  # (never correlated: the count's own FROM has the terms table too)
-        return Demand.id.in_(found.correlate(None))
+        return Demand.id.in_(select(DemandSearchTerm.demand_id).where(*_range(q)).correlate(None))
     # Each demand's terms probed through the (demand_id, term) index alone: the range is
     # said of ``term || ''``, which no index on the term serves. Said of the term,
     # PostgreSQL weighed the range's size from ANALYZE's sample: on one desk of a million
@@ -247,9 +247,8 @@ def matching(q: str, few: bool) -> ColumnElement[bool]:
     # instead of walking the list's order (145-212 ms a page against 4), and fenced, it
     # probed each demand through the (term, received_at) index (3 s a page).
     unindexed = DemandSearchTerm.term.op("||")(literal_column("''", String))
-    low = in_range[0].right
-    return exists().where(DemandSearchTerm.demand_id == Demand.id, unindexed >= low,
-                          unindexed < in_range[1].right).correlate_except(DemandSearchTerm)
+    return exists().where(DemandSearchTerm.demand_id == Demand.id,
+                          *_range(q, unindexed)).correlate_except(DemandSearchTerm)
 
 
 def newest_first(q: str, hidden: tuple[str, ...], beyond: Sequence[ColumnElement[bool]], newest: bool,
