@@ -53,8 +53,8 @@ def _note_write(conn, _cursor, statement: str, _parameters, context, _executeman
     reads = statement.lstrip()[:6].upper() == "SELECT"
     if not reads:
         conn.info[WROTE] = True
-    if conn.info.get(OUTSIDE_TRANSACTION) and (not reads or _locks(statement)
-                                               or context.execution_options.get("stream_results")):
+    streams = context is not None and context.execution_options.get("stream_results")  # None: db.Plain
+    if conn.info.get(OUTSIDE_TRANSACTION) and (not reads or _locks(statement) or streams):
         # The first statement that writes or locks opens the transaction (psycopg sends
         # BEGIN before it): it and everything after it commit or roll back together. So
         # does a read streamed through a server-side cursor (an export's rows), which

@@ -1,29 +1,111 @@
-"""db.CompiledOnce: a statement built once keeps its compiled form in a cache of its
-own, out of the engine's (whose lookup hashes the statement's whole cache key on every
-execution), one form per dialect and set of parameter names."""
+"""db.CompiledOnce: a statement built once and always run as built.
+
+A SELECT whose parameters are plain values runs on the driver's own cursor (``db.Plain``),
+compiled once per dialect, and reads back what SQLAlchemy's execution reads: the same
+rows, the same column names, each value processed by its column's type. Anything else
+(an expanding or literal parameter) goes through SQLAlchemy, with a compiled cache of its
+own, out of the engine's."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, create_engine, select
+from datetime import date, datetime, timezone
 
-from requests_desk.db import CompiledOnce
-from requests_desk.models import Demand
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import bindparam, create_engine, literal_column, select, union_all
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 
-from .factories import make_demand, make_user
+from requests_desk.db import CompiledOnce, Plain, Rows
+from requests_desk.models import Demand, DemandItem, Gag
+
+from .factories import counted, make_demand, make_user
 
 
-def test_runs_with_its_parameters_and_stays_out_of_the_engines_cache(app, session):
+def _typed_rows(rows):
+    """Rows as (value, its type, its time zone) tuples: equal only if read back alike."""
+    return [tuple((value, type(value), getattr(value, "tzinfo", None)) for value in row) for row in rows]
+
+
+@pytest.fixture
+def demands(session):
     staff = make_user(session, "counsel", email="cam@desk.example")
-    a, b = make_demand(session, staff), make_demand(session, staff)
+    made = [make_demand(session, staff, emergency=i % 2 == 0, justification="Life at risk" if i % 2 == 0 else None,
+                        gag={"order_ref": f"G-{i}", "issued_by": "Court", "expires_at": None} if i == 1 else None)
+            for i in range(3)]
+    return [d.id for d in made]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pick=st.integers(0, 3), at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1),
+                                               timezones=st.just(timezone.utc)))
+def test_a_plain_select_reads_what_sqlalchemy_reads(app, session, demands, pick, at):
+    """Times (UTC-aware on both databases), dates, booleans, text, NULLs and the union's
+    literal columns come back as SQLAlchemy's own execution gives them, under the same names."""
+    demand_id = demands[pick] if pick < len(demands) else 0
+    by_id = bindparam("id")
+    one = select(Demand.id, Demand.reference, Demand.received_at, Demand.emergency, Demand.due_at,
+                 Demand.closed_at, Demand.assignee_id, (Demand.received_at < bindparam("at", type_=Demand.received_at.type)
+                                                       ).label("before")).where(Demand.id >= by_id)
+    both = union_all(
+        select(literal_column("'items'").label("kind"), DemandItem.date_from.label("day"), DemandItem.data_set.label("text"))
+        .where(DemandItem.demand_id >= by_id),
+        select(literal_column("'gags'"), Gag.issued_at, Gag.order_ref).where(Gag.demand_id >= by_id)).subquery()
+    children = select(both).order_by(both.c.kind, both.c.day, both.c.text)
+    engine = app.extensions["desk"]["engine"]
+    with engine.connect() as conn:
+        for statement in (one.order_by(Demand.id), children):
+            fixed = CompiledOnce(statement)
+            params = {"id": demand_id, "at": at}
+            plain = fixed.run(conn, params)
+            assert isinstance(plain, Rows)  # run on the driver's cursor
+            own = conn.execute(statement, params).all()
+            assert _typed_rows(plain) == _typed_rows(own)
+            assert [row._fields for row in plain] == [tuple(row._fields) for row in own]
+    if demand_id == demands[0]:
+        assert any(isinstance(row[1], date) for row in own)  # the dates were compared, not only NULLs
+
+
+def test_a_plain_select_is_seen_by_the_engines_cursor_events(app, session, demands):
+    """Whatever counts statements (tests/factories.counted, bench/breakdown.py) sees the
+    plain ones too."""
     fixed = CompiledOnce(select(Demand.reference).where(Demand.id == bindparam("id")))
+    with counted(app) as statements, app.extensions["desk"]["engine"].connect() as conn:
+        assert fixed.run(conn, {"id": demands[0]}).scalar().startswith("LD-")
+    assert statements == [" ".join(str(fixed.statement.compile(dialect=conn.dialect)).split())]
+
+
+def test_rows_answer_as_a_result_does():
+    rows = Rows([("a", 1), ("b", 2)])
+    assert rows.first() == ("a", 1) and rows.scalar() == "a" and rows.all() == [("a", 1), ("b", 2)]
+    assert Rows().first() is None and Rows().scalar() is None
+    assert Rows([("a", 1)]).one() == ("a", 1)
+    with pytest.raises(NoResultFound):
+        Rows().one()
+    with pytest.raises(MultipleResultsFound):
+        rows.one()
+
+
+def test_a_statement_with_an_expanding_parameter_goes_through_sqlalchemy(app, session, demands):
+    fixed = CompiledOnce(select(Demand.id).where(Demand.id.in_(bindparam("ids", expanding=True))).order_by(Demand.id))
+    with app.extensions["desk"]["engine"].connect() as conn:
+        result = fixed.run(conn, {"ids": demands[:2]})
+        assert result.context is not None and not isinstance(result, Rows)
+        assert result.scalars().all() == demands[:2]
     engine = app.extensions["desk"]["engine"]
     engine._compiled_cache.clear()
     with engine.connect() as conn:
-        first = fixed.run(conn, {"id": a.id})
-        assert first.scalar() == a.reference
-        second = fixed.run(conn, {"id": b.id})
-        assert second.scalar() == b.reference
-        assert second.context.compiled is first.context.compiled  # compiled once
+        first, second = fixed.run(conn, {"ids": [demands[0]]}), fixed.run(conn, {"ids": demands})
+        assert second.context.compiled is first.context.compiled  # compiled once, in its own cache
     assert len(engine._compiled_cache) == 0
+
+
+def test_a_failing_plain_select_raises_as_sqlalchemy_does_and_leaves_the_connection_usable(app, session):
+    fixed = CompiledOnce(select(literal_column("no_such_column")).where(Demand.id == bindparam("id")))
+    with app.extensions["desk"]["engine"].connect() as conn:
+        with pytest.raises(DBAPIError) as raised:
+            fixed.run(conn, {"id": 1})
+        assert "no_such_column" in str(raised.value)
+        conn.rollback()
+        assert CompiledOnce(select(bindparam("x") + 1)).run(conn, {"x": 1}).scalar() == 2
 
 
 def test_each_dialect_has_its_own_form(tmp_path):
@@ -33,8 +115,24 @@ def test_each_dialect_has_its_own_form(tmp_path):
     one = create_engine(f"sqlite:///{tmp_path / 'one.sqlite'}")
     two = create_engine(f"sqlite:///{tmp_path / 'two.sqlite'}")
     with one.connect() as c1, two.connect() as c2:
-        r1, r2 = fixed.run(c1, {"x": 1}), fixed.run(c2, {"x": 41})
-        assert (r1.scalar(), r2.scalar()) == (2, 42)
-        assert r1.context.compiled is not r2.context.compiled
+        assert (fixed.run(c1, {"x": 1}).scalar(), fixed.run(c2, {"x": 41}).scalar()) == (2, 42)
+    assert len(fixed._plain) == 2
     one.dispose()
     two.dispose()
+
+
+def test_the_hot_reads_run_plain_on_both_databases():
+    """The API's read of a demand, the case page's, the list's page details and the
+    search's count: every statement a page sends on each request, run on the driver's cursor."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from requests_desk.api.demand_read import _children, _main
+    from requests_desk.services.demand_rows import _page_details
+    from requests_desk.staff.case_read import _everything
+
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        statements = [_main(()), _main(("national_security",)), _children(), _everything()]
+        if dialect.name == "postgresql":  # on SQLite its ids expand (db.among)
+            statements.append(_page_details("postgresql"))
+        for fixed in statements:
+            assert Plain.of(fixed.statement, dialect) is not None

@@ -59,9 +59,8 @@ class PlainDemand:
     latest_gag = Demand.latest_gag
 
     def __init__(self, row: Any, **children: Any) -> None:
-        values = row._mapping
         for key in _COLUMNS:
-            setattr(self, key, values[key])
+            setattr(self, key, getattr(row, key))
         self.__dict__.update(children)
 
 
