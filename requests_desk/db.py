@@ -230,9 +230,9 @@ class _OneStatementCache(dict):
 class CompiledOnce:
     """A statement built once and always executed as built: ``run(connection, params)``.
 
-    A SELECT whose parameters are all plain values runs on the driver's cursor (``Plain``),
-    its rows named tuples; any other statement through SQLAlchemy's execution, with a
-    compiled cache of its own (``_OneStatementCache``)."""
+    A SELECT runs on the driver's cursor (``Plain``), its rows named tuples; any other
+    statement through SQLAlchemy's execution, with a compiled cache of its own
+    (``_OneStatementCache``)."""
 
     __slots__ = ("statement", "_options", "_plain")
 
@@ -281,10 +281,9 @@ class Plain:
     sixth of the API's GET and of the case page's statements. This does what that path does
     for a SELECT with plain parameters, with the same compiled SQL, the same bind and result
     processors (the column types' own: UTC datetimes, SQLite's dates and booleans), and the
-    engine's cursor events (what counts statements sees these too). A statement it cannot
-    run as compiled (an expanding or literal parameter) is left to SQLAlchemy (``of``)."""
+    engine's cursor events (what counts statements sees these too)."""
 
-    __slots__ = ("sql", "compiled", "binds", "escaped", "positions", "row", "processors")
+    __slots__ = ("sql", "compiled", "binds", "escaped", "positions", "expands", "row", "processors")
 
     def __init__(self, compiled) -> None:
         self.compiled = compiled
@@ -292,6 +291,9 @@ class Plain:
         self.binds = compiled._bind_processors
         self.escaped = compiled.escaped_bind_names or None
         self.positions = compiled.positiontup if compiled.positional else None
+        # An expanding IN (SQLite's ``among``) or a value written into the text (the
+        # search's prefix): the text is finished on each run, as SQLAlchemy does it.
+        self.expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
         self.row = namedtuple("Row", [column.keyname for column in compiled._result_columns],  # type: ignore[misc]
                               rename=True)
         self.processors: list[tuple[int, Callable]] | None = None  # on the first run: they may need its types
@@ -301,17 +303,19 @@ class Plain:
         if not getattr(statement, "is_select", False):
             return None
         compiled = statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or compiled.post_compile_params or not compiled._result_columns:
-            return None
-        return cls(compiled)
+        return cls(compiled) if compiled._result_columns else None
 
     def run(self, connection, params: dict) -> Rows:
         values = self.compiled.construct_params(params, escape_names=False)
-        binds = self.binds
+        sql, positions, binds = self.sql, self.positions, self.binds
+        if self.expands:
+            finished = self.compiled._process_parameters_for_postcompile(values)  # ``values`` too
+            sql, positions, binds = finished.statement, finished.positiontup, {**binds, **finished.processors}
         for name, process in binds.items():
-            values[name] = process(values[name])
-        if self.positions is not None:
-            parameters: Any = [values[name] for name in self.positions]
+            if name in values:  # not an expanded or written-in one
+                values[name] = process(values[name])
+        if positions is not None:
+            parameters: Any = [values[name] for name in positions]
         elif self.escaped:
             parameters = {self.escaped.get(name, name): value for name, value in values.items()}
         else:
@@ -322,20 +326,20 @@ class Plain:
         cursor = connection.connection.driver_connection.cursor()
         if events:
             for before in connection.dispatch.before_cursor_execute:
-                before(connection, cursor, self.sql, parameters, None, False)
+                before(connection, cursor, sql, parameters, None, False)
         try:
-            cursor.execute(self.sql, parameters)
+            cursor.execute(sql, parameters)
             found = cursor.fetchall()
             if self.processors is None:
                 self.processors = self._processors(connection.dialect, cursor.description)
         except Exception as error:
-            connection._handle_dbapi_exception(error, self.sql, parameters, cursor, None)
+            connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
             raise  # pragma: no cover - the line above raises SQLAlchemy's wrapping of it
         finally:
             cursor.close()
         if events:
             for after in connection.dispatch.after_cursor_execute:
-                after(connection, cursor, self.sql, parameters, None, False)
+                after(connection, cursor, sql, parameters, None, False)
         make, processors = self.row._make, self.processors
         if not processors:
             return Rows(map(make, found))

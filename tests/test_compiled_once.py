@@ -84,18 +84,43 @@ def test_rows_answer_as_a_result_does():
         rows.one()
 
 
-def test_a_statement_with_an_expanding_parameter_goes_through_sqlalchemy(app, session, demands):
-    fixed = CompiledOnce(select(Demand.id).where(Demand.id.in_(bindparam("ids", expanding=True))).order_by(Demand.id))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(0, 3), max_size=5), prefix=st.sampled_from(["LD-", "ld-", "LD-2", "X", "'", "%"]))
+def test_an_expanding_parameter_and_a_written_in_value_are_finished_on_each_run(app, session, demands, picks,
+                                                                                   prefix):
+    """An expanding IN (``db.among`` on SQLite) is written out for each run's list, and a
+    ``literal_execute`` value (the search's prefix) into the text, as SQLAlchemy writes them."""
+    from sqlalchemy import String, func
+
+    ids = [demands[p] if p < len(demands) else 0 for p in picks]
+    statement = (select(Demand.id, Demand.received_at)
+                 .where(Demand.id.in_(bindparam("ids", expanding=True)),
+                        func.lower(Demand.reference) >= func.lower(bindparam("q", prefix, type_=String,
+                                                                                  literal_execute=True)))
+                 .order_by(Demand.id))
+    fixed = CompiledOnce(statement)
     with app.extensions["desk"]["engine"].connect() as conn:
-        result = fixed.run(conn, {"ids": demands[:2]})
-        assert result.context is not None and not isinstance(result, Rows)
-        assert result.scalars().all() == demands[:2]
+        plain = fixed.run(conn, {"ids": ids})
+        assert isinstance(plain, Rows)
+        assert _typed_rows(plain) == _typed_rows(conn.execute(statement, {"ids": ids}).all())
+        again = fixed.run(conn, {"ids": ids[:1]})  # the compiled form is not changed by a run
+        assert [row.id for row in again] == [row.id for row in plain if row.id in ids[:1]]
+
+
+def test_a_statement_other_than_a_select_goes_through_sqlalchemy(app, session, demands):
+    from sqlalchemy import update
+
+    fixed = CompiledOnce(update(Demand).where(Demand.id == bindparam("did")).values(notes=bindparam("notes")))
     engine = app.extensions["desk"]["engine"]
     engine._compiled_cache.clear()
     with engine.connect() as conn:
-        first, second = fixed.run(conn, {"ids": [demands[0]]}), fixed.run(conn, {"ids": demands})
+        first = fixed.run(conn, {"did": demands[0], "notes": "one"})
+        second = fixed.run(conn, {"did": demands[1], "notes": "two"})
+        assert first.rowcount == second.rowcount == 1 and not isinstance(first, Rows)
         assert second.context.compiled is first.context.compiled  # compiled once, in its own cache
-    assert len(engine._compiled_cache) == 0
+        assert len(engine._compiled_cache) == 0
+        assert conn.execute(select(Demand.notes).where(Demand.id == demands[1])).scalar() == "two"
+        conn.rollback()
 
 
 def test_a_failing_plain_select_raises_as_sqlalchemy_does_and_leaves_the_connection_usable(app, session):
@@ -122,8 +147,8 @@ def test_each_dialect_has_its_own_form(tmp_path):
 
 
 def test_the_hot_reads_run_plain_on_both_databases():
-    """The API's read of a demand, the case page's, the list's page details and the
-    search's count: every statement a page sends on each request, run on the driver's cursor."""
+    """The API's read of a demand, the case page's and the list's page details run on the
+    driver's cursor."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     from requests_desk.api.demand_read import _children, _main
@@ -131,8 +156,6 @@ def test_the_hot_reads_run_plain_on_both_databases():
     from requests_desk.staff.case_read import _everything
 
     for dialect in (sqlite.dialect(), postgresql.dialect()):
-        statements = [_main(()), _main(("national_security",)), _children(), _everything()]
-        if dialect.name == "postgresql":  # on SQLite its ids expand (db.among)
-            statements.append(_page_details("postgresql"))
-        for fixed in statements:
+        for fixed in (_main(()), _main(("national_security",)), _children(), _everything(),
+                      _page_details(dialect.name)):
             assert Plain.of(fixed.statement, dialect) is not None
