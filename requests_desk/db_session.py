@@ -53,7 +53,7 @@ def _note_write(conn, _cursor, statement: str, _parameters, context, _executeman
     reads = statement.lstrip()[:6].upper() == "SELECT"
     if not reads:
         conn.info[WROTE] = True
-    streams = context is not None and context.execution_options.get("stream_results")  # None: db.Plain
+    streams = context is not None and context.execution_options.get("stream_results")  # None: statements.Plain
     if conn.info.get(OUTSIDE_TRANSACTION) and (not reads or _locks(statement) or streams):
         # The first statement that writes or locks opens the transaction (psycopg sends
         # BEGIN before it): it and everything after it commit or roll back together. So

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .db import planned
+from .statements import planned
 from .models import Demand, DemandSearchTerm
 from .services.case import visible_by_id
 
@@ -198,7 +198,7 @@ def fixed(limit: int) -> ColumnElement[int]:
     table's index to stop early (24 ms instead of 9 for a broad search's count). Written
     when the statement is compiled, not on each execution (a parameter rendered at
     execution, ``literal_execute``, has SQLAlchemy rewrite the statement's text each
-    time): the statements that hold one are built for their limits (``db.planned``)."""
+    time): the statements that hold one are built for their limits (``statements.planned``)."""
     return literal_column(str(int(limit)), Integer)
 
 
@@ -296,7 +296,7 @@ def tally(session: Session, q: str, conditions: Callable[[], Sequence[ColumnElem
     is "cap+". Only a range that many terms of the same few demands fill is counted
     whole (distinct, capped).
 
-    ``plan``: a key naming ``conditions`` and ``hidden`` (``db.planned``), the values of
+    ``plan``: a key naming ``conditions`` and ``hidden`` (``statements.planned``), the values of
     the conditions' parameters, and whether there are any: the first count is then built
     once per key (``conditions`` is called only to build it)."""
     filtered = plan[2] if plan is not None else bool(conditions())

@@ -1,9 +1,9 @@
-"""The case list's statements are built once per shape (services/keyset.py, ``db.planned``)
+"""The case list's statements are built once per shape (services/keyset.py, ``statements.planned``)
 and run with each request's values as parameters. A planned page must read exactly what
 the same page built afresh reads, for any filters, sort, page size, cursor and viewer,
 whatever pages were planned before it (a value kept from an earlier request would show
 the wrong demands). A search's prefix is a parameter too. The statements are kept in
-``db._PLANS``."""
+``statements._PLANS``."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import true
 
-from requests_desk import db, workflow
+from requests_desk import statements, workflow
 from requests_desk.models import Demand
 from requests_desk.services import case_list
 from tests.factories import counted, make_customer, make_demand, make_user
@@ -97,15 +97,15 @@ def test_a_planned_page_reads_what_a_page_built_afresh_reads(session, desk, data
 def test_each_shape_is_built_once_and_run_with_its_values(session, desk):
     """Two requests with the same filters set (other values) share their statements: the
     second builds none and still reads its own values."""
-    db._PLANS.clear()
+    statements._PLANS.clear()
     viewer = desk["viewers"][1]
     de = _filters({"country": "DE", "sort": "-received_at"})
     us = _filters({"country": "US", "sort": "-received_at"})
     first = _page(session, de, viewer, planned=True)
-    planned = dict(db._PLANS)
+    planned = dict(statements._PLANS)
     assert len(planned) == 1  # its page, which carries its count
     second = _page(session, us, viewer, planned=True)
-    assert db._PLANS == planned  # the same statements, none built again
+    assert statements._PLANS == planned  # the same statements, none built again
     assert first[0] and second[0] and not set(first[0]) & set(second[0])
     assert first == _page(session, de, viewer, planned=False)
     assert second == _page(session, us, viewer, planned=False)
@@ -115,29 +115,29 @@ def test_each_shape_is_built_once_and_run_with_its_values(session, desk):
 
 def test_a_search_is_planned_with_its_prefix_as_a_parameter(session, desk, app):
     """Two searches of one shape share their statements, each reading its own prefix."""
-    db._PLANS.clear()
+    statements._PLANS.clear()
     viewer = desk["viewers"][1]
     first = _page(session, _filters({"q": "a@contoso"}), viewer, planned=True)
-    planned = dict(db._PLANS)
-    with counted(app) as statements:
+    planned = dict(statements._PLANS)
+    with counted(app) as sent:
         second = _page(session, _filters({"q": "b@fabrikam"}), viewer, planned=True)
-    assert db._PLANS == planned and len(statements) == 3  # count, page, details: none built
-    assert "'b@fabrikam'" in " ".join(statements)
+    assert statements._PLANS == planned and len(sent) == 3  # count, page, details: none built
+    assert "'b@fabrikam'" in " ".join(sent)
     assert first == _page(session, _filters({"q": "a@contoso"}), viewer, planned=False)
     assert second == _page(session, _filters({"q": "b@fabrikam"}), viewer, planned=False)
     assert first[0] and second[0] and not set(first[0]) & set(second[0])
 
 
 def test_the_kept_plans_are_bounded(session, desk, app, monkeypatch):
-    monkeypatch.setattr(db, "PLANS_KEPT", 3)
-    db._PLANS.clear()
+    monkeypatch.setattr(statements, "PLANS_KEPT", 3)
+    statements._PLANS.clear()
     viewer = desk["viewers"][0]
     for per_page in (1, 2, 3, 4):
         _page(session, _filters({"per_page": per_page}), viewer, planned=True)
-        assert len(db._PLANS) <= 3
-    with counted(app) as statements:
+        assert len(statements._PLANS) <= 3
+    with counted(app) as sent:
         assert _page(session, _filters({"per_page": 4}), viewer, planned=True)[0]
-    assert len(statements) == 2  # the page with its count, the page's details
+    assert len(sent) == 2  # the page with its count, the page's details
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

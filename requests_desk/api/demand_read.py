@@ -35,7 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from ..db import CompiledOnce, UTCDateTime
+from ..db import UTCDateTime
+from ..statements import CompiledOnce
 from ..models import (
     Agency,
     Customer,

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import ColumnElement, Select, bindparam, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from ..db import CompiledOnce, among
+from ..db import among
+from ..statements import CompiledOnce
 from ..models import Customer, Demand, DemandTarget, Gag, Requester
 from ..vocabulary import OUTCOME_TERMS, PROCESS_TERMS, STATE_TERMS
 from .case import DUE_SOON

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_col
 from sqlalchemy.orm import Session
 
 from .. import search_terms
-from ..db import planned as planned_statement
+from ..statements import planned as planned_statement
 from ..models import Demand, DemandSearchTerm
 
 # What a page says of the total: counted up to this, then "1,000+". Counting is bounded

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from ..api.demand_read import branch, demand_branches, ordered_union, parts_from, read_rows
 from ..api.serialize import body, etag_of
-from ..db import CompiledOnce, among
+from ..db import among
+from ..statements import CompiledOnce
 from ..models import (
     AccessGrant,
     Assignment,
