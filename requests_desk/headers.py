@@ -21,14 +21,21 @@ CSP = (
 )
 
 
+_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "same-origin"))
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def security_headers(response):
+    """Each of these headers that the answer does not set itself. (The names present are
+    read once: asked one by one, werkzeug raised and caught an exception for each absent
+    name, a tenth of the cached public page's time.)"""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    if current_app.config.get("DESK_SECURE_COOKIES"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    present = {name.lower() for name, _ in headers}
+    wanted = _HEADERS + (_HSTS,) if current_app.config.get("DESK_SECURE_COOKIES") else _HEADERS
+    for name, value in wanted:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
 
 

@@ -85,9 +85,10 @@ class Plain:
     over the driver's (an execution context, the result's metadata from the cursor's
     description, which psycopg builds anew as an object per column, a fetch per row): a
     sixth of the API's GET and of the case page's statements. This does what that path does
-    for a SELECT with plain parameters, with the same compiled SQL, the same bind and result
-    processors (the column types' own: UTC datetimes, SQLite's dates and booleans), and the
-    engine's cursor events (what counts statements sees these too)."""
+    for a SELECT, with the same compiled SQL (an expanding IN or a written-in value finished
+    on each run by SQLAlchemy's own code), the same bind and result processors (the column
+    types' own: UTC datetimes, SQLite's dates and booleans), and the engine's cursor
+    events (what counts statements sees these too)."""
 
     __slots__ = ("sql", "compiled", "binds", "escaped", "positions", "expands", "row", "processors", "native",
                  "order", "raw_cursor")

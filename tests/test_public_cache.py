@@ -34,6 +34,7 @@ def test_anonymous_readers_share_one_rendering_until_a_publication(app, session,
     assert n == 0, "the second reader got a page rendered again"
     assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
     assert second.headers["Cache-Control"] == first.headers["Cache-Control"]
+    assert sorted(second.headers.items()) == sorted(first.headers.items())  # every header, once each
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
 
     # A correction published in this process shows at once.

@@ -74,3 +74,21 @@ def test_the_top_bar_links_are_built_once_per_mount_point(app):
                 assert fixed_url(endpoint, **values) == url_for(endpoint, **values)
     with app.test_request_context("/", base_url="http://desk.example/root"):
         assert fixed_url("auth.index").startswith("/root/")
+
+
+def test_a_header_the_answer_sets_itself_is_kept_and_not_doubled(db_url, tmp_path):
+    from flask import Response
+
+    app = create_app({"TESTING": True, "DESK_DATABASE_URL": db_url, "SECRET_KEY": "k",
+                      "DESK_UPLOAD_DIR": str(tmp_path / "up")})
+    own = "default-src 'none'; frame-ancestors 'none'"
+    app.add_url_rule("/own-policy", "own_policy",
+                     lambda: Response("x", headers={"content-security-policy": own, "X-Frame-Options": "SAMEORIGIN"}))
+    try:
+        r = app.test_client().get("/own-policy")
+        assert r.headers.getlist("Content-Security-Policy") == [own]
+        assert r.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+        assert r.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+        assert r.headers.getlist("Referrer-Policy") == ["same-origin"]
+    finally:
+        app.extensions["desk"]["engine"].dispose()
