@@ -310,8 +310,13 @@ def api_user() -> User:
 
 def no_store(response):
     """A signed-in answer (the desk, the portal, the API) is for its reader alone: no
-    shared or browser cache keeps it."""
-    response.cache_control.private = True
-    response.cache_control.no_store = True
+    shared or browser cache keeps it. An answer with no Cache-Control of its own (most)
+    gets the header written at once; werkzeug's cache-control object parses and writes
+    it again for each directive set."""
+    if any(name.lower() == "cache-control" for name, _ in response.headers):
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    else:
+        response.headers.add("Cache-Control", "private, no-store")
     return response
 

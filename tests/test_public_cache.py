@@ -80,3 +80,16 @@ def test_signed_in_answers_are_kept_by_no_cache(app, session, client):
     for answer in answers:
         assert answer.status_code == 200
         assert {"private", "no-store"} <= {d.strip() for d in answer.headers["Cache-Control"].split(",")}
+
+
+def test_no_store_writes_one_cache_control_and_keeps_an_answers_own_directives():
+    from flask import Response
+
+    from requests_desk.auth import no_store
+
+    plain = no_store(Response("x"))
+    assert plain.headers.getlist("Cache-Control") == ["private, no-store"]
+    own = no_store(Response("x", headers={"Cache-Control": "max-age=0, must-revalidate"}))
+    assert len(own.headers.getlist("Cache-Control")) == 1
+    assert {d.strip() for d in own.headers["Cache-Control"].split(",")} == {
+        "max-age=0", "must-revalidate", "private", "no-store"}
