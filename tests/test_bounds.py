@@ -169,7 +169,10 @@ def test_the_list_stays_small_and_its_statements_few_whatever_a_demand_holds(app
         with counted(app) as statements:
             r = client_api.get("/api/v1/demands?per_page=200")
         assert r.status_code == 200, r.get_data(as_text=True)[:500]
-        return r, statements
+        # The list's own statements. The token's sign-in is read again whenever the worker's
+        # copy is over DESK_SESSION_CACHE_SECONDS old, which a slow machine can reach between
+        # two requests (tests/test_session_cache.py covers it).
+        return r, [s for s in statements if not s.startswith(("SELECT api_tokens.", "SELECT user_roles."))]
 
     r, few = listed()
     one_small = len(r.get_data())
