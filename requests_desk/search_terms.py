@@ -22,19 +22,28 @@ from sqlalchemy.orm import Session
 
 from .statements import planned
 from .models import Demand, DemandSearchTerm
-from .services.case import visible_by_id
+from .services.case import fixed_codes
 
 # How many terms the count reads per demand it may count before it counts distinct
 # demands over the whole range (``count_capped``).
 REACH = 2
 
-def _ddl(sort_key: bool) -> tuple[list[str], list[str]]:
-    """The triggers (SQLite's, PostgreSQL's), writing each term's ``received_at`` (its
-    demand's: the list's default order, so a search's page is read from the terms) or,
-    ``sort_key=False``, the index as migration 0007 made it (0009's downgrade)."""
-    cols = "(term, demand_id, received_at)" if sort_key else "(term, demand_id)"
-    ra = ", received_at" if sort_key else ""
-    d_ra = ", d.received_at" if sort_key else ""
+# The table's shape at each migration that changed it: the columns after (term,
+# demand_id), each copied from the term's demand. 0009 added the demand's received_at
+# (a search's page read from the terms in the list's order), 0010 its process type (the
+# compartment: a search leaves out the compartments its reader lacks from the terms alone).
+SHAPES: dict[int, tuple[str, ...]] = {7: (), 9: ("received_at",), 10: ("received_at", "process_type")}
+LATEST = max(SHAPES)
+
+
+def _ddl(version: int) -> tuple[list[str], list[str]]:
+    """The triggers (SQLite's, PostgreSQL's) writing the terms as migration ``version``
+    shaped the table (SHAPES): each term with its demand's columns."""
+    copied = SHAPES[version]
+    cols = "(term, demand_id" + "".join(f", {c}" for c in copied) + ")"
+    ra = "".join(f", {c}" for c in copied)
+    d_ra = "".join(f", d.{c}" for c in copied)
+    new_ra = "".join(f", NEW.{c}" for c in copied)
     # {d} is only ever NEW.id, OLD.demand_id or NEW.demand_id (below): no input.
     terms_of_demand = f"""
     INSERT INTO demand_search_terms {cols}
@@ -43,19 +52,21 @@ def _ddl(sort_key: bool) -> tuple[list[str], list[str]]:
     UNION SELECT lower(t.identifier), t.demand_id{d_ra} FROM demand_targets t JOIN demands d ON d.id = t.demand_id
           WHERE t.demand_id = {{d}}"""  # nosec B608 - module constants only
     rewrite = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + terms_of_demand + ";"  # nosec B608
-    # A demand's received_at is fixed at intake (report_summary's guard): only a changed
-    # reference or legal reference rewrites its terms.
+    # A demand's received_at and process type are fixed at intake (report_summary's
+    # guard): only a changed reference or legal reference rewrites its terms.
+    watched = ("reference", "legal_reference")
     target_value = (  # module constants only
         f"SELECT lower(NEW.identifier), NEW.demand_id{d_ra} FROM demands d WHERE d.id = NEW.demand_id"  # nosec B608
-        if sort_key else "VALUES (lower(NEW.identifier), NEW.demand_id)")
-    new_ra = ", NEW.received_at" if sort_key else ""
+        if copied else "VALUES (lower(NEW.identifier), NEW.demand_id)")
+    changed_sqlite = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in watched)
+    changed_pg = "\n                       OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in watched)
     sqlite = [
         f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
         INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.reference), NEW.id{new_ra});
         INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.legal_reference), NEW.id{new_ra});
     END""",
-        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
-    WHEN NEW.reference IS NOT OLD.reference OR NEW.legal_reference IS NOT OLD.legal_reference BEGIN
+        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {", ".join(watched)} ON demands
+    WHEN {changed_sqlite} BEGIN
         {rewrite.format(d='NEW.id')}
     END""",  # nosec B608 - module constants only
         f"""CREATE TRIGGER search_terms_on_target AFTER INSERT ON demand_targets BEGIN
@@ -84,7 +95,7 @@ def _ddl(sort_key: bool) -> tuple[list[str], list[str]]:
     BEGIN
         INSERT INTO demand_search_terms {cols}
         SELECT DISTINCT lower(t.identifier), t.demand_id{d_ra} FROM new_targets t
-        {"JOIN demands d ON d.id = t.demand_id" if sort_key else ""}
+        {"JOIN demands d ON d.id = t.demand_id" if copied else ""}
         ORDER BY 1, 2 ON CONFLICT DO NOTHING;
         RETURN NULL;
     END $$""",  # nosec B608 - module constants only
@@ -106,9 +117,8 @@ def _ddl(sort_key: bool) -> tuple[list[str], list[str]]:
         END IF;
         RETURN NULL;
     END $$""",  # nosec B608 - module constants only
-        """CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
-    FOR EACH ROW WHEN (NEW.reference IS DISTINCT FROM OLD.reference
-                       OR NEW.legal_reference IS DISTINCT FROM OLD.legal_reference)
+        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {", ".join(watched)} ON demands
+    FOR EACH ROW WHEN ({changed_pg})
     EXECUTE FUNCTION search_terms_rewrite_demand()""",
         """CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets
     FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
@@ -130,8 +140,8 @@ _PG_FUNCTIONS = ("search_terms_on_demands", "search_terms_on_targets", "search_t
                  "search_terms_rewrite_target")
 
 
-def trigger_ddl(dialect: str, sort_key: bool = True) -> list[str]:
-    sqlite, pg = _ddl(sort_key)
+def trigger_ddl(dialect: str, version: int = LATEST) -> list[str]:
+    sqlite, pg = _ddl(version)
     return sqlite if dialect == "sqlite" else pg
 
 
@@ -141,8 +151,8 @@ def drop_trigger_sql(dialect: str) -> list[str]:
             + [f"DROP FUNCTION IF EXISTS {name}()" for name in functions])
 
 
-def install(conn: Connection, sort_key: bool = True) -> None:
-    for ddl in trigger_ddl(conn.dialect.name, sort_key):
+def install(conn: Connection, version: int = LATEST) -> None:
+    for ddl in trigger_ddl(conn.dialect.name, version):
         conn.exec_driver_sql(ddl)
 
 
@@ -151,30 +161,26 @@ def uninstall(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
-def absorb(conn: Connection, first_demand: int = 0, sort_key: bool = True) -> None:
+def absorb(conn: Connection, first_demand: int = 0, version: int = LATEST) -> None:
     """Add the terms of the demands numbered ``first_demand`` and up (and their targets)
-    in one statement: after a bulk load that ran with the triggers dropped."""
-    if not sort_key:  # as migration 0007 filled it
-        conn.execute(text(
-            "INSERT INTO demand_search_terms (term, demand_id) "
-            "SELECT lower(reference), id FROM demands WHERE id >= :first "
-            "UNION SELECT lower(legal_reference), id FROM demands WHERE id >= :first "
-            "UNION SELECT lower(identifier), demand_id FROM demand_targets WHERE demand_id >= :first "
-            "ORDER BY 1, 2"), {"first": int(first_demand)})
-        return
-    conn.execute(text(
-        "INSERT INTO demand_search_terms (term, demand_id, received_at) "
-        "SELECT lower(reference), id, received_at FROM demands WHERE id >= :first "
-        "UNION SELECT lower(legal_reference), id, received_at FROM demands WHERE id >= :first "
-        "UNION SELECT lower(t.identifier), t.demand_id, d.received_at FROM demand_targets t "
+    in one statement: after a bulk load that ran with the triggers dropped. ``version``:
+    the table as that migration shaped it (SHAPES)."""
+    copied = SHAPES[version]
+    cols = "".join(f", {c}" for c in copied)
+    d_cols = "".join(f", d.{c}" for c in copied)
+    conn.execute(text(  # nosec B608 - module constants only
+        f"INSERT INTO demand_search_terms (term, demand_id{cols}) "
+        f"SELECT lower(reference), id{cols} FROM demands WHERE id >= :first "
+        f"UNION SELECT lower(legal_reference), id{cols} FROM demands WHERE id >= :first "
+        f"UNION SELECT lower(t.identifier), t.demand_id{d_cols} FROM demand_targets t "
         "JOIN demands d ON d.id = t.demand_id WHERE t.demand_id >= :first "
         "ORDER BY 1, 2"), {"first": int(first_demand)})
 
 
-def rebuild(conn: Connection, sort_key: bool = True) -> None:
+def rebuild(conn: Connection, version: int = LATEST) -> None:
     """Every demand's terms again, from the demands and their targets."""
     conn.exec_driver_sql("DELETE FROM demand_search_terms")
-    absorb(conn, 0, sort_key)
+    absorb(conn, 0, version)
 
 
 # A search matching at most this many terms is answered from the terms (their demands,
@@ -251,6 +257,14 @@ def matching(q: str, few: bool) -> ColumnElement[bool]:
                           *_range(q, unindexed)).correlate_except(DemandSearchTerm)
 
 
+def _visible(hidden: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """The terms of demands outside the compartments ``hidden``, by the process type each
+    term carries. Before migration 0010 the terms left them out by demand id, against a
+    hash of the hidden compartments' demands built for each statement; it grew with the
+    desk (11,796 ids at a million demands: 3.2 ms a search on PostgreSQL)."""
+    return [DemandSearchTerm.process_type.not_in(fixed_codes(hidden))] if hidden else []
+
+
 def newest_first(q: str, hidden: tuple[str, ...], beyond: Sequence[ColumnElement[bool]], newest: bool,
                  limit: int) -> ColumnElement[bool]:
     """Over ``Demand``: the next ``limit`` demands ``q`` matches in the order of
@@ -259,7 +273,7 @@ def newest_first(q: str, hidden: tuple[str, ...], beyond: Sequence[ColumnElement
     For a search of at most TERMS_FIRST terms (``tally``)."""
     t = DemandSearchTerm
     order = (t.received_at.desc(), t.demand_id.desc()) if newest else (t.received_at.asc(), t.demand_id.asc())
-    ids = (select(t.demand_id).where(*_range(q), *visible_by_id(t.demand_id, hidden), *beyond)
+    ids = (select(t.demand_id).where(*_range(q), *_visible(hidden), *beyond)
            .group_by(t.received_at, t.demand_id).order_by(*order).limit(fixed(limit)))
     return Demand.id.in_(ids.correlate(None))
 
@@ -284,8 +298,8 @@ def tally(session: Session, q: str, conditions: Callable[[], Sequence[ColumnElem
     """How many demands match ``q`` and ``conditions()``, up to ``cap`` + 1, read from the
     terms' range so the count costs what the matches do however rare they are in the
     table. Each term's demand is looked up only when ``conditions`` ask about it; the
-    compartments the viewer lacks (``hidden``) are left out by demand id, against the few
-    demands they hold (a join to every matching demand cost 58 ms for 23,000 terms).
+    compartments the viewer lacks (``hidden``) are left out by the terms' own process type
+    (a join to every matching demand cost 58 ms for 23,000 terms).
 
     A demand can match by several terms (two targets of one name), so the terms are
     counted distinct; but a DISTINCT reads its whole input before a LIMIT stops it, and
@@ -302,7 +316,7 @@ def tally(session: Session, q: str, conditions: Callable[[], Sequence[ColumnElem
     filtered = plan[2] if plan is not None else bool(conditions())
 
     def matching_terms() -> Select:
-        stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *visible_by_id(DemandSearchTerm.demand_id, hidden))
+        stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *_visible(hidden))
         if filtered:
             stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions())
         return stmt

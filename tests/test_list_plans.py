@@ -184,11 +184,13 @@ def test_compartments_are_written_into_the_statement_not_expanded_on_each_execut
 
     from requests_desk.api.demand_read import _main
     from requests_desk.models import Demand, DemandSearchTerm
+    from requests_desk import search_terms
     from requests_desk.services.case import _hiding, fixed_codes, visible_by_id
 
     hidden = ("national_security", "other")
     statements = [select(Demand.id).where(*_hiding(hidden)),
                   select(DemandSearchTerm.demand_id).where(*visible_by_id(DemandSearchTerm.demand_id, hidden)),
+                  select(DemandSearchTerm.demand_id).where(*search_terms._visible(hidden)),
                   _main(hidden).statement]
     for dialect in (sqlite.dialect(), postgresql.dialect()):
         for statement in statements:

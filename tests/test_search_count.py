@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from requests_desk import search_terms
-from requests_desk.models import DemandSearchTerm
+from requests_desk.models import Demand, DemandSearchTerm
 
 
 
@@ -23,7 +23,8 @@ def ids(session):
 def put_terms(session, terms: dict[int, list[str]]) -> None:
     """Only these terms under the prefix "zz" (each demand's own terms stay)."""
     session.execute(delete(DemandSearchTerm).where(DemandSearchTerm.term.like("zz%")))
-    rows = [{"term": t, "demand_id": d} for d, names in terms.items() for t in set(names)]
+    kinds = dict(session.execute(select(Demand.id, Demand.process_type)).all())
+    rows = [{"term": t, "demand_id": d, "process_type": kinds[d]} for d, names in terms.items() for t in set(names)]
     if rows:
         session.execute(insert(DemandSearchTerm), rows)
     session.flush()

@@ -36,8 +36,8 @@ def upgrade() -> None:
     op.create_index('ix_demands_country_process_status_received', 'demands',
                     ['country', 'process_type', 'status', 'received_at'], unique=False)
     conn = op.get_bind()
-    search_terms.absorb(conn, 0, sort_key=False)  # the table as it was here (0009 adds a column)
-    search_terms.install(conn, sort_key=False)
+    search_terms.absorb(conn, 0, version=7)  # the table as it was here (0009 and 0010 add columns)
+    search_terms.install(conn, version=7)
 
 
 def downgrade() -> None:

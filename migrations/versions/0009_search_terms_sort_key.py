@@ -31,8 +31,8 @@ def upgrade() -> None:
     op.add_column('demand_search_terms', sa.Column('received_at', UTCDateTime(), nullable=True))
     op.create_index('ix_demand_search_terms_term_received', 'demand_search_terms',
                     ['term', 'received_at', 'demand_id'], unique=False)
-    search_terms.rebuild(conn)
-    search_terms.install(conn)
+    search_terms.rebuild(conn, version=9)
+    search_terms.install(conn, version=9)
 
 
 def downgrade() -> None:
@@ -41,4 +41,4 @@ def downgrade() -> None:
     op.drop_index('ix_demand_search_terms_term_received', table_name='demand_search_terms')
     with op.batch_alter_table('demand_search_terms') as batch:
         batch.drop_column('received_at')
-    search_terms.install(conn, sort_key=False)  # 0007's triggers
+    search_terms.install(conn, version=7)  # 0007's triggers

@@ -1,6 +1,6 @@
 """The case list's search index: a demand's reference, legal reference and target
-identifiers, lower-cased, one row each, with the demand's received_at (kept by triggers:
-requests_desk/search_terms.py)."""
+identifiers, lower-cased, one row each, with the demand's received_at and process type
+(kept by triggers: requests_desk/search_terms.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,11 +19,15 @@ class DemandSearchTerm(Base):
     __table_args__ = (
         Index("ix_demand_search_terms_demand_term", "demand_id", "term"),
         # A search's page in the list's default order, read from the terms alone
-        # (search_terms.newest_first): the range of a prefix, its demands' dates and ids.
-        Index("ix_demand_search_terms_term_received", "term", "received_at", "demand_id"),
+        # (search_terms.newest_first), and its count: the range of a prefix, its demands'
+        # dates, ids and compartments (migration 0010).
+        Index("ix_demand_search_terms_term_received_type", "term", "received_at", "demand_id", "process_type"),
     )
 
     term: Mapped[str] = mapped_column(TERM, primary_key=True)
     demand_id: Mapped[int] = mapped_column(Integer, ForeignKey("demands.id", ondelete="CASCADE"), primary_key=True)
     # The demand's received_at (written by the triggers with the term; migration 0009).
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The demand's process type, its compartment (written by the triggers; migration
+    # 0010): a search leaves out the compartments its reader lacks from the terms alone.
+    process_type: Mapped[str] = mapped_column(String(50))
