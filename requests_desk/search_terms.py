@@ -54,19 +54,16 @@ def _ddl(version: int) -> tuple[list[str], list[str]]:
     rewrite = "DELETE FROM demand_search_terms WHERE demand_id = {d};" + terms_of_demand + ";"  # nosec B608
     # A demand's received_at and process type are fixed at intake (report_summary's
     # guard): only a changed reference or legal reference rewrites its terms.
-    watched = ("reference", "legal_reference")
     target_value = (  # module constants only
         f"SELECT lower(NEW.identifier), NEW.demand_id{d_ra} FROM demands d WHERE d.id = NEW.demand_id"  # nosec B608
         if copied else "VALUES (lower(NEW.identifier), NEW.demand_id)")
-    changed_sqlite = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in watched)
-    changed_pg = "\n                       OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in watched)
     sqlite = [
         f"""CREATE TRIGGER search_terms_on_demand AFTER INSERT ON demands BEGIN
         INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.reference), NEW.id{new_ra});
         INSERT OR IGNORE INTO demand_search_terms {cols} VALUES (lower(NEW.legal_reference), NEW.id{new_ra});
     END""",
-        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {", ".join(watched)} ON demands
-    WHEN {changed_sqlite} BEGIN
+        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
+    WHEN NEW.reference IS NOT OLD.reference OR NEW.legal_reference IS NOT OLD.legal_reference BEGIN
         {rewrite.format(d='NEW.id')}
     END""",  # nosec B608 - module constants only
         f"""CREATE TRIGGER search_terms_on_target AFTER INSERT ON demand_targets BEGIN
@@ -117,8 +114,9 @@ def _ddl(version: int) -> tuple[list[str], list[str]]:
         END IF;
         RETURN NULL;
     END $$""",  # nosec B608 - module constants only
-        f"""CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF {", ".join(watched)} ON demands
-    FOR EACH ROW WHEN ({changed_pg})
+        """CREATE TRIGGER search_terms_on_demand_change AFTER UPDATE OF reference, legal_reference ON demands
+    FOR EACH ROW WHEN (NEW.reference IS DISTINCT FROM OLD.reference
+                       OR NEW.legal_reference IS DISTINCT FROM OLD.legal_reference)
     EXECUTE FUNCTION search_terms_rewrite_demand()""",
         """CREATE TRIGGER search_terms_on_target_change AFTER UPDATE OF identifier, demand_id ON demand_targets
     FOR EACH ROW EXECUTE FUNCTION search_terms_rewrite_target()""",
