@@ -487,7 +487,8 @@ def test_queue_counts_carry_thousands_separators(app, session):
 
     user = make_user(session, "counsel")
     session.commit()
-    queue = Queue(scope="mine", lists=[QueueList("overdue", "Overdue", 1234, [], {"overdue": "1"})],
+    queue = Queue(scope="mine", lists=[QueueList("overdue", "Overdue", 999, [], {"overdue": "1"}),
+                                       QueueList("later", "Later", 1_001, [], {"later": "1"})],
                   status_counts={"received": 1_000, "closed": 5_000}, open_total=1515)
     with app.test_request_context("/desk/"):
         g.user = user
@@ -495,4 +496,11 @@ def test_queue_counts_carry_thousands_separators(app, session):
     assert '<span class="num">1,515</span><span class="label">Open</span>' in html
     assert '<span class="num">1,000</span><span class="label">Received' in html
     assert '<span class="num">1,000+</span><span class="label">Closed' in html
-    assert ">1,234</span></h2>" in html
+    assert ">999</span></h2>" in html and "See all 999 →" in html
+    # A list's total is counted up to the cap + 1 (services/queue.py): beyond it, "1,000+".
+    assert ">1,000+</span></h2>" in html and "See all 1,000+ →" in html
+    queue.open_capped = True
+    with app.test_request_context("/desk/"):
+        g.user = user
+        html = render_template("staff/home.html", queue=queue, now=utcnow(), count_cap=COUNT_CAP)
+    assert '<span class="num">1,515+</span><span class="label">Open</span>' in html

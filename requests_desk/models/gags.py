@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     exists,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
@@ -34,7 +35,13 @@ class Gag(Base):
     """A non-disclosure order. Active when not lifted and expires_at is null or future."""
 
     __tablename__ = "gags"
-    __table_args__ = (Index("ix_gags_demand_lifted", "demand_id", "lifted_at"),)
+    __table_args__ = (
+        Index("ix_gags_demand_lifted", "demand_id", "lifted_at"),
+        # The queue's gag lists, each a range of the gags not lifted in its own order: no
+        # end (expires_at NULL) by when set, or by their end (services/queue.py; migration 0011).
+        Index("ix_gags_unlifted_end", "expires_at", "set_at", "demand_id", "id",
+              sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))

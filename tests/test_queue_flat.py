@@ -1,0 +1,107 @@
+"""The staff queue stays flat with the desk's size (issue 15): each list's total is
+counted up to the cap (shown "1,000+"), each list is read in its index's order only as
+far as its page, and "Gags to review" lists its two parts (no end, then long) one after
+the other. Checked here with the cap made small, against the full order computed in
+Python from every row."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+
+from requests_desk.models import Demand, Gag
+from requests_desk.models.demands import OPEN_SQL
+from requests_desk.services import gags as gag_service
+from requests_desk.services import queue as queue_service
+from requests_desk.staff import views as staff_views
+from tests.factories import make_demand, make_user, page_text
+
+CAP = 3
+REF = re.compile(r"LD-\d{4}-\d{6}")
+
+
+@pytest.fixture
+def busy(session, login):
+    """Six overdue demands, due on different days; four gags with no end and three in
+    force for over a year, set at different times; two of each on national-security
+    demands (hidden from a viewer without clearance)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cleared = make_user(session, "counsel", "cleared", email="clara@desk.example")
+    viewer = make_user(session, "counsel", email="cam@desk.example")
+    login(viewer.email)
+    made = {"overdue": [], "none": [], "long": []}
+    for i in range(6):
+        made["overdue"].append(make_demand(session, cleared, received_at=(now - timedelta(days=40 + i)).isoformat(),
+                                           due_at=(now - timedelta(days=1 + 3 * i)).isoformat()))
+    for i in range(7):
+        kind = "none" if i < 4 else "long"
+        ptype = "national_security" if i in (1, 5) else "subpoena"
+        demand = make_demand(session, cleared, process_type=ptype, received_at=(now - timedelta(days=5)).isoformat())
+        gag_service.set_gag(session, cleared, session.get(Demand, demand.id), {
+            "order_ref": f"NDO-{i}", "issued_by": "Court",
+            "expires_at": None if kind == "none" else (now + timedelta(days=700 - 50 * i)).isoformat()},
+            now=now - timedelta(hours=i * 7 % 5))
+        made[kind].append(demand)
+    session.commit()
+    return {"viewer": viewer, "cleared": cleared, "now": now, **made}
+
+
+def _expected_review(session, hidden: bool) -> list[int]:
+    """Every unlifted gag's demand in the list's order, in Python: no end first (by when
+    set), then those in force over 365 days by their end."""
+    gags = [g for g in session.query(Gag).all() if g.lifted_at is None
+            and not (hidden and g.demand.process_type == "national_security")]
+    none = sorted((g for g in gags if g.expires_at is None), key=lambda g: (g.set_at, g.demand_id, g.id))
+    long = sorted((g for g in gags if g.expires_at is not None and g.expires_at - g.set_at > timedelta(days=365)),
+                  key=lambda g: (g.expires_at, g.set_at, g.demand_id, g.id))
+    return [g.demand_id for g in none + long]
+
+
+@pytest.mark.parametrize("who", ["viewer", "cleared"])
+def test_queue_counts_stop_past_the_cap_and_lists_keep_their_order(app, session, busy, monkeypatch, who):
+    monkeypatch.setattr(queue_service, "COUNT_CAP", CAP)
+    user = busy[who]
+    hidden = who == "viewer"
+    q = queue_service.build_queue(session, user, scope="all", limit=8, now=busy["now"])
+    lists = {ql.key: ql for ql in q.lists}
+    # Overdue: six, counted to the cap + 1; listed whole (8 rows fit), most overdue first.
+    assert lists["overdue"].total == CAP + 1
+    assert [r.id for r in lists["overdue"].rows] == [d.id for d in reversed(busy["overdue"])]
+    # Gags to review: each part counted to the cap + 1, the parts added (the page says "3+").
+    review = _expected_review(session, hidden)
+    none_seen = 3 if hidden else 4
+    long_seen = 2 if hidden else 3
+    assert lists["gags_review"].total == min(none_seen, CAP + 1) + min(long_seen, CAP + 1)
+    assert [r.id for r in lists["gags_review"].rows] == review
+    # A page shorter than both parts: the no-end gags fill it, in order.
+    short = queue_service.build_queue(session, user, scope="all", limit=2, now=busy["now"])
+    assert [r.id for r in short.get("gags_review").rows] == review[:2]
+    # The states' counts stop at the cap too, and the open total says "at least".
+    assert q.status_counts["received"] == CAP + 1 and q.open_capped
+    assert q.open_total == sum(min(v, CAP) for k, v in q.status_counts.items() if k != "closed")
+
+
+def test_the_home_page_says_past_the_cap(app, client, session, busy, monkeypatch):
+    monkeypatch.setattr(queue_service, "COUNT_CAP", CAP)
+    monkeypatch.setattr(staff_views, "COUNT_CAP", CAP)
+    html = client.get("/desk/?scope=all").get_data(as_text=True)
+    start = html.index('aria-labelledby="q-overdue"')
+    overdue = page_text(html[start:html.find("<section", start)])
+    assert "Overdue 3+" in overdue and "See all 3+ →" in overdue
+    assert re.search(r'<span class="num">\d+\+</span><span class="label">Open</span>', html)
+
+
+def test_the_open_states_are_written_in_as_the_partial_index_says_them():
+    """Neither database uses a partial index whose WHERE it cannot prove from the
+    statement: the queue writes the open states into its statements, in the index's
+    order, and migration 0011 made the index with the same WHERE."""
+    clause = queue_service._open()
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        compiled = clause.compile(dialect=dialect)
+        assert not compiled.params and str(compiled) == f"demands.{OPEN_SQL}"
+    index = next(i for i in Demand.__table__.indexes if i.name == "ix_demands_open_due")
+    assert str(index.dialect_options["sqlite"]["where"]) == OPEN_SQL
+    migration = open("migrations/versions/0011_staff_queue_indexes.py").read()
+    assert f'OPEN_SQL = "{OPEN_SQL}"' in migration
