@@ -67,6 +67,8 @@ PAGES = (
     Page("search", "/desk/demands?q= (a search)", "", 0.05, "cookie"),
     Page("deep", "/desk/demands, page 1000 (by key)", "", 0.08, "cookie"),
     Page("case", "case page /desk/demands/{id}", "", 0.10, "cookie"),
+    # The staff home (issue 15 names no ratio for it; measured so that it stays flat).
+    Page("queue", "staff home /desk/ (the queue)", "/desk/", None, "cookie"),
     Page("api", "GET /api/v1/demands/{id} (token)", "", 0.25, "token"),
     Page("public", "/transparency/{period} (public)", "", 0.6, ""),
 )
@@ -375,6 +377,7 @@ def measure(db: str, url: str, args, workdir: Path, have_wrk: bool) -> Column:
             "search": (search, "LD-"),
             "deep": (deep, deep_words),
             "case": (f"/desk/demands/{desk.case_id}", "LD-"),
+            "queue": ("/desk/", "LD-"),
             "api": (f"/api/v1/demands/{desk.case_id}", '"reference"'),
             "public": (f"/transparency/{desk.period}" if desk.period else None, desk.period or ""),
         }

@@ -166,13 +166,12 @@ def absorb(conn: Connection, first_demand: int = 0, version: int = LATEST) -> No
     copied = SHAPES[version]
     cols = "".join(f", {c}" for c in copied)
     d_cols = "".join(f", d.{c}" for c in copied)
-    conn.execute(text(  # nosec B608 - module constants only
-        f"INSERT INTO demand_search_terms (term, demand_id{cols}) "
-        f"SELECT lower(reference), id{cols} FROM demands WHERE id >= :first "
-        f"UNION SELECT lower(legal_reference), id{cols} FROM demands WHERE id >= :first "
-        f"UNION SELECT lower(t.identifier), t.demand_id{d_cols} FROM demand_targets t "
-        "JOIN demands d ON d.id = t.demand_id WHERE t.demand_id >= :first "
-        "ORDER BY 1, 2"), {"first": int(first_demand)})
+    sql = (f"INSERT INTO demand_search_terms (term, demand_id{cols}) "  # nosec B608 - SHAPES' names only
+           f"SELECT lower(reference), id{cols} FROM demands WHERE id >= :first "
+           f"UNION SELECT lower(legal_reference), id{cols} FROM demands WHERE id >= :first "
+           f"UNION SELECT lower(t.identifier), t.demand_id{d_cols} FROM demand_targets t "
+           "JOIN demands d ON d.id = t.demand_id WHERE t.demand_id >= :first ORDER BY 1, 2")
+    conn.execute(text(sql), {"first": int(first_demand)})
 
 
 def rebuild(conn: Connection, version: int = LATEST) -> None:
