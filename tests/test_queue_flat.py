@@ -105,3 +105,14 @@ def test_the_open_states_are_written_in_as_the_partial_index_says_them():
     assert str(index.dialect_options["sqlite"]["where"]) == OPEN_SQL
     migration = open("migrations/versions/0011_staff_queue_indexes.py").read()
     assert f'OPEN_SQL = "{OPEN_SQL}"' in migration
+
+
+def test_see_all_lists_the_demands_of_the_gag_lists_parts(client, session, busy):
+    """"See all" of "Gags to review" is the case list narrowed by the same parts: every
+    demand with a gag of no end or in force over a year, none hidden from this reader."""
+    html = client.get("/desk/demands?queue=gags_review&scope=all&per_page=50").get_data(as_text=True)
+    listed = set(REF.findall(html[html.index("<tbody"):html.index("</tbody>")]))
+    expected = {session.get(Demand, i).reference for i in _expected_review(session, hidden=True)}
+    assert listed == expected and len(expected) == 5
+    html = client.get("/desk/demands?queue=gags_expiring&scope=all").get_data(as_text=True)
+    assert not REF.findall(html[html.index("<tbody"):html.index("</tbody>")])  # none ends within 30 days

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 from .. import search_terms
 from ..db import utcnow
 from ..errors import FieldErrors
-from ..models import Demand, DemandTarget, Gag, Notice, PreservationHold, Requester, User
+from ..models import Demand, Gag, Notice, PreservationHold, Requester, User
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, fixed_codes, visible_to
-from .case_list import DemandFilters, filtered_query, list_rows
+from .case_list import DemandFilters, list_rows
 from .demand_rows import N_COLUMNS, row_columns, rows_query, to_rows
 from .keyset import COUNT_CAP, ListPage, count_up_to
 
@@ -138,13 +138,9 @@ def awaiting_counsel_conditions() -> list[ColumnElement[bool]]:
 
 def gag_conditions(session: Session, name: str, now: datetime) -> list[ColumnElement[bool]]:
     """Over ``Gag``: the gags of the list ``gags_expiring`` (active, ending within 30
-    days) or ``gags_review`` (active, with no end or in force over 365 days)."""
-    if name == "gags_expiring":
-        return [Gag.active_condition(now), Gag.expires_at <= now + GAG_EXPIRY]
-    return [
-        Gag.active_condition(now),
-        or_(Gag.expires_at.is_(None), _longer_than(session, Gag.set_at, Gag.expires_at, LONG_GAG_DAYS)),
-    ]
+    days) or ``gags_review`` (active, with no end or in force over 365 days): any of the
+    list's parts (``_gag_parts``)."""
+    return [or_(*[and_(*part) for part, _order in _gag_parts(session, name, now)])]
 
 
 def scoped(name: str) -> bool:
@@ -265,7 +261,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     # "1,000+"): a count reads at most that many entries of its index range, however
     # many demands the desk holds. Counted exactly, the open demands' lists and the
     # active gags were read whole on every visit (84 ms at a million demands).
-    counts: dict[str, Select] = {}
+    counted: list[tuple[str, Select]] = []  # (list, count): a gag list's parts are counted apart
     for key in keys:
         if key == "holds":
             stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
@@ -274,22 +270,21 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                 stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(*visible)
             if scope == "mine":
                 stmt = stmt.where(_mine(user))
-            counts[key] = stmt
+            counted.append((key, stmt))
         elif key in ("gags_expiring", "gags_review"):
-            for n, (part, _order) in enumerate(_gag_parts(session, key, now)):
-                counts[f"{key}:{n}"] = _gag_count(part, visible)
+            counted += [(key, _gag_count(part, visible)) for part, _order in _gag_parts(session, key, now)]
         elif key == "notices_counsel":
             # Counted from the held notices (an index on their state; a few thousand at
             # 100,000 demands) rather than by testing every demand for one (a scan).
-            counts[key] = (select(func.count(Notice.demand_id.distinct()))
-                           .join(Demand, Demand.id == Notice.demand_id)
-                           .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible))
+            counted.append((key, select(func.count(Notice.demand_id.distinct()))
+                            .join(Demand, Demand.id == Notice.demand_id)
+                            .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible)))
         else:
-            counts[key] = count_up_to(COUNT_CAP, Demand, *_few_open(session), *conditions(key))
-    got = session.execute(select(*[stmt.scalar_subquery().label(k.replace(":", "_"))
-                                   for k, stmt in counts.items()])).one()._asdict()
-    totals = {key: sum(int(v or 0) for k, v in got.items() if k == key or k.startswith(f"{key}_"))
-              for key in keys}
+            counted.append((key, count_up_to(COUNT_CAP, Demand, *_few_open(session), *conditions(key))))
+    got = session.execute(select(*[stmt.scalar_subquery() for _key, stmt in counted])).one()
+    totals = dict.fromkeys(keys, 0)
+    for (key, _stmt), n in zip(counted, got):
+        totals[key] += int(n or 0)
 
     lists: list[QueueList] = []
     raw_lists: list[tuple[str, list]] = []
