@@ -277,13 +277,17 @@ def requires(permission: str):
     return decorator
 
 
-def api_user() -> User:
-    """The API's guard: a valid bearer token of a staff user (401, then 403)."""
+def api_user(attach: bool = True) -> User:
+    """The API's guard: a valid bearer token of a staff user (401, then 403).
+
+    ``attach=False`` is for a request that reads plain rows only and never touches an
+    ORM object: a token this worker remembers then signs the caller in with the
+    remembered copy of its user as it is (detached, roles loaded), without opening the
+    request's ORM session to merge it in."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
-    db = get_session()
     now = utcnow()
     # As for a session: what this worker read of the token less than
     # DESK_SESSION_CACHE_SECONDS ago signs the caller in without SQL (services/session_cache.py).
@@ -292,8 +296,9 @@ def api_user() -> User:
         fresh_for=timedelta(seconds=current_app.config["DESK_SESSION_CACHE_SECONDS"]),
         touch_every=user_service.TOKEN_TOUCH)
     if entry is not None:
-        user = session_cache.attach(db, entry)
+        user = session_cache.attach(get_session(), entry) if attach else entry.user
     else:
+        db = get_session()
         row = user_service.live_token(db, token.strip(), now)
         user = None if row is None else row.user
         if row is not None:

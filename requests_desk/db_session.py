@@ -6,7 +6,7 @@ from typing import Iterator
 
 from flask import current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from .db import OUTSIDE_TRANSACTION
@@ -17,6 +17,19 @@ def get_session() -> Session:
         g.db = current_app.extensions["desk"]["sessionmaker"]()
         g.db.info[READS_FIRST] = True
     return g.db
+
+
+@contextmanager
+def plain_reads() -> Iterator[Connection]:
+    """A pooled connection of its own for a request that reads plain rows and nothing
+    else (the API's GET of a demand): no ORM session is opened, no object loaded. On
+    PostgreSQL it reads outside a transaction, as a request's session does until it
+    writes (``_reads_first``); closing it sends nothing, so the statements psycopg has
+    prepared on the connection stay prepared."""
+    with current_app.extensions["desk"]["engine"].connect() as connection:
+        if connection.dialect.name == "postgresql":
+            _reads_first(connection)
+        yield connection
 
 
 def close_session(exc: BaseException | None = None) -> None:

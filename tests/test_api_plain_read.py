@@ -5,13 +5,15 @@ later ``If-Match`` is checked against included: here for every demand of a demo 
 senders), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from requests_desk.access import SYSTEM
 from requests_desk.api.demand_read import read_body
-from requests_desk.api.serialize import etag_of, serialize
+from requests_desk.api.serialize import CLOCK_FIELDS, etag_of, json_and_etag, serialize
 from requests_desk.db import utcnow
 from requests_desk.demo import load_demo
 from requests_desk.models import Demand
@@ -67,10 +69,10 @@ def test_the_plain_read_answers_what_the_orm_does_for_every_demo_demand(app, ses
     assert len(ids) == 300
     for demand_id in ids:
         orm = serialize(get_demand(session, demand_id, viewer=SYSTEM), now)
-        plain = read_body(session, demand_id, (), now)
+        plain = read_body(session.connection(), demand_id, (), now)
         assert plain == orm, demand_id
         assert etag_of(plain) == etag_of(orm)
-        hidden = read_body(session, demand_id, NS, now)
+        hidden = read_body(session.connection(), demand_id, NS, now)
         assert (hidden is None) == (orm["process_type"] == "national_security"), demand_id
         seen.update(features(orm))
         session.expunge_all()
@@ -99,6 +101,39 @@ def test_get_reads_the_demand_in_two_statements_and_404s_as_before(app, session,
     # from the call before: services/session_cache.py)
     assert r.status_code == 200 and r.headers["ETag"] == etag_of(r.get_json())
     assert len(statements) == 2, "\n".join(statements)
-    # one connection from the pool, the session's: ending the request takes no other
-    # (db_session.close_session)
+    # one connection from the pool, the plain read's own: no ORM session is opened to
+    # sign the caller in or to end the request (db_session.plain_reads)
     assert len(taken) == 1
+
+
+def test_a_remembered_callers_get_opens_no_orm_session(app, session, api):
+    """The caller's token remembered, the GET signs in with the remembered user and reads
+    on a connection of its own: no ORM session begins (db_session.plain_reads)."""
+    load_demo(app, 20, seed=3)
+    client = api(make_token(session, make_user(session, "counsel")))
+    demand_id = session.scalar(select(Demand.id).where(Demand.process_type != "national_security"))
+    assert client.get(f"/api/v1/demands/{demand_id}").status_code == 200  # remembers the token
+    begun: list[Session] = []
+
+    def began(db, _transaction, _connection):
+        begun.append(db)
+
+    event.listen(Session, "after_begin", began)
+    try:
+        r = client.get(f"/api/v1/demands/{demand_id}")
+    finally:
+        event.remove(Session, "after_begin", began)
+    assert r.status_code == 200 and r.get_json()["id"] == demand_id
+    assert begun == []
+
+
+def test_one_encoding_gives_the_json_and_its_etag():
+    body = {"b": [1, {"z": "é", "a": None}], "a": "x", "overdue": True, "due_soon": False}
+    text, etag = json_and_etag(body)
+    assert json.loads(text) == body and etag == etag_of(body)
+    # the ETag ignores the clock's flags, and hashes the rest's canonical JSON
+    assert json_and_etag({**body, "overdue": False})[1] == etag
+    assert json_and_etag({k: v for k, v in body.items() if k not in CLOCK_FIELDS}) == (
+        '{"a":"x","b":[1,{"a":null,"z":"\\u00e9"}]}', etag)
+    assert json.loads(json_and_etag({"overdue": True})[0]) == {"overdue": True}  # nothing but the clock
+    assert json_and_etag({})[0] == "{}"

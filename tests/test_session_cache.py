@@ -11,7 +11,7 @@ from sqlalchemy import text
 from requests_desk import auth
 from requests_desk.db import utcnow
 
-from .factories import counted, login, make_token, make_user
+from .factories import counted, login, make_demand, make_token, make_user
 
 
 @pytest.fixture
@@ -97,11 +97,22 @@ def _bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_an_api_call_reads_no_token_or_user_row(app, client, session):
+# The API's list, and its GET of one demand, which signs the caller in with the remembered
+# user as it is and reads plain rows on a connection of its own (api/blueprint.guard).
+API_READS = ["list", "one demand"]
+
+
+def _api_path(session, read: str) -> str:
+    return "/api/v1/demands" if read == "list" else f"/api/v1/demands/{make_demand(session).id}"
+
+
+@pytest.mark.parametrize("read", API_READS)
+def test_an_api_call_reads_no_token_or_user_row(app, client, session, read):
     token = make_token(session, make_user(session, "counsel"))
-    client.get("/api/v1/demands", headers=_bearer(token))
+    path = _api_path(session, read)
+    client.get(path, headers=_bearer(token))
     with counted(app) as statements:
-        assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+        assert client.get(path, headers=_bearer(token)).status_code == 200
     assert not [s for s in statements if "FROM api_tokens" in s or "FROM user_roles" in s], statements
 
 
@@ -109,45 +120,51 @@ def test_an_api_call_reads_no_token_or_user_row(app, client, session):
     "UPDATE users SET active = false WHERE id = :uid",  # deactivated by another worker
     "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE user_id = :uid",  # revoked there
 ])
-def test_a_token_change_elsewhere_takes_effect_within_the_bound(app, client, session, clock, change):
+@pytest.mark.parametrize("read", API_READS)
+def test_a_token_change_elsewhere_takes_effect_within_the_bound(app, client, session, clock, change, read):
     bound = app.config["DESK_SESSION_CACHE_SECONDS"] = 30
     user = make_user(session, "counsel")
     token = make_token(session, user)
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    path = _api_path(session, read)
+    assert client.get(path, headers=_bearer(token)).status_code == 200
     elsewhere(app, change, uid=user.id)
     clock.later(bound - 10)
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200  # within the bound
+    assert client.get(path, headers=_bearer(token)).status_code == 200  # within the bound
     clock.later(11)
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+    assert client.get(path, headers=_bearer(token)).status_code == 401
 
 
-def test_a_token_revoked_or_user_changed_in_this_process_stops_at_once(app, client, session):
+@pytest.mark.parametrize("read", API_READS)
+def test_a_token_revoked_or_user_changed_in_this_process_stops_at_once(app, client, session, read):
     from requests_desk.models import User
     from requests_desk.services import users as user_service
 
     user = make_user(session, "counsel")
     token = make_token(session, user)
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    path = _api_path(session, read)
+    assert client.get(path, headers=_bearer(token)).status_code == 200
     user_service.revoke_tokens(session, None, session.merge(user))
     session.commit()
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+    assert client.get(path, headers=_bearer(token)).status_code == 401
     other = make_user(session, "counsel")
     token = make_token(session, other)
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    assert client.get(path, headers=_bearer(token)).status_code == 200
     session.get(User, other.id).active = False
     session.commit()
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+    assert client.get(path, headers=_bearer(token)).status_code == 401
 
 
-def test_a_remembered_token_still_expires_on_time(app, client, session, clock):
+@pytest.mark.parametrize("read", API_READS)
+def test_a_remembered_token_still_expires_on_time(app, client, session, clock, read):
     from requests_desk.models import ApiToken
 
     app.config["DESK_SESSION_CACHE_SECONDS"] = 600
     user = make_user(session, "counsel")
     token = make_token(session, user)
+    path = _api_path(session, read)
     row = session.query(ApiToken).filter_by(user_id=user.id).one()
     row.expires_at = utcnow() + timedelta(seconds=20)
     session.commit()
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 200
+    assert client.get(path, headers=_bearer(token)).status_code == 200
     clock.later(30)  # past its expiry, well within the cache's time
-    assert client.get("/api/v1/demands", headers=_bearer(token)).status_code == 401
+    assert client.get(path, headers=_bearer(token)).status_code == 401

@@ -17,7 +17,7 @@ from werkzeug.exceptions import BadRequest as HTTPBadRequest
 from .. import access
 from ..auth import api_user, no_store
 from ..db import utcnow
-from ..db_session import get_session
+from ..db_session import get_session, plain_reads
 from ..errors import Forbidden, NotFound, PreconditionFailed
 from ..models import Customer, parse_id
 from ..services.case import get_demand
@@ -72,19 +72,22 @@ def path_id(value: str) -> int:
 def guard() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    user = api_user()  # 401; a customer's token 403
     args = request.view_args or {}
-    session = get_session()
-    if "demand_id" in args and request.endpoint in PLAIN_READS:
-        # A read of the demand's JSON alone: plain rows, no ORM objects (api/demand_read.py).
-        g.demand_body = read_body(session, path_id(args["demand_id"]), access.hidden_process_types(user), utcnow())
+    plain = "demand_id" in args and request.endpoint in PLAIN_READS
+    user = api_user(attach=not plain)  # 401; a customer's token 403
+    if plain:
+        # A read of the demand's JSON alone: plain rows on a connection of its own, no
+        # ORM session or objects (api/demand_read.py); the remembered user as it is.
+        with plain_reads() as connection:
+            g.demand_body = read_body(connection, path_id(args["demand_id"]), access.hidden_process_types(user),
+                                      utcnow())
         if g.demand_body is None:
             raise NotFound(f"There is no demand {args['demand_id']}.")
     elif "demand_id" in args:  # the one loader: 404 before the role
-        g.demand = get_demand(session, path_id(args["demand_id"]), viewer=user,
+        g.demand = get_demand(get_session(), path_id(args["demand_id"]), viewer=user,
                               for_update=request.method == "POST")
     if "customer_id" in args:
-        g.customer = session.get(Customer, path_id(args["customer_id"]))
+        g.customer = get_session().get(Customer, path_id(args["customer_id"]))
         if g.customer is None:
             raise NotFound(f"There is no customer {args['customer_id']}.")
     if "action" in args and args["action"] not in ACTIONS:

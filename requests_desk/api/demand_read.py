@@ -33,7 +33,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from ..db import UTCDateTime
 from ..statements import CompiledOnce
@@ -154,12 +155,13 @@ def _children() -> CompiledOnce:
     return ordered_union(demand_branches())
 
 
-def read_rows(session: Session, children: CompiledOnce, demand_id: int, hidden: tuple[str, ...],
+def read_rows(db: Connection, children: CompiledOnce, demand_id: int, hidden: tuple[str, ...],
               now: datetime) -> tuple[Any, dict[str, list[Any]]] | None:
     """Demand ``demand_id``'s row (``_main``) and its children's rows by kind (from
     ``children``, a union over ``SLOTS``), or None when there is none the viewer (who
-    lacks the compartments ``hidden``) may know of."""
-    db = session.connection()  # plain rows: the ORM's execution path adds a tenth of a millisecond each
+    lacks the compartments ``hidden``) may know of. ``db`` is a connection (a session's,
+    or ``db_session.plain_reads``): plain rows, as the ORM's execution path adds a tenth
+    of a millisecond a statement."""
     row = _main(hidden).run(db, {"id": demand_id}).first()
     if row is None:
         return None
@@ -169,10 +171,10 @@ def read_rows(session: Session, children: CompiledOnce, demand_id: int, hidden: 
     return row, rows
 
 
-def read_body(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
+def read_body(db: Connection, demand_id: int, hidden: tuple[str, ...], now: datetime) -> dict | None:
     """The API's JSON of demand ``demand_id``, or None when there is none the viewer (who
     lacks the compartments ``hidden``) may know of."""
-    read = read_rows(session, _children(), demand_id, hidden, now)
+    read = read_rows(db, _children(), demand_id, hidden, now)
     return None if read is None else body(parts_from(*read), now)
 
 

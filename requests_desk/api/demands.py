@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 
 from .. import audit, workflow
@@ -23,12 +23,13 @@ from ..services.case import get_demand
 from ..services.intake import log_demand
 from .blueprint import bp, json_body
 from . import listing
-from .serialize import etag_of, serialize
+from .serialize import json_and_etag, serialize
 
 
 def _with_etag(body: dict):
-    response = jsonify(body)
-    response.headers["ETag"] = etag_of(body)
+    text, etag = json_and_etag(body)  # one encoding for both
+    response = current_app.response_class(f"{text}\n", mimetype="application/json")
+    response.headers["ETag"] = etag
     return response
 
 

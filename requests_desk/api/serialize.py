@@ -168,9 +168,20 @@ CLOCK_FIELDS = ("overdue", "due_soon")
 def etag_of(body: dict) -> str:
     """The version of a demand as ``serialize`` shows it: a strong ETag over everything
     but the clock's flags, so any change anyone makes to the demand changes it."""
+    return json_and_etag(body)[1]
+
+
+def json_and_etag(body: dict) -> tuple[str, str]:
+    """The demand's JSON as the API sends it, and its ETag, from one encoding: the text
+    is the canonical JSON (sorted keys, no spaces) of everything but the clock's flags,
+    which the ETag hashes, with the flags added at its end."""
     stable = {k: v for k, v in body.items() if k not in CLOCK_FIELDS}
-    digest = hashlib.sha256(json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return f'"{digest[:32]}"'
+    text = json.dumps(stable, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    clock = ",".join(f'"{k}":{json.dumps(body[k])}' for k in CLOCK_FIELDS if k in body)
+    if clock:
+        text = f"{text[:-1]}{',' if len(text) > 2 else ''}{clock}}}"
+    return text, f'"{digest[:32]}"'
 
 
 def demand_etag(demand: Demand, now: datetime | None = None) -> str:

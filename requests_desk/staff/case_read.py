@@ -198,7 +198,7 @@ class CaseRead(SimpleNamespace):
 def read_case(session: Session, demand_id: int, hidden: tuple[str, ...], now: datetime) -> CaseRead | None:
     """Demand ``demand_id`` and its page's rows, or None when there is none a viewer
     lacking the compartments ``hidden`` may know of."""
-    read = read_rows(session, _everything(), demand_id, hidden, now)
+    read = read_rows(session.connection(), _everything(), demand_id, hidden, now)
     if read is None:
         return None
     row, rows = read
