@@ -42,11 +42,16 @@ def close_session(exc: BaseException | None = None) -> None:
     connection = db.info.pop(CONNECTION, None)
     try:
         if exc is None and connection is not None and db.in_transaction() \
-                and not (db.new or db.dirty or db.deleted) and not connection.info.get(WROTE):
-            # A read: end its transaction with COMMIT, which writes nothing. A ROLLBACK
-            # would make the PostgreSQL driver drop every statement it has prepared on
-            # the connection (psycopg clears them on rollback), so no statement would
-            # ever be prepared and PostgreSQL would plan each one on every request.
+                and not (db.new or db.dirty or db.deleted) and not connection.info.get(WROTE) \
+                and connection.dialect.name == "postgresql" and not connection.info.get(OUTSIDE_TRANSACTION):
+            # A read inside a transaction on PostgreSQL (one that locked rows, say): end
+            # it with COMMIT, which writes nothing. A ROLLBACK would make the driver drop
+            # every statement it has prepared on the connection (psycopg clears them on
+            # rollback), so no statement would stay prepared and PostgreSQL would plan
+            # each one on every request. A read outside a transaction (``_reads_first``)
+            # has nothing to end: psycopg sends no ROLLBACK for it and keeps its prepared
+            # statements, so close() alone ends it, without the session's commit (a
+            # tenth of a millisecond). On SQLite a read's ROLLBACK and COMMIT are alike.
             db.commit()
     finally:
         # close() ends what is left (rolled back: anything written and not committed)
