@@ -48,14 +48,41 @@ def test_count_stops_at_the_cap(session, ids):
     assert search_terms.count_capped(session, "zz", [], 3) == 4
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_count_is_the_distinct_demands_up_to_the_cap(session, ids, data):
-    """Whatever the terms per demand: min(distinct demands matching, cap + 1)."""
+def test_count_is_the_distinct_demands_up_to_the_cap(session, ids, data, monkeypatch):
+    """Whatever the terms per demand: min(distinct demands matching, cap + 1); and, with
+    no other filter, whether the page may be read from the terms (at most TERMS_FIRST
+    of them match), the terms counted in the same statement as the window's distinct
+    demands (``tally``) or, TERMS_FIRST under the window, in the window itself."""
     terms = data.draw(st.dictionaries(st.sampled_from(ids), st.lists(st.sampled_from(["a", "ab", "b", "c1", "c2", "d"]),
                                                                     min_size=1, max_size=6)))
     cap = data.draw(st.integers(min_value=1, max_value=9))
     prefix = data.draw(st.sampled_from(["zz", "zza", "zzc", "zzb"]))
+    most = data.draw(st.sampled_from([0, 3, 12, 30, 5000]))
+    monkeypatch.setattr(search_terms, "TERMS_FIRST", {"sqlite": most, "postgresql": most})
     put_terms(session, {d: ["zz" + t for t in names] for d, names in terms.items()})
     matching = {d for d, names in terms.items() if any(("zz" + t).startswith(prefix) for t in names)}
+    matching_terms = sum(1 for names in terms.values() for t in set(names) if ("zz" + t).startswith(prefix))
     assert search_terms.count_capped(session, prefix, [], cap) == min(len(matching), cap + 1)
+    tally = search_terms.tally(session, prefix, lambda: [], cap)
+    assert tally.total == min(len(matching), cap + 1)
+    assert tally.terms_first == (matching_terms <= most)
+    if tally.terms_first:
+        assert tally.terms == matching_terms
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_walks_probe_matches_what_the_terms_range_does(session, ids, data):
+    """A broad search probes each demand's terms (``matching(q, few=False)``: on SQLite a
+    ``substr`` of the term, elsewhere a range of ``term || ''``); a narrow one reads the
+    terms' range. Both find the same demands for any prefix, letters beyond ASCII too."""
+    alphabet = st.sampled_from(["a", "b", "é", "ß", "-", "1", "中", "\U0001f600"])
+    terms = data.draw(st.dictionaries(st.sampled_from(ids), st.lists(st.text(alphabet, min_size=1, max_size=4),
+                                                                    min_size=1, max_size=4)))
+    put_terms(session, {d: ["zz" + t for t in names] for d, names in terms.items()})
+    prefix = "zz" + data.draw(st.text(alphabet, max_size=3))
+    ranged = set(session.scalars(select(Demand.id).where(search_terms.matching(prefix, True))))
+    probed = set(session.scalars(select(Demand.id).where(search_terms.matching(prefix, False))))
+    assert probed == ranged == {d for d, names in terms.items() if any(("zz" + t).startswith(prefix) for t in names)}

@@ -130,7 +130,7 @@ def test_a_searchs_count_and_page_carry_no_parameter_for_postgresql_to_plan_arou
     with counted(app) as statements:
         assert client.get("/desk/demands?q=kim").status_code == 200
     count, page = [s for s in statements if "demand_search_terms" in s]
-    assert count.startswith("SELECT count(*)") and "ORDER BY demands.received_at" in page
+    assert count.startswith(("SELECT count(*)", "SELECT (SELECT count(*)")) and "ORDER BY demands.received_at" in page
     assert "%(" not in count and "%(" not in page, (count, page)
     # The compartment is left out by the terms' own process type, not by a subquery of
     # the hidden demands' ids (a hash of them built for each statement, growing with the desk).
@@ -141,8 +141,9 @@ def test_a_searchs_count_and_page_carry_no_parameter_for_postgresql_to_plan_arou
 def test_a_broad_searchs_probe_lists_what_the_terms_list_through_the_demand_id_index(app, client, session, desk,
                                                                                     login, monkeypatch):
     """More than FEW terms: the list walks its order and probes each demand's terms with
-    the range said of ``term || ''``, which only the (demand_id, term) index serves. Said
-    of the term, PostgreSQL chose its plan by ANALYZE's estimate of the range and, on a
+    a test of the prefix that only the (demand_id, term) index serves: on PostgreSQL the
+    range said of ``term || ''``, on SQLite ``substr(term, 1, length(prefix))``. Said of
+    the term, PostgreSQL chose its plan by ANALYZE's estimate of the range and, on a
     desk of a million demands, joined all 23,190 matching terms to their demands (145 ms
     a page, 9 req/s). The walk lists what the other plans list, either way."""
     login(desk.email)
@@ -152,6 +153,8 @@ def test_a_broad_searchs_probe_lists_what_the_terms_list_through_the_demand_id_i
     monkeypatch.setattr(search_terms, "TERMS_FIRST", {"postgresql": 0, "sqlite": 0})
     with counted(app) as statements:
         probed = _walk(client, first)
-    assert any("EXISTS" in s and "demand_search_terms.term || ''" in s for s in statements)
+    probe = ("substr(demand_search_terms.term, 1, length(lower(" if app.extensions["desk"]["engine"].dialect.name
+             == "sqlite" else "demand_search_terms.term || ''")
+    assert any("EXISTS (SELECT 1" in s and probe in s for s in statements), statements
     assert probed == listed and len([ref for page in listed[0] for ref in page]) == 34
 
