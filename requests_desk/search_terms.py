@@ -193,7 +193,7 @@ FEW = 2_000
 # them, fewer than this range's entries only for a broad prefix. On PostgreSQL the walk
 # (or a hash of the matches) read each matching demand's row: 12.9 against 1.7 ms for
 # 2,570 of them. On SQLite the terms are quicker for such a search at 100,000 demands
-# ("charle", 2,562 terms: 0.74 against 1.7 ms of walking, the count 0.94 against 0.64
+# ("charle", 2,562 terms: 0.74 against 2.1 ms of walking, the count 0.94 against 0.82
 # ms), but a million demands' broad prefix still walks, and costs what it did: the
 # search would be twice as dear at a million as at 100,000. SQLite keeps the walk.
 TERMS_FIRST = {"postgresql": 5_000, "sqlite": 0}
