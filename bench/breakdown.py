@@ -94,7 +94,8 @@ def measure(url: str, args) -> None:
     engine = app.extensions["desk"]["engine"]
 
     backends: set[int] = set()
-    if engine.dialect.name == "postgresql":
+    pg = engine.dialect.name == "postgresql"
+    if pg:
         @event.listens_for(engine, "connect")
         def _backend(dbapi_conn, record):
             cur = dbapi_conn.cursor()
@@ -124,9 +125,9 @@ def measure(url: str, args) -> None:
             rendering["s"] += time.perf_counter() - t0
 
     jinja2.Template.render = timed_render
-    db_cpu = _backend_cpu if engine.dialect.name == "postgresql" else (lambda _pids: 0.0)
+    db_cpu = _backend_cpu if pg else (lambda _pids: 0.0)
     print(f"{'page':<10}{'path':<58}{'CPU ms':>8}{'SQL ms':>8}{'stmts':>6}{'templates ms':>14}"
-          + (f"{'PG CPU ms':>11}" if engine.dialect.name == "postgresql" else ""))
+          + (f"{'PG CPU ms':>11}" if pg else ""))
     try:
         for name, (client, path, headers) in pages.items():
             if name != "hello" and path.endswith("/None"):
@@ -145,8 +146,7 @@ def measure(url: str, args) -> None:
             cpu = statistics.median(s[0] for s in samples)
             print(f"{name:<10}{path[:57]:<58}{cpu * 1000:8.2f}{statistics.median(s[1] for s in samples) * 1000:8.2f}"
                   f"{samples[0][2]:6d}{statistics.median(s[3] for s in samples) * 1000:14.2f}"
-                  + (f"{(db_cpu(backends) - d0) / args.runs * 1000:11.2f}"
-                     if engine.dialect.name == "postgresql" else ""))
+                  + (f"{(db_cpu(backends) - d0) / args.runs * 1000:11.2f}" if pg else ""))
     finally:
         jinja2.Template.render = render
     if args.profile:

@@ -209,22 +209,25 @@ def fixed(limit: int) -> ColumnElement[int]:
     return literal_column(str(int(limit)), Integer)
 
 
-def _range(q: str, term: ColumnElement[str] = DemandSearchTerm.term) -> list[ColumnElement[bool]]:
-    # ``term``: the terms' column, or an expression of it (``matching``'s probe).
-    #
+def _range(q: str) -> list[ColumnElement[bool]]:
+    """The terms that begin with ``q`` (any case): a range of the terms' key."""
+    return _range_of(DemandSearchTerm.term, _low(q))
+
+
+def _low(q: str) -> ColumnElement[str]:
+    """``q`` lower-cased by the database, as the terms are."""
     # The prefix is written into the statement (escaped by SQLAlchemy, as any literal):
     # PostgreSQL then plans each search for its own prefix. As a parameter, the statement
     # is prepared once and run with a generic plan that cannot know how many terms a
     # prefix covers (28 ms instead of 9 for a broad one at 100,000 demands).
-    #
+    return func.lower(bindparam("q", q, type_=String, literal_execute=True))
+
+
+def _range_of(term: ColumnElement[str], low: ColumnElement[str]) -> list[ColumnElement[bool]]:
     # The range's end (the prefix and the last code point) is written in too: as a
     # parameter, PostgreSQL could not tell how wide the range is without it, found its
     # generic plan dearer than each custom one, and planned every search's count and
     # page again on each execution (1.6 ms of its 5.7 ms for "charle").
-    return _range_of(term, func.lower(bindparam("q", q, type_=String, literal_execute=True)))
-
-
-def _range_of(term: ColumnElement[str], low: ColumnElement[str]) -> list[ColumnElement[bool]]:
     return [term >= low, term < low + literal_column("'\U0010ffff'", String)]
 
 
@@ -256,8 +259,8 @@ def matching(q: str, few: bool) -> ColumnElement[bool]:
     # demands it estimated 1,228 of 23,190 terms and joined them all to their demands
     # instead of walking the list's order (145-212 ms a page against 4), and fenced, it
     # probed each demand through the (term, received_at) index (3 s a page).
-    return (select(literal_column("1")).where(DemandSearchTerm.demand_id == Demand.id, _Probe(
-        DemandSearchTerm.term, func.lower(bindparam("q", q, type_=String, literal_execute=True))))
+    return (select(literal_column("1")).where(DemandSearchTerm.demand_id == Demand.id,
+                                              _Probe(DemandSearchTerm.term, _low(q)))
             .correlate_except(DemandSearchTerm).exists())
 
 
