@@ -84,17 +84,26 @@ def test_pages_from_the_terms_list_what_the_demands_list(app, client, session, d
     viewer = desk if "cleared" in roles else make_user(session, *roles, email="cam@desk.example")
     login(viewer.email)
     first = f"/desk/demands?q=KIM&per_page=7&sort={sort}"
-    # PostgreSQL reads such a search's page from the terms, SQLite walks (TERMS_FIRST):
+    # PostgreSQL reads such a search's page from the terms' range, SQLite reads the
+    # matches by id (TERMS_FIRST); more than FEW terms, both walk the terms by date:
     # each plan is tried here on both databases.
     monkeypatch.setattr(search_terms, "TERMS_FIRST", {"postgresql": 5000, "sqlite": 5000})
     with counted(app) as statements:
         terms_first = _walk(client, first)
     assert any("GROUP BY demand_search_terms.received_at" in s for s in statements)
-    monkeypatch.setattr(search_terms, "TERMS_FIRST", {"postgresql": 0, "sqlite": 0})  # walk the demands instead
+    monkeypatch.setattr(search_terms, "TERMS_FIRST", {"postgresql": 0, "sqlite": 0})  # the matches by id instead
+    with counted(app) as statements:
+        by_id = _walk(client, first)
+    assert not any("GROUP BY demand_search_terms.received_at" in s for s in statements)
+    monkeypatch.setattr(search_terms, "FEW", 0)  # too many to read by id: the terms walked by date
     with counted(app) as statements:
         walked = _walk(client, first)
-    assert not any("GROUP BY demand_search_terms.received_at" in s for s in statements)
-    assert terms_first == walked
+    walks = [s for s in statements if "GROUP BY demand_search_terms.received_at" in s and _PROBE[_dialect(app)] in s]
+    assert walks, statements
+    # Past a cursor the walk starts at the cursor's date (a bound of its own, not only
+    # the (date, id) pair's OR, which no index scan starts from).
+    assert any(re.search(r"demand_search_terms\.received_at [<>]= ", s) for s in walks), walks
+    assert terms_first == by_id == walked
     forward, backward = terms_first
     listed = [ref for page in forward for ref in page]
     assert len(listed) == len(set(listed)) == (34 if "cleared" in roles else 30)
@@ -108,7 +117,7 @@ def test_pages_from_the_terms_list_what_the_demands_list(app, client, session, d
 def test_a_search_sends_three_statements(app, client, session, desk, login, db_url):
     """The count (which says how many terms match), the page, its targets and badges;
     the probe a search used to send first to choose its plan is gone. PostgreSQL reads
-    the page from the terms, SQLite walks the demands."""
+    the page from the terms' range, SQLite its few matches by id."""
     login(desk.email)
     client.get("/desk/demands?q=kim")
     with counted(app) as statements:
@@ -138,23 +147,32 @@ def test_a_searchs_count_and_page_carry_no_parameter_for_postgresql_to_plan_arou
     assert "demands.process_type IN" not in count
 
 
+_PROBE = {"sqlite": "substr(demand_search_terms.term, 1, length(lower(",
+          "postgresql": "demand_search_terms.term || ''"}
+
+
+def _dialect(app) -> str:
+    return app.extensions["desk"]["engine"].dialect.name
+
+
+@pytest.mark.parametrize("sort", ["-due_at", "-received_at&status=received"])
 def test_a_broad_searchs_probe_lists_what_the_terms_list_through_the_demand_id_index(app, client, session, desk,
-                                                                                    login, monkeypatch):
-    """More than FEW terms: the list walks its order and probes each demand's terms with
-    a test of the prefix that only the (demand_id, term) index serves: on PostgreSQL the
-    range said of ``term || ''``, on SQLite ``substr(term, 1, length(prefix))``. Said of
-    the term, PostgreSQL chose its plan by ANALYZE's estimate of the range and, on a
-    desk of a million demands, joined all 23,190 matching terms to their demands (145 ms
-    a page, 9 req/s). The walk lists what the other plans list, either way."""
+                                                                                    login, monkeypatch, sort):
+    """More than FEW terms in another order, or with another filter: the list walks its
+    order and probes each demand's terms with a test of the prefix that only the
+    (demand_id, term) index serves: on PostgreSQL the range said of ``term || ''``, on
+    SQLite ``substr(term, 1, length(prefix))``. Said of the term, PostgreSQL chose its
+    plan by ANALYZE's estimate of the range and, on a desk of a million demands, joined
+    all 23,190 matching terms to their demands (145 ms a page, 9 req/s). The walk lists
+    what the other plans list, either way."""
     login(desk.email)
-    first = "/desk/demands?q=KIM&per_page=7&sort=-received_at"
+    first = f"/desk/demands?q=KIM&per_page=7&sort={sort}"
     listed = _walk(client, first)
     monkeypatch.setattr(search_terms, "FEW", 0)
     monkeypatch.setattr(search_terms, "TERMS_FIRST", {"postgresql": 0, "sqlite": 0})
     with counted(app) as statements:
         probed = _walk(client, first)
-    probe = ("substr(demand_search_terms.term, 1, length(lower(" if app.extensions["desk"]["engine"].dialect.name
-             == "sqlite" else "demand_search_terms.term || ''")
-    assert any("EXISTS (SELECT 1" in s and probe in s for s in statements), statements
+    assert any("EXISTS (SELECT 1" in s and _PROBE[_dialect(app)] in s for s in statements), statements
+    assert not any("GROUP BY demand_search_terms.received_at" in s for s in statements)
     assert probed == listed and len([ref for page in listed[0] for ref in page]) == 34
 

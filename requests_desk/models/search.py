@@ -22,6 +22,10 @@ class DemandSearchTerm(Base):
         # (search_terms.newest_first), and its count: the range of a prefix, its demands'
         # dates, ids and compartments (migration 0010).
         Index("ix_demand_search_terms_term_received_type", "term", "received_at", "demand_id", "process_type"),
+        # A broad search's page in that order, the terms walked by date from the newest
+        # (search_terms.newest_first, walking): each entry's term tested as it is read,
+        # its compartment beside it (migration 0012).
+        Index("ix_demand_search_terms_received", "received_at", "demand_id", "term", "process_type"),
     )
 
     term: Mapped[str] = mapped_column(TERM, primary_key=True)

@@ -152,13 +152,18 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
             params.update({key.key: value for key, value in zip(keys, found)})
 
     # The search's own clause, now that its count says how many terms match: a page in the
-    # default order from the terms alone, or the matches as a whole (by id, when few).
+    # default order from the terms alone (their range sorted, or when too many to sort,
+    # the terms walked by date), the matches as a whole (by id, when few), or the list's
+    # order walked and each demand's terms probed.
     mode = None
     if tally is not None:
-        if tally.terms_first and columns[0] is Demand.received_at and not by_offset:
+        by_date = columns[0] is Demand.received_at and not by_offset
+        if tally.terms_first and by_date:
             mode = "terms-first"
-        else:
-            mode = "few" if search_terms.few_terms(session, search, tally.terms) else "many"
+        elif search_terms.few_terms(session, search, tally.terms):
+            mode = "few"
+        else:  # in the default order and unfiltered, the terms walked by date; else the demands
+            mode = "terms-walk" if by_date and tally.terms is not None else "many"
 
     def statement() -> Select:
         stmt = parts()[0]
@@ -166,10 +171,13 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
             first = columns[0]
             near = first <= keys[0] if less else first >= keys[0]
             stmt = stmt.where(near, _beyond(columns, keys, less))
-        if mode == "terms-first":
+        if mode in ("terms-first", "terms-walk"):
             t = DemandSearchTerm
-            beyond = [_beyond([t.received_at, t.demand_id], keys, less)] if cursor_id else []
-            stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, less, per_page + 1))
+            # The date's bound on its own too: a walk by date starts there, not at the end.
+            beyond = [t.received_at <= keys[0] if less else t.received_at >= keys[0],
+                      _beyond([t.received_at, t.demand_id], keys, less)] if cursor_id else []
+            stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, less, per_page + 1,
+                                                        walk=mode == "terms-walk"))
         elif mode:
             stmt = stmt.where(search_terms.matching(search, mode == "few"))
         stmt = stmt.order_by(*[c.desc() if less else c.asc() for c in columns]).limit(
