@@ -265,12 +265,15 @@ def test_national_security_demands_do_not_exist_on_the_uncleared_desk(app, compa
         assert "1 demand" in found and "2 demands" not in found, (role, found[:400])
         form = client.get("/desk/demands/new").get_data(as_text=True)
         assert 'value="national_security"' not in form
+        # nor does the list's filter offer the compartment
+        assert 'value="national_security"' not in client.get("/desk/demands").get_data(as_text=True)
     client = app.test_client()
     login(client, compartment["cleared"].email)
     assert client.get(f"/desk/demands/{ns['id']}").status_code == 200
     assert "2 demands" in page_text(client.get("/desk/demands?q=bob@contoso"))
     assert ns["reference"] in client.get("/desk/demands").get_data(as_text=True)
     assert 'value="national_security"' in client.get("/desk/demands/new").get_data(as_text=True)
+    assert 'value="national_security"' in client.get("/desk/demands").get_data(as_text=True)
 
 
 def test_the_queue_counts_no_national_security_demand_for_the_uncleared(compartment, session):

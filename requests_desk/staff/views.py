@@ -112,6 +112,7 @@ def demands():
         else:
             listing = case_list.list_rows(session, filters, g.user)
     customers = kept(session, "customer_options", Customer, lambda conn: tuple(conn.execute(CUSTOMER_OPTIONS)))
+    hidden = access.hidden_process_types(g.user)  # the filter offers only the compartments the reader has
     f = filters or case_list.DemandFilters()
     now = utcnow()
     if listing:
@@ -122,7 +123,7 @@ def demands():
         # the page asks for many that are absent, and a MultiDict raises and catches an
         # HTTP exception for each (about 50 a page).
         listing=listing, rows=listing.rows if listing else [], filters=f, errors=errors, args=request.args.to_dict(),
-        process_codes=[code for code in codes if access.may_see(g.user, code)],
+        process_codes=[code for code in codes if code not in hidden],
         customers=customers, now=now, count_cap=COUNT_CAP,
         queue_name=queue_name, queue_title=queue_service.QUEUE_TITLES.get(queue_name or ""), scope=scope,
     ), (422 if errors else 200)
