@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, cast, func, literal, null, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..access import HasRoles
 from ..db import iso
@@ -62,12 +62,14 @@ class ListedDemand:
         return self.status != "closed"
 
 
-_ASSIGNEE = aliased(User)
+# The assignee's row as a table alias: an ORM alias (``aliased(User)``) made at import
+# configured every mapper there (about 50 ms of ``import wsgi``).
+_ASSIGNEE = User.__table__.alias("assignee")
 _COLUMNS = (Demand.id, Demand.reference, Demand.status, Demand.outcome, Demand.received_at, Demand.channel,
             Demand.country, Demand.process_type, Demand.legal_reference, Demand.issuing_authority,
             Demand.emergency, Demand.due_at, Demand.notices_released_at, Demand.created_at, Demand.closed_at,
             Requester.agency, Requester.name, Requester.email, Requester.phone, Requester.type,
-            _ASSIGNEE.email)
+            _ASSIGNEE.c.email)
 
 
 def list_page(session: Session, f: case_list.DemandFilters, viewer: HasRoles | None, now: datetime) -> dict:
@@ -77,7 +79,7 @@ def list_page(session: Session, f: case_list.DemandFilters, viewer: HasRoles | N
     column = case_list.SORTS[f.sort.lstrip("-")]
     stmt = (matching.with_only_columns(*_COLUMNS)
             .join(Requester, Requester.id == Demand.requester_id)
-            .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Demand.assignee_id)
+            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Demand.assignee_id)
             .order_by(column.desc() if f.sort.startswith("-") else column.asc(), Demand.id.desc())
             .offset((f.page - 1) * f.per_page).limit(f.per_page))
     rows = [ListedDemand(*r) for r in session.execute(stmt)]

@@ -15,7 +15,7 @@ from ..errors import FieldErrors
 from ..models import Demand, DemandTarget, parse_id
 from ..vocabulary import OPEN_STATES, STATES
 from . import demand_rows, keyset, parsing
-from .case import DEMAND_LOAD, visible_to
+from .case import demand_load, visible_to
 from .keyset import ListPage
 
 
@@ -170,7 +170,7 @@ def filter_values(f: DemandFilters, now: datetime) -> tuple[tuple[str, ...], dic
 def list_demands(session: Session, f: DemandFilters, viewer: HasRoles | None,
                  now: datetime | None = None) -> tuple[list[Demand], int]:
     # everything serialize() reads, in a few queries per page
-    return page_of(session, filtered_query(session, f, viewer, now), f, DEMAND_LOAD)
+    return page_of(session, filtered_query(session, f, viewer, now), f, demand_load())
 
 
 def list_rows(session: Session, f: DemandFilters, viewer: HasRoles | None, now: datetime | None = None,
