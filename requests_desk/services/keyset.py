@@ -61,6 +61,12 @@ def order_columns(sort: str) -> tuple[list[Any], bool]:
     return [*SORT_KEYS[sort.lstrip("-")], Demand.id], sort.startswith("-")
 
 
+def _near(column: Any, value: Any, less: bool) -> ColumnElement[bool]:
+    """``column`` <= ``value`` (``less``), or >=: the first key's bound on its own, where
+    an index scan can start (``_beyond``'s OR is no such bound)."""
+    return column <= value if less else column >= value
+
+
 def _beyond(columns: Sequence[Any], values: Sequence[Any], less: bool) -> ColumnElement[bool]:
     """(c1, c2, …) < (v1, v2, …) lexicographically (``less``), or >."""
     column, value = columns[0], values[0]
@@ -168,13 +174,11 @@ def page(session: Session, build: Callable[[], tuple[Select, Sequence[ColumnElem
     def statement() -> Select:
         stmt = parts()[0]
         if cursor_id:
-            first = columns[0]
-            near = first <= keys[0] if less else first >= keys[0]
-            stmt = stmt.where(near, _beyond(columns, keys, less))
+            stmt = stmt.where(_near(columns[0], keys[0], less), _beyond(columns, keys, less))
         if mode in ("terms-first", "terms-walk"):
             t = DemandSearchTerm
             # The date's bound on its own too: a walk by date starts there, not at the end.
-            beyond = [t.received_at <= keys[0] if less else t.received_at >= keys[0],
+            beyond = [_near(t.received_at, keys[0], less),
                       _beyond([t.received_at, t.demand_id], keys, less)] if cursor_id else []
             stmt = stmt.where(search_terms.newest_first(search, hidden, beyond, less, per_page + 1,
                                                         walk=mode == "terms-walk"))

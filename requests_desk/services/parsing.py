@@ -39,7 +39,6 @@ _CONTROL_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-
 def _email_validator():
     """email_validator's error and check, imported on first use: its syntax module builds
     its regular expressions at import (about 20 ms of ``import wsgi``)."""
