@@ -14,7 +14,11 @@ part runs alone, one after the other, in this process:
    as the loading process receives them;
 3. the write: the same chunks numbered and chained (``BulkLoader._absorb``, ``_chain``)
    and written (``DeskWriter.flush``), then the indexes, the report summary and the
-   search terms built (``DeskWriter.finish``): the load as if the replay cost nothing.
+   search terms built (``DeskWriter.finish``): the load as if the replay cost nothing;
+4. SQLite alone: the same rows copied by SQLite from that desk into a copy of the desk
+   as it was before the load (``INSERT … SELECT``, table by table, no Python between
+   the rows), then ``DeskWriter.finish`` as in 3: what writing this many rows costs
+   however fast they are made.
 
 CPU seconds of each, and of each step of the write (timed by wrapping the loader's and
 the writer's own methods for this run). What the command does around the load (the
@@ -27,6 +31,7 @@ import argparse
 import functools
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import time
@@ -69,6 +74,8 @@ def measure(tmp: Path, size: int, seed: int) -> list[str]:
         world = demo.create_world(session, now)
         session.commit()
         key = session_key(session)
+    engine.dispose()
+    shutil.copyfile(tmp / "desk.sqlite", tmp / "before.sqlite")  # for part 4: the desk before the load
     bulk = loader.BulkLoader(engine, world, now, audit_key=key, upload_dir=tmp / "uploads", seed=seed)
     planner = CasePlanner(world, bulk.now, seed)
     times = planner.logged_times(size)
@@ -120,15 +127,47 @@ def measure(tmp: Path, size: int, seed: int) -> list[str]:
     for owner, name, label in wrapped:
         timed(owner, name, label)
     try:
-        bulk._write(chunks, workers=0)
+        written = bulk._write(chunks, workers=0).rows
     finally:
         for owner, name, method in originals:
             setattr(owner, name, method)
     wall, cpu = started
-    lines.append(f"3. write (the replay's rows as given): {time.perf_counter() - wall:6.1f} s, "
+    lines.append(f"3. write ({written:,} rows, as the replay gave them): {time.perf_counter() - wall:6.1f} s, "
                  f"{time.process_time() - cpu:.1f} s CPU (all threads)")
     lines += [f"   {label:<42} {seconds:6.1f} s CPU" for label, seconds in steps.items()]
+    lines += copied_by_sqlite(tmp, key)
     return lines
+
+
+def copied_by_sqlite(tmp: Path, key: bytes) -> list[str]:
+    """Part 4: the loaded rows copied by SQLite into the desk as it was before the load,
+    with the writer's own start (indexes and triggers dropped, one transaction) and end."""
+    from requests_desk.db import make_engine
+    from requests_desk.demo.rows import LOADED_TABLES
+    from requests_desk.demo.writer import DeskWriter
+
+    engine = make_engine(f"sqlite:///{tmp / 'before.sqlite'}")
+    writer = DeskWriter(engine, key)
+    writer.open()
+    try:
+        writer.cur.execute("ATTACH DATABASE ? AS loaded", (str(tmp / "desk.sqlite"),))
+        first = writer.prepare()["next_id"]  # the world's own rows are there already
+        wall, cpu = time.perf_counter(), time.process_time()
+        rows = 0
+        for table in LOADED_TABLES:  # parents first
+            cols = ", ".join(f'"{c.name}"' for c in table.columns)
+            writer.cur.execute(f'INSERT INTO main."{table.name}" ({cols}) '  # nosec B608 - the models' names
+                               f'SELECT {cols} FROM loaded."{table.name}" WHERE id >= ? ORDER BY id', (first[table.name],))
+            rows += writer.cur.rowcount
+        copied = (time.perf_counter() - wall, time.process_time() - cpu)
+        wall, cpu = time.perf_counter(), time.process_time()
+        writer.finish(first["demands"])
+        finished = (time.perf_counter() - wall, time.process_time() - cpu)
+    finally:
+        writer.close()
+        engine.dispose()
+    return [f"4. SQLite alone: {rows:,} rows copied (INSERT … SELECT) {copied[0]:6.1f} s, then finish "
+            f"{finished[0]:.1f} s: {copied[0] + finished[0]:.1f} s ({copied[1] + finished[1]:.1f} s CPU)"]
 
 
 if __name__ == "__main__":
