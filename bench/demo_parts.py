@@ -156,7 +156,7 @@ def copied_by_sqlite(tmp: Path, key: bytes) -> list[str]:
         rows = 0
         for table in LOADED_TABLES:  # parents first
             cols = ", ".join(f'"{c.name}"' for c in table.columns)
-            writer.cur.execute(f'INSERT INTO main."{table.name}" ({cols}) '  # nosec B608 - the models' names
+            writer.cur.execute(f'INSERT INTO main."{table.name}" ({cols}) '
                                f'SELECT {cols} FROM loaded."{table.name}" WHERE id >= ? ORDER BY id', (first[table.name],))
             rows += writer.cur.rowcount
         copied = (time.perf_counter() - wall, time.process_time() - cpu)
