@@ -12,9 +12,9 @@ from hypothesis import given, strategies as st
 from markupsafe import escape
 from sqlalchemy import event
 
-from requests_desk import workflow
 from requests_desk.models import Demand
 from requests_desk.services import gags as gag_service
+from requests_desk import web, workflow
 from requests_desk.web import escaped_text
 from tests.factories import make_customer, make_demand, make_user, page_text
 
@@ -471,9 +471,18 @@ def test_what_users_typed_is_escaped_in_the_case_pages_tables_and_timeline(clien
 
 @given(st.text())
 def test_the_rows_escape_writes_what_markupsafe_writes(text):
-    """``|esc`` (the rows' escape, a plain str) writes the same entities as autoescape."""
-    assert escaped_text(text) == str(escape(text))
+    """``|esc`` (the rows' escape, a plain str) writes the same entities as autoescape,
+    through markupsafe's C escape or, without it, the replacements in Python."""
+    assert type(escaped_text(text)) is str and escaped_text(text) == str(escape(text))
+    assert web._replace_escape(text) == str(escape(text))
     assert escaped_text(7) == "7"
+
+
+def test_the_rows_escape_is_markupsafes_own_where_it_has_one():
+    """markupsafe's C speedups are installed with it here: the rows use its escape."""
+    from markupsafe import _speedups
+
+    assert web._escape_str is _speedups._escape_inner
 
 
 def test_queue_counts_carry_thousands_separators(app, session):
