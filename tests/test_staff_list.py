@@ -12,9 +12,9 @@ from hypothesis import given, strategies as st
 from markupsafe import escape
 from sqlalchemy import event
 
+from requests_desk import web, workflow
 from requests_desk.models import Demand
 from requests_desk.services import gags as gag_service
-from requests_desk import web, workflow
 from requests_desk.web import escaped_text
 from tests.factories import make_customer, make_demand, make_user, page_text
 
