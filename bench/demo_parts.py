@@ -156,8 +156,8 @@ def copied_by_sqlite(tmp: Path, key: bytes) -> list[str]:
         rows = 0
         for table in LOADED_TABLES:  # parents first
             cols = ", ".join(f'"{c.name}"' for c in table.columns)
-            writer.cur.execute(f'INSERT INTO main."{table.name}" ({cols}) '
-                               f'SELECT {cols} FROM loaded."{table.name}" WHERE id >= ? ORDER BY id', (first[table.name],))
+            writer.cur.execute(f'INSERT INTO main."{table.name}" ({cols}) SELECT {cols} '
+                               f'FROM loaded."{table.name}" WHERE id >= ? ORDER BY id', (first[table.name],))
             rows += writer.cur.rowcount
         copied = (time.perf_counter() - wall, time.process_time() - cpu)
         wall, cpu = time.perf_counter(), time.process_time()
