@@ -7,6 +7,8 @@ import pytest
 
 from requests_desk.services import passwords
 
+pytestmark = pytest.mark.real_password_hashing  # the desk's own scrypt: what these tests are about
+
 
 def test_the_shipped_list_is_loaded():
     common = passwords.common_passwords()

@@ -7,6 +7,7 @@ import statistics
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from requests_desk.auth import FAILED
@@ -14,6 +15,8 @@ from requests_desk.db import utcnow
 from requests_desk.models import UserSession
 from requests_desk.services import sessions
 from tests.factories import csrf_from, login, make_user
+
+pytestmark = pytest.mark.real_password_hashing  # the desk's own scrypt: what these tests are about
 
 ROUNDS = 5
 
