@@ -59,7 +59,6 @@ def measure(tmp: Path, size: int, seed: int) -> list[str]:
     from requests_desk.db import utcnow
     from requests_desk.demo import loader, writer
     from requests_desk.demo.cases import showcase
-    from requests_desk.demo.clock import at
     from requests_desk.demo.planner import CasePlanner
     from requests_desk.migrate import upgrade_schema
     from requests_desk.rules import load_rules
@@ -99,11 +98,7 @@ def measure(tmp: Path, size: int, seed: int) -> list[str]:
         setattr(owner, name, wrapper)
 
     def chunks(state: dict):
-        starts, counters = [], dict(state["counters"])
-        for c in range(chunks_n):  # each chunk's reference counters, as load_generated works them out
-            starts.append(dict(counters))
-            for _logged, received in times[c * CasePlanner.CHUNK:(c + 1) * CasePlanner.CHUNK]:
-                counters[at(received).year] = counters.get(at(received).year, 0) + 1
+        starts = loader.chunk_start_counters(times, chunks_n, state["counters"])
         cpu = time.process_time()
         made = [loader._generated_chunk(planner, bulk.maker, times, fates, starts, state, c) for c in range(chunks_n)]
         lines.append(f"1. replay (what the workers do):    {time.process_time() - cpu:6.1f} s CPU")

@@ -52,6 +52,18 @@ def _worker_chunk(chunk_no: int) -> Chunk:
                             job["state"], chunk_no)
 
 
+def chunk_start_counters(times: list, chunks_n: int, counters: dict[int, int]) -> list[dict[int, int]]:
+    """Each chunk's reference counters as it starts: references follow the order of
+    logging, so a chunk goes on from the years' counts of the chunks before it."""
+    starts, counters = [], dict(counters)
+    for c in range(chunks_n):
+        starts.append(dict(counters))
+        for _logged, received in times[c * CasePlanner.CHUNK:(c + 1) * CasePlanner.CHUNK]:
+            year = at(received).year
+            counters[year] = counters.get(year, 0) + 1
+    return starts
+
+
 def _generated_chunk(planner: CasePlanner, maker: ChunkMaker, times, fates, start_counters, state: dict,
                      chunk_no: int) -> Chunk:
     cases = list(planner.chunk(chunk_no, times, fates))
@@ -124,13 +136,7 @@ class BulkLoader:
             workers = 0
 
         def chunks(state: dict) -> Iterator[Chunk]:
-            # Reference numbers follow the order of logging: each chunk's starting counters.
-            start_counters, counters = [], dict(state["counters"])
-            for c in range(chunks_n):
-                start_counters.append(dict(counters))
-                for _logged, received in times[c * CasePlanner.CHUNK:(c + 1) * CasePlanner.CHUNK]:
-                    year = at(received).year
-                    counters[year] = counters.get(year, 0) + 1
+            start_counters = chunk_start_counters(times, chunks_n, state["counters"])
             if not workers:
                 for c in range(chunks_n):
                     yield _generated_chunk(planner, self.maker, times, fates, start_counters, state, c)
