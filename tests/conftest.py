@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 os.environ.setdefault("DESK_SECRET_KEY", "test-secret-key")
 # Like the secret key: one audit key for the tests, so no test writes a key file into the
@@ -29,10 +30,12 @@ from requests_desk.app import create_app  # noqa: E402
 from requests_desk.db import make_engine  # noqa: E402
 from requests_desk.migrate import upgrade_schema  # noqa: E402
 from requests_desk.rules import load_rules  # noqa: E402
+from requests_desk.services import passwords  # noqa: E402
 
 from .factories import Api, login as _login  # noqa: E402
 
 CI = os.environ.get("CI", "").lower() == "true"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/desk_test"
 
 
 @pytest.fixture(autouse=True)
@@ -44,13 +47,8 @@ def _cheaper_password_hashing(request, monkeypatch):
     tests the hashing itself, or times sign-in, is marked ``real_password_hashing``."""
     if request.node.get_closest_marker("real_password_hashing"):
         return
-    from werkzeug.security import generate_password_hash
-
-    from requests_desk.services import passwords
-
     monkeypatch.setattr(passwords, "hash_password",
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/desk_test"
 
 
 def _pg_url() -> tuple[str | None, str]:

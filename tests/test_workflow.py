@@ -7,32 +7,21 @@ compared before and after every refusal.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from requests_desk import workflow
 from requests_desk.access import SYSTEM
 from requests_desk.models import AuditEvent, DueDateChange, Assignment, PreservationHold
-from requests_desk.services import users as user_service
 from requests_desk.services.notice_release import RELEASING_ACTIONS
 from tests.factories import Api, demand_payload, make_customer, make_token, make_user
 
 SHA = "0123456789abcdef" * 4
 WINDOW = {"from": "2026-01-01", "to": "2026-03-31"}
 OPEN = ("received", "redirecting", "in_review", "scoped", "approved")
-
-
-@pytest.fixture
-def fast_hashing(monkeypatch):
-    """These tests sign in with API tokens only; hash their users' passwords with a real
-    but cheaper work factor so the many parametrised cases stay fast."""
-    monkeypatch.setattr(user_service, "generate_password_hash",
-                        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 @dataclass
@@ -111,7 +100,7 @@ class Desk:
 
 
 @pytest.fixture
-def desk(app, client, session, fast_hashing) -> Desk:
+def desk(app, client, session) -> Desk:
     d = Desk(app, client, session)
     d.contoso = make_customer(session, "Contoso", enterprise=True, domains=("contoso.com",))
     for name, roles in {
