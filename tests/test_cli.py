@@ -119,3 +119,22 @@ def test_usage_errors_are_one_line(runner, args, mentions):
     result = runner.invoke(args=["desk", *args])
     assert result.exit_code == 2
     assert mentions in _error_line(result)
+
+
+def test_every_command_is_listed_and_loads_under_its_own_name(runner):
+    """The `desk` group imports each command's module on first use (cli/__init__.py):
+    each name it lists loads the command of that name, and `--help` lists them all."""
+    import click
+
+    from requests_desk.cli import COMMANDS, desk
+
+    ctx = click.Context(desk)
+    assert desk.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = desk.get_command(ctx, name)
+        assert command is not None and command.name == name
+    listed = runner.invoke(args=["desk", "--help"])
+    assert listed.exit_code == 0
+    for name in COMMANDS:
+        assert f"\n  {name} " in listed.stdout
+    assert desk.get_command(ctx, "nope") is None

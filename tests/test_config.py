@@ -109,11 +109,14 @@ def test_wsgi_import_is_light(tmp_path):
     """`import wsgi` builds the app without matplotlib, reportlab or a database connection;
     nor does it configure the ORM's mappers (done on first use: a loader option or an ORM
     alias built at import did it there, about 50 ms) or build email_validator's regular
-    expressions (about 20 ms; imported where an address is checked)."""
+    expressions (about 20 ms; imported where an address is checked); nor does it import
+    the CLI's commands (a worker never runs one; ``desk demo`` alone pulled in the demo's
+    generator, about 45 ms)."""
     env = {**os.environ, "DESK_INSTANCE_PATH": str(tmp_path), "DESK_SECRET_KEY": "k",
            "DESK_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"}
     code = ("import sys, wsgi; from requests_desk.models import Demand; "
-            "print(sorted(m for m in ('matplotlib', 'reportlab', 'pyplot', 'email_validator') if m in sys.modules)); "
+            "print(sorted(m for m in ('matplotlib', 'reportlab', 'pyplot', 'email_validator', 'requests_desk.demo', "
+            "'requests_desk.cli.demo', 'requests_desk.cli.backup', 'requests_desk.cli.users') if m in sys.modules)); "
             "print(type(wsgi.app).__name__, Demand.__mapper__.configured)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60)
