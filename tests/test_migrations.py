@@ -138,3 +138,39 @@ def test_sqlite_connections_turn_foreign_keys_on(app, db_url):
         pytest.skip("PostgreSQL always enforces foreign keys")
     with app.extensions["desk"]["engine"].connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_an_upgraded_desk_gives_each_gag_its_demands_process_type(app, session, db_url):
+    """Migration 0013 copies each gag's demand's process type onto the gag, on a desk that
+    had gags before; the queue's gag lists then count only what a reader may know of."""
+    from requests_desk.models import Gag
+    from requests_desk.services import gags as gag_service
+    from requests_desk.services.queue import build_queue
+    from tests.factories import make_user
+
+    cleared = make_user(session, "counsel", "cleared", email="clara@desk.example")
+    plain = make_user(session, "counsel", email="cam@desk.example")
+    for ptype in ("national_security", "subpoena", "court_order"):
+        demand = make_demand(session, cleared, process_type=ptype)
+        gag_service.set_gag(session, cleared, session.get(Demand, demand.id),
+                            {"order_ref": f"NDO-{ptype}", "issued_by": "Court", "expires_at": None})
+    session.commit()
+    session.close()
+    engine = make_engine(db_url)
+    config = alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0012")
+        with engine.connect() as conn:
+            assert "process_type" not in {c["name"] for c in inspect(conn).get_columns("gags")}
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+    pairs = session.execute(select(Gag.process_type, Demand.process_type).join(Gag.demand)).all()
+    assert sorted(pairs) == [("court_order",) * 2, ("national_security",) * 2, ("subpoena",) * 2]
+    totals = {who: {q.key: q.total for q in build_queue(session, user, scope="all").lists}["gags_review"]
+              for who, user in (("cleared", cleared), ("plain", plain))}
+    assert totals == {"cleared": 3, "plain": 2}

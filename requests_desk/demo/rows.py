@@ -252,7 +252,7 @@ class ChunkMaker:
                 rows["gags"].append(gag_row(
                     demand_id=did, order_ref=g.order_ref, issued_by=g.issued_by, issued_at=iso(g.issued_at),
                     expires_at=dt_of(g.expires_at), set_at=dt_of(g.set_at), lifted_at=dt_of(g.lifted_at),
-                    lift_reason=g.lift_reason))
+                    lift_reason=g.lift_reason, process_type=r.process_type))
                 for kind, expires, reason, actor_id, at in g.events:
                     rows["gag_events"].append(gag_event_row(gag_id=gag_no, kind=kind, expires_at=dt_of(expires),
                                                             reason=reason, actor_id=actor_id, at=dt_of(at)))

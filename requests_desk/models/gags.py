@@ -38,8 +38,9 @@ class Gag(Base):
     __table_args__ = (
         Index("ix_gags_demand_lifted", "demand_id", "lifted_at"),
         # The queue's gag lists, each a range of the gags not lifted in its own order: no
-        # end (expires_at NULL) by when set, or by their end (services/queue.py; migration 0011).
-        Index("ix_gags_unlifted_end", "expires_at", "set_at", "demand_id", "id",
+        # end (expires_at NULL) by when set, or by their end (services/queue.py; migration
+        # 0011), with the compartment each gag's demand is in (migration 0013).
+        Index("ix_gags_unlifted_end", "expires_at", "set_at", "demand_id", "id", "process_type",
               sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL")),
     )
 
@@ -52,6 +53,10 @@ class Gag(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lift_reason: Mapped[str | None] = mapped_column(Text)
+    # The demand's process type (its compartment), copied when the gag is set: the queue
+    # counts the gags a reader may know of from the gags alone (services/queue.py). A
+    # demand's process type never changes after intake (report_summary's guard).
+    process_type: Mapped[str] = mapped_column(String(50))
 
     demand: Mapped[Demand] = relationship(back_populates="gags")  # noqa: F821 (by name: see above)
     events: Mapped[list[GagEvent]] = relationship(

@@ -75,6 +75,7 @@ def record_gag(session: Session, actor: User | None, demand: Demand, clean: dict
         issued_at=clean["issued_at"],
         expires_at=clean["expires_at"],
         set_at=now,
+        process_type=demand.process_type,
     )
     gag.events.append(GagEvent(kind="set", expires_at=gag.expires_at, actor_id=actor.id if actor else None, at=now))
     demand.gags.append(gag)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .. import search_terms
+from ..access import hidden_process_types
 from ..db import utcnow
 from ..errors import FieldErrors
 from ..models import Demand, Gag, Notice, PreservationHold, Requester, User
@@ -211,22 +212,29 @@ def _gag_parts(session: Session, name: str, now: datetime) -> list[tuple[list[Co
 
 def _gag_count(part: list[ColumnElement[bool]], visible: list[ColumnElement[bool]]) -> Select:
     """How many demands have a gag of ``part``, counted among its first COUNT_CAP + 1
-    gags (a demand has one active gag: ``gags.set_gag`` refuses a second). The viewer's
-    compartments are tested on each gag's demand, joined by its id: a hash of every
-    hidden demand's id, built for each statement, grew with the desk."""
-    gags = select(Gag.demand_id).where(*part)
-    if visible:
-        gags = gags.join(Demand, Demand.id == Gag.demand_id).where(*visible)
-    inner = gags.limit(search_terms.fixed(COUNT_CAP + 1)).subquery()
+    gags (a demand has one active gag: ``gags.set_gag`` refuses a second), from the
+    gags' index alone: ``visible`` tests each gag's own copy of its demand's process
+    type (``_gag_visible``)."""
+    inner = select(Gag.demand_id).where(*part, *visible).limit(search_terms.fixed(COUNT_CAP + 1)).subquery()
     return select(func.count(inner.c.demand_id.distinct()))
+
+
+def _gag_visible(user: User) -> list[ColumnElement[bool]]:
+    """Over ``Gag``: the gags of demands ``user`` may know of, by the compartment each gag
+    carries (``Gag.process_type``, its demand's). Tested on each gag's demand, joined by
+    id, a count read up to 1,001 demands' rows (5.5 of the home's 8.4 ms of counting on
+    PostgreSQL at 100,000 demands); against a hash of the hidden compartments' demand
+    ids, that hash grew with the desk."""
+    hidden = hidden_process_types(user)
+    return [Gag.process_type.not_in(fixed_codes(hidden))] if hidden else []
 
 
 def _gag_rows(session: Session, name: str, now: datetime, visible: list[ColumnElement[bool]], limit: int) -> Select:
     """The first ``limit`` rows of a gag list (the demand's row columns, then the gag's
     order, issuer, start and end), in one statement. Each part is read from the gags'
-    side in its own index order, its gags' demands joined by id (and tested there for
-    the viewer's compartments), ``limit`` at most; the parts are then put one after the
-    other (a few rows sorted)."""
+    side in its own index order (``visible``: the viewer's compartments, tested on the
+    gags, ``_gag_visible``), ``limit`` at most, its gags' demands joined by id; the parts
+    are then put one after the other (a few rows sorted)."""
     parts = []
     for n, (part, order) in enumerate(_gag_parts(session, name, now)):
         parts.append(select(*row_columns(now), Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at,
@@ -249,7 +257,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     scope = scope if scope in SCOPES else "mine"
     keys = visible_lists(user, acts_on)
 
-    visible = visible_to(user)
+    visible, gag_visible = visible_to(user), _gag_visible(user)
 
     def conditions(key: str) -> list[ColumnElement[bool]]:
         conds = queue_conditions(session, key, user, now, acts_on) + visible
@@ -272,7 +280,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                 stmt = stmt.where(_mine(user))
             counted.append((key, stmt))
         elif key in ("gags_expiring", "gags_review"):
-            counted += [(key, _gag_count(part, visible)) for part, _order in _gag_parts(session, key, now)]
+            counted += [(key, _gag_count(part, gag_visible)) for part, _order in _gag_parts(session, key, now)]
         elif key == "notices_counsel":
             # Counted from the held notices (an index on their state; a few thousand at
             # 100,000 demands) rather than by testing every demand for one (a scan).
@@ -298,7 +306,7 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
                     .order_by(PreservationHold.ends_at, Demand.id))
             raw_lists.append((key, list(session.execute(stmt.limit(limit)))))
         elif key in ("gags_expiring", "gags_review"):
-            raw_lists.append((key, session.execute(_gag_rows(session, key, now, visible, limit)).all()))
+            raw_lists.append((key, session.execute(_gag_rows(session, key, now, gag_visible, limit)).all()))
         else:
             # A walk of the open demands' partial index (ix_demands_open_due) in due
             # order, stopping at the page. (Not told that open demands are few, as the
