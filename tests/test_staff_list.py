@@ -380,6 +380,62 @@ def test_an_approver_is_offered_only_the_scopes_to_approve(client, session, logi
     assert refs(client.get("/desk/demands?queue=approval&scope=all")) == [queue_desk["approval"].reference]
 
 
+def _queue_read(queue) -> tuple:
+    return (queue.status_counts, queue.open_total, queue.open_capped,
+            [(q.key, q.total, [(r.id, r.extra) for r in q.rows]) for q in queue.lists])
+
+
+def test_a_planned_queue_reads_what_a_queue_built_afresh_reads(session, staff, queue_desk):
+    """The home's statements are built once per shape of queue and run with the reader's
+    id and the times as parameters: a plan another reader of the same roles made, or made
+    at another time, reads what one built for this reader and time reads. Two pairs of
+    readers of one shape each; each list's "mine", approvals and due dates turn on them."""
+    from sqlalchemy import select
+
+    from requests_desk import statements
+    from requests_desk.models import User
+    from requests_desk.services.queue import build_queue
+
+    otto = session.scalar(select(User).where(User.email == "otto@desk.example"))
+    ana = make_user(session, "counsel", "approver", email="ana@desk.example")
+    olga = make_user(session, "counsel", email="olga@desk.example")
+    # A scope cam proposed: awaiting ana's approval, not cam's own.
+    mine = make_demand(session, staff, legal_reference="CAMS", process_type="court_order",
+                       received_at=iso(ago(days=3)), requested=[{"target": "alice@example.org", "data_set":
+                                                                 "sign_in_logs", "from": "2026-01-01",
+                                                                 "to": "2026-01-31"}])
+    demand = session.get(Demand, mine.id)
+    workflow.apply_action(session, staff, demand, "start-review", {})
+    workflow.apply_action(session, staff, demand, "propose-scope", {"items": [
+        {"target": "alice@example.org", "data_set": "sign_in_logs", "from": "2026-01-01", "to": "2026-01-31"}]})
+    session.commit()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cases = [(user, scope, at) for user in (staff, ana, otto, olga) for scope in ("mine", "all")
+             for at in (now, now + timedelta(days=2), now + timedelta(days=12), now - timedelta(days=4))]
+
+    def read(user, scope, at):
+        return _queue_read(build_queue(session, user, scope=scope, now=at,
+                                       acts_on=workflow.states_acted_on(user)))
+
+    fresh = {}
+    for user, scope, at in cases:
+        statements._PLANS.clear()
+        fresh[user.id, scope, at] = read(user, scope, at)
+    statements._PLANS.clear()
+    for user, scope, at in cases:
+        assert read(user, scope, at) == fresh[user.id, scope, at], (user.email, scope, at)
+    # The readers' queues differ where their ids and the times say they should.
+    assert fresh[staff.id, "all", now] != fresh[ana.id, "all", now]
+    assert fresh[otto.id, "mine", now] != fresh[olga.id, "mine", now]
+    assert fresh[staff.id, "all", now] != fresh[staff.id, "all", now + timedelta(days=12)]
+    # Another reader of the same shape, at another time: no statement built again.
+    statements._PLANS.clear()
+    read(ana, "all", now)
+    kept = dict(statements._PLANS)
+    read(staff, "all", now + timedelta(days=1))
+    assert statements._PLANS == kept and len(kept) >= 3
+
+
 def test_queue_costs_the_same_queries_for_more_demands(app, client, session, staff, queue_desk):
     engine = app.extensions["desk"]["engine"]
     statements: list[str] = []

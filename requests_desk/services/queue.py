@@ -14,8 +14,10 @@ from typing import Any, Collection
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -23,24 +25,23 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
 from .. import search_terms
 from ..access import hidden_process_types
-from ..db import utcnow
+from ..db import UTCDateTime, utcnow
 from ..errors import FieldErrors
-from ..models import Demand, Gag, Notice, PreservationHold, Requester, User
+from ..models import Demand, Gag, Notice, PreservationHold, User
+from ..statements import planned
 from ..vocabulary import OPEN_STATES
 from .case import DUE_SOON, fixed_codes, visible_to
 from .case_list import DemandFilters, list_rows
-from .demand_rows import N_COLUMNS, row_columns, rows_query, to_rows
+from .demand_rows import rows_query, to_rows
 from .keyset import COUNT_CAP, ListPage, count_up_to
+from .queue_gags import GAG_EXPIRY, gag_count, gag_parts, gag_rows, gag_visible
 
 HOLD_LAPSE = timedelta(days=14)
-GAG_EXPIRY = timedelta(days=30)
-LONG_GAG_DAYS = 365
 SCOPES = ("mine", "all")
 
 QUEUE_TITLES = {
@@ -59,9 +60,34 @@ QUEUE_TITLES = {
 # ---------------------------------------------------------------- conditions
 
 
-def _mine(user: User) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Moments:
+    """What a list's conditions compare with: the reader's id and the times, as values
+    (``at``: a "see all" list, built for its request) or as the named parameters of the
+    home's statements (``PARAMS``: built once per shape of queue, run with ``values``)."""
+
+    user: Any
+    now: Any
+    soon: Any  # now + DUE_SOON
+    hold_end: Any  # now + HOLD_LAPSE
+    gag_end: Any  # now + GAG_EXPIRY
+
+    @classmethod
+    def at(cls, user_id: int, now: datetime) -> Moments:
+        return cls(user_id, now, now + DUE_SOON, now + HOLD_LAPSE, now + GAG_EXPIRY)
+
+    def values(self) -> dict[str, Any]:
+        """The parameters' values (``PARAMS``' names) for these moments."""
+        return {f"queue_{name}": getattr(self, name) for name in self.__dataclass_fields__}
+
+
+PARAMS = Moments(bindparam("queue_user", type_=Integer), *[bindparam(f"queue_{name}", type_=UTCDateTime())
+                                                           for name in ("now", "soon", "hold_end", "gag_end")])
+
+
+def _mine(at: Moments) -> ColumnElement[bool]:
     """Assigned to me, or to nobody yet (so nothing falls between chairs)."""
-    return or_(Demand.assignee_id == user.id, Demand.assignee_id.is_(None))
+    return or_(Demand.assignee_id == at.user, Demand.assignee_id.is_(None))
 
 
 @cache
@@ -73,22 +99,15 @@ def _open() -> ColumnElement[bool]:
     return Demand.status.in_(fixed_codes(OPEN_STATES))
 
 
-def _longer_than(session: Session, start, end, days: int) -> ColumnElement[bool]:
-    """``end - start > days`` on either backend."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.julianday(end) - func.julianday(start) > days
-    return end - start > timedelta(days=days)
-
-
 WORK_LISTS = ("emergency", "overdue", "due_soon", "later")
 
 
-def _approval(user: User) -> list[ColumnElement[bool]]:
+def _approval(at: Moments) -> list[ColumnElement[bool]]:
     """A scope another person proposed, awaiting this approver's decision."""
-    return [Demand.status == "scoped", or_(Demand.proposed_by_id.is_(None), Demand.proposed_by_id != user.id)]
+    return [Demand.status == "scoped", or_(Demand.proposed_by_id.is_(None), Demand.proposed_by_id != at.user)]
 
 
-def _work(user: User, acts_on: Collection[str] | None) -> list[ColumnElement[bool]]:
+def _work(user: User, at: Moments, acts_on: Collection[str] | None) -> list[ColumnElement[bool]]:
     """The open demands the work lists show ``user``: only in states where the user may
     act (``acts_on``, from workflow.states_acted_on; None: all), and not those awaiting
     the user's approval, which "Awaiting my approval" lists (each demand once)."""
@@ -98,34 +117,36 @@ def _work(user: User, acts_on: Collection[str] | None) -> list[ColumnElement[boo
         # one IN too many it thought a list held one demand and chose the wrong index.)
         conds.append(Demand.status.in_(sorted(set(acts_on) & set(OPEN_STATES))))
     if user.has_role("approver"):
-        conds.append(not_(and_(*_approval(user))))
+        conds.append(not_(and_(*_approval(at))))
     return conds
 
 
-def queue_conditions(session: Session, name: str, user: User, now: datetime,
+def queue_conditions(session: Session, name: str, user: User, now: datetime | Moments,
                      acts_on: Collection[str] | None = None) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of one queue list, over ``Demand`` (and what it joins by EXISTS)."""
+    """The WHERE clauses of one queue list, over ``Demand`` (and what it joins by EXISTS);
+    ``now``: a time, or the ``Moments`` to compare with."""
+    at = now if isinstance(now, Moments) else Moments.at(user.id, now)
     if name == "emergency":
-        return _work(user, acts_on) + [Demand.emergency.is_(True)]
+        return _work(user, at, acts_on) + [Demand.emergency.is_(True)]
     if name == "overdue":
-        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at < now]
+        return _work(user, at, acts_on) + [Demand.emergency.is_(False), Demand.due_at < at.now]
     if name == "due_soon":
-        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at >= now,
-                                       Demand.due_at <= now + DUE_SOON]
+        return _work(user, at, acts_on) + [Demand.emergency.is_(False), Demand.due_at >= at.now,
+                                           Demand.due_at <= at.soon]
     if name == "later":
-        return _work(user, acts_on) + [Demand.emergency.is_(False), Demand.due_at > now + DUE_SOON]
+        return _work(user, at, acts_on) + [Demand.emergency.is_(False), Demand.due_at > at.soon]
     if name == "approval":
-        return _approval(user)
+        return _approval(at)
     if name == "holds":
         if acts_on is not None and "closed" not in acts_on:  # only counsel extends a hold
             return [false()]
         return [exists().where(
             PreservationHold.demand_id == Demand.id,
-            PreservationHold.ends_at > now,
-            PreservationHold.ends_at <= now + HOLD_LAPSE,
+            PreservationHold.ends_at > at.now,
+            PreservationHold.ends_at <= at.hold_end,
         )]
     if name in ("gags_expiring", "gags_review"):
-        return [exists().where(Gag.demand_id == Demand.id, *gag_conditions(session, name, now))]
+        return [exists().where(Gag.demand_id == Demand.id, *gag_conditions(session, name, at))]
     if name == "notices_counsel":
         return awaiting_counsel_conditions()
     raise KeyError(name)
@@ -137,11 +158,12 @@ def awaiting_counsel_conditions() -> list[ColumnElement[bool]]:
             exists().where(Notice.demand_id == Demand.id, Notice.state == "held")]
 
 
-def gag_conditions(session: Session, name: str, now: datetime) -> list[ColumnElement[bool]]:
+def gag_conditions(session: Session, name: str, at: Moments) -> list[ColumnElement[bool]]:
     """Over ``Gag``: the gags of the list ``gags_expiring`` (active, ending within 30
     days) or ``gags_review`` (active, with no end or in force over 365 days): any of the
     list's parts (``_gag_parts``)."""
-    return [or_(*[and_(*part) for part, _order in _gag_parts(session, name, now)])]
+    return [or_(*[and_(*part) for part, _order in gag_parts(session.get_bind().dialect.name, name, at.now,
+                                                            at.gag_end)])]
 
 
 def scoped(name: str) -> bool:
@@ -193,128 +215,43 @@ def visible_lists(user: User, acts_on: Collection[str] | None = None) -> list[st
     return keys
 
 
-def _gag_parts(session: Session, name: str, now: datetime) -> list[tuple[list[ColumnElement[bool]], tuple]]:
-    """Over ``Gag``: the parts of a gag list and their order, listed one after the other.
-    "Gags to review" lists the gags with no end first (by when set), then the long ones
-    by their end: each part is one range of the unlifted gags' index, read in its order
-    only as far as the page. As one statement ordered by ``expires_at IS NULL`` first,
-    every active gag was read and sorted (130 ms at a million demands on PostgreSQL)."""
-    # The index's own order (ix_gags_unlifted_end), in both parts: among the no-end
-    # gags, expires_at (NULL in each) orders nothing, but said, PostgreSQL reads the
-    # range in the index's order instead of sorting it (it takes no IS NULL for "=").
-    active, order = Gag.lifted_at.is_(None), (Gag.expires_at, Gag.set_at, Gag.demand_id, Gag.id)
-    if name == "gags_expiring":
-        return [([active, Gag.expires_at > now, Gag.expires_at <= now + GAG_EXPIRY], order)]
-    return [([active, Gag.expires_at.is_(None)], order),
-            ([active, Gag.expires_at > now, _longer_than(session, Gag.set_at, Gag.expires_at, LONG_GAG_DAYS)],
-             order)]
-
-
-def _gag_count(part: list[ColumnElement[bool]], visible: list[ColumnElement[bool]]) -> Select:
-    """How many demands have a gag of ``part``, counted among its first COUNT_CAP + 1
-    gags (a demand has one active gag: ``gags.set_gag`` refuses a second), from the
-    gags' index alone: ``visible`` tests each gag's own copy of its demand's process
-    type (``_gag_visible``)."""
-    inner = select(Gag.demand_id).where(*part, *visible).limit(search_terms.fixed(COUNT_CAP + 1)).subquery()
-    return select(func.count(inner.c.demand_id.distinct()))
-
-
-def _gag_visible(user: User) -> list[ColumnElement[bool]]:
-    """Over ``Gag``: the gags of demands ``user`` may know of, by the compartment each gag
-    carries (``Gag.process_type``, its demand's). Tested on each gag's demand, joined by
-    id, a count read up to 1,001 demands' rows (5.5 of the home's 8.4 ms of counting on
-    PostgreSQL at 100,000 demands); against a hash of the hidden compartments' demand
-    ids, that hash grew with the desk."""
-    hidden = hidden_process_types(user)
-    return [Gag.process_type.not_in(fixed_codes(hidden))] if hidden else []
-
-
-def _gag_rows(session: Session, name: str, now: datetime, visible: list[ColumnElement[bool]], limit: int) -> Select:
-    """The first ``limit`` rows of a gag list (the demand's row columns, then the gag's
-    order, issuer, start and end), in one statement. Each part is read from the gags'
-    side in its own index order (``visible``: the viewer's compartments, tested on the
-    gags, ``_gag_visible``), ``limit`` at most, its gags' demands joined by id; the parts
-    are then put one after the other (a few rows sorted)."""
-    parts = []
-    for n, (part, order) in enumerate(_gag_parts(session, name, now)):
-        parts.append(select(*row_columns(now), Gag.order_ref, Gag.issued_by, Gag.set_at, Gag.expires_at,
-                            literal_column(str(n)).label("part"), Gag.id.label("gag_id"))
-                     .select_from(Gag).join(Demand, Demand.id == Gag.demand_id)
-                     .outerjoin(Requester, Requester.id == Demand.requester_id)
-                     .where(*part, *visible).order_by(*order).limit(search_terms.fixed(limit)))
-    if len(parts) == 1:
-        return parts[0].with_only_columns(*parts[0].selected_columns[:N_COLUMNS + 4])
-    both = union_all(*[select(p.subquery()) for p in parts]).subquery()
-    return (select(*both.c[:N_COLUMNS + 4])
-            .order_by(both.c.part, both.c.expires_at, both.c.set_at, both.c.id, both.c.gag_id).limit(limit))
-
-
 def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int = 8,
                 now: datetime | None = None, acts_on: Collection[str] | None = None) -> Queue:
     """``user``'s queue; ``acts_on`` (workflow.states_acted_on) narrows it to the demands
-    the user may act on (None: every open demand, as before roles are known)."""
+    the user may act on (None: every open demand, as before roles are known).
+
+    Its statements are built once per shape of queue (the lists shown, the scope, the
+    compartments the user lacks, the states acted on, whether an approver, the page's
+    length, the database) and run with the user's id and the times as parameters
+    (``PARAMS``): built for each request, keyed and looked up in SQLAlchemy's cache, they
+    cost more CPU than the database took to answer them (about 6 ms of the home's 24 on
+    PostgreSQL at 100,000 demands)."""
     now = now or utcnow()
     scope = scope if scope in SCOPES else "mine"
-    keys = visible_lists(user, acts_on)
+    keys = tuple(visible_lists(user, acts_on))
+    hidden = hidden_process_types(user)
+    shape = ("queue", session.get_bind().dialect.name, keys, scope, hidden,
+             None if acts_on is None else frozenset(acts_on), user.has_role("approver"), limit, COUNT_CAP)
+    values = Moments.at(user.id, now).values()
+    db = session.connection()
 
-    visible, gag_visible = visible_to(user), _gag_visible(user)
-
-    def conditions(key: str) -> list[ColumnElement[bool]]:
-        conds = queue_conditions(session, key, user, now, acts_on) + visible
-        if scope == "mine" and scoped(key):
-            conds.append(_mine(user))
-        return conds
+    def counts() -> Select:
+        return select(*[stmt.scalar_subquery() for _key, stmt in _counted(session, user, keys, scope, acts_on)])
 
     # Every list's total in one statement, each counted up to COUNT_CAP + 1 (shown as
     # "1,000+"): a count reads at most that many entries of its index range, however
     # many demands the desk holds. Counted exactly, the open demands' lists and the
     # active gags were read whole on every visit (84 ms at a million demands).
-    counted: list[tuple[str, Select]] = []  # (list, count): a gag list's parts are counted apart
-    for key in keys:
-        if key == "holds":
-            stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
-                PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE)
-            if scope == "mine" or visible:
-                stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(*visible)
-            if scope == "mine":
-                stmt = stmt.where(_mine(user))
-            counted.append((key, stmt))
-        elif key in ("gags_expiring", "gags_review"):
-            counted += [(key, _gag_count(part, gag_visible)) for part, _order in _gag_parts(session, key, now)]
-        elif key == "notices_counsel":
-            # Counted from the held notices (an index on their state; a few thousand at
-            # 100,000 demands) rather than by testing every demand for one (a scan).
-            counted.append((key, select(func.count(Notice.demand_id.distinct()))
-                            .join(Demand, Demand.id == Notice.demand_id)
-                            .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible)))
-        else:
-            counted.append((key, count_up_to(COUNT_CAP, Demand, *_few_open(session), *conditions(key))))
-    got = session.execute(select(*[stmt.scalar_subquery() for _key, stmt in counted])).one()
+    got = planned((*shape, "counts"), counts).run(db, values).one()
     totals = dict.fromkeys(keys, 0)
-    for (key, _stmt), n in zip(counted, got):
+    for key, n in zip(_counted_keys(keys), got):
         totals[key] += int(n or 0)
 
-    lists: list[QueueList] = []
-    raw_lists: list[tuple[str, list]] = []
-    for key in keys:
-        if key == "holds":
-            hold_conds = [PreservationHold.ends_at > now, PreservationHold.ends_at <= now + HOLD_LAPSE]
-            if scope == "mine":
-                hold_conds.append(_mine(user))
-            stmt = (rows_query(now, [*hold_conds, *visible], PreservationHold.ends_at)
-                    .join(PreservationHold, PreservationHold.demand_id == Demand.id)
-                    .order_by(PreservationHold.ends_at, Demand.id))
-            raw_lists.append((key, list(session.execute(stmt.limit(limit)))))
-        elif key in ("gags_expiring", "gags_review"):
-            raw_lists.append((key, session.execute(_gag_rows(session, key, now, gag_visible, limit)).all()))
-        else:
-            # A walk of the open demands' partial index (ix_demands_open_due) in due
-            # order, stopping at the page. (Not told that open demands are few, as the
-            # counts are: SQLite then read and sorted every open one that matched.)
-            stmt = rows_query(now, conditions(key)).order_by(Demand.due_at, Demand.id)
-            raw_lists.append((key, list(session.execute(stmt.limit(limit)))))
+    raw_lists = [(key, planned((*shape, key), lambda key=key: _rows_of(session, user, key, scope, acts_on, limit))
+                  .run(db, values)) for key in keys]
     # Every list's rows, their targets and customers read for all lists at once.
     every = to_rows(session, [r for _k, raw in raw_lists for r in raw], now)
+    lists: list[QueueList] = []
     at = 0
     for key, raw in raw_lists:
         rows, at = every[at:at + len(raw)], at + len(raw)
@@ -327,6 +264,70 @@ def build_queue(session: Session, user: User, *, scope: str = "mine", limit: int
     open_counts = [v for k, v in status_counts.items() if k in OPEN_STATES]
     return Queue(scope, lists, status_counts, sum(min(v, COUNT_CAP) for v in open_counts),
                  any(v > COUNT_CAP for v in open_counts))
+
+
+def _conditions(session: Session, user: User, key: str, scope: str,
+                acts_on: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """A list's conditions over ``Demand`` as the home runs them (``PARAMS``)."""
+    conds = queue_conditions(session, key, user, PARAMS, acts_on) + visible_to(user)
+    if scope == "mine" and scoped(key):
+        conds.append(_mine(PARAMS))
+    return conds
+
+
+def _counted_keys(keys: tuple[str, ...]) -> list[str]:
+    """The list of each count ``_counted`` makes, in order (a gag list's parts apart)."""
+    return [k for key in keys for k in ([key] * (2 if key == "gags_review" else 1))]
+
+
+def _counted(session: Session, user: User, keys: tuple[str, ...], scope: str,
+             acts_on: Collection[str] | None) -> list[tuple[str, Select]]:
+    """Each list's count (``_counted_keys``' order), over ``PARAMS``."""
+    visible, gags_seen, at = visible_to(user), gag_visible(user), PARAMS
+    dialect = session.get_bind().dialect.name
+    counted: list[tuple[str, Select]] = []
+    for key in keys:
+        if key == "holds":
+            stmt = select(func.count(PreservationHold.demand_id.distinct())).where(
+                PreservationHold.ends_at > at.now, PreservationHold.ends_at <= at.hold_end)
+            if scope == "mine" or visible:
+                stmt = stmt.join(Demand, Demand.id == PreservationHold.demand_id).where(*visible)
+            if scope == "mine":
+                stmt = stmt.where(_mine(at))
+            counted.append((key, stmt))
+        elif key in ("gags_expiring", "gags_review"):
+            counted += [(key, gag_count(part, gags_seen, COUNT_CAP))
+                        for part, _order in gag_parts(dialect, key, at.now, at.gag_end)]
+        elif key == "notices_counsel":
+            # Counted from the held notices (an index on their state; a few thousand at
+            # 100,000 demands) rather than by testing every demand for one (a scan).
+            counted.append((key, select(func.count(Notice.demand_id.distinct()))
+                            .join(Demand, Demand.id == Notice.demand_id)
+                            .where(Notice.state == "held", Demand.notices_released_at.is_(None), *visible)))
+        else:
+            counted.append((key, count_up_to(COUNT_CAP, Demand, *_few_open(session),
+                                             *_conditions(session, user, key, scope, acts_on))))
+    return counted
+
+
+def _rows_of(session: Session, user: User, key: str, scope: str, acts_on: Collection[str] | None,
+             limit: int) -> Select:
+    """The first ``limit`` rows of one list, over ``PARAMS``."""
+    at = PARAMS
+    if key == "holds":
+        hold_conds = [PreservationHold.ends_at > at.now, PreservationHold.ends_at <= at.hold_end]
+        if scope == "mine":
+            hold_conds.append(_mine(at))
+        return (rows_query(at.now, [*hold_conds, *visible_to(user)], PreservationHold.ends_at)
+                .join(PreservationHold, PreservationHold.demand_id == Demand.id)
+                .order_by(PreservationHold.ends_at, Demand.id).limit(search_terms.fixed(limit)))
+    if key in ("gags_expiring", "gags_review"):
+        return gag_rows(session.get_bind().dialect.name, key, at.now, at.gag_end, gag_visible(user), limit)
+    # A walk of the open demands' partial index (ix_demands_open_due) in due order,
+    # stopping at the page. (Not told that open demands are few, as the counts are:
+    # SQLite then read and sorted every open one that matched.)
+    return (rows_query(at.now, _conditions(session, user, key, scope, acts_on))
+            .order_by(Demand.due_at, Demand.id).limit(search_terms.fixed(limit)))
 
 
 def _few_open(session: Session) -> list[ColumnElement[bool]]:
@@ -342,15 +343,19 @@ _FEW_OPEN = [func.likelihood(_open(), literal_column("0.01"))]
 
 def count_by_status(session: Session, user: User) -> dict[str, int]:
     """How many demands ``user`` may know of are in each state, each up to the list's cap
-    (``COUNT_CAP`` + 1, which the page shows as "1,000+"), in one statement: a range of
-    the status index of at most that many entries. Counting every closed demand read the
-    whole status index, and grew with the archive (7 ms at 100,000 on SQLite, ten times
-    that at a million); counting the open ones exactly read each (19 ms at a million on
-    PostgreSQL)."""
-    visible = visible_to(user)
-    got = session.execute(select(*[
-        count_up_to(COUNT_CAP, Demand, Demand.status == status, *visible).scalar_subquery().label(status)
-        for status in (*OPEN_STATES, "closed")])).one()._asdict()
+    (``COUNT_CAP`` + 1, which the page shows as "1,000+"), in one statement (built once
+    per set of compartments the user lacks): a range of the status index of at most that
+    many entries. Counting every closed demand read the whole status index, and grew
+    with the archive (7 ms at 100,000 on SQLite, ten times that at a million); counting
+    the open ones exactly read each (19 ms at a million on PostgreSQL)."""
+    hidden = hidden_process_types(user)
+
+    def counts() -> Select:
+        return select(*[count_up_to(COUNT_CAP, Demand, Demand.status == status, *visible_to(user))
+                        .scalar_subquery().label(status)
+                        for status in (*OPEN_STATES, "closed")])
+
+    got = planned(("queue-status", hidden, COUNT_CAP), counts).run(session.connection(), {}).one()._asdict()
     return {k: int(v) for k, v in got.items() if v}
 
 
@@ -379,8 +384,9 @@ def list_queue(session: Session, f: DemandFilters, name: str, scope: str, user: 
 def queue_narrowing(session: Session, name: str, scope: str, user: User, now: datetime,
                     acts_on: Collection[str] | None = None) -> list[ColumnElement[bool]]:
     """The conditions one queue (and "mine", when asked) adds to the case list's filters."""
-    conds = queue_conditions(session, name, user, now, acts_on)
+    at = Moments.at(user.id, now)
+    conds = queue_conditions(session, name, user, at, acts_on)
     if scope == "mine" and scoped(name):
-        conds.append(_mine(user))
+        conds.append(_mine(at))
     return conds
 
