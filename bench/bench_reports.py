@@ -237,7 +237,7 @@ def write_demands(conn: Connection, n: int, *, start: datetime, end: datetime, s
                              None if gag_state == "no_end" else received + timedelta(days=rng.choice((90, 180, 365))),
                              received + timedelta(hours=2),
                              received + timedelta(days=30) if gag_state == "lifted" else None,
-                             "Order lifted" if gag_state == "lifted" else None))
+                             "Order lifted" if gag_state == "lifted" else None, ptype))
                 next_gag += 1
             held = gag_state in ("active", "no_end")
             for cid in sorted(owners):
@@ -263,7 +263,8 @@ def write_demands(conn: Connection, n: int, *, start: datetime, end: datetime, s
         counts["targets"] += _bulk(conn, "demand_targets", ("id", "demand_id", "identifier", "customer_id",
                                                             "position"), targets)
         counts["gags"] += _bulk(conn, "gags", ("id", "demand_id", "order_ref", "issued_by", "issued_at",
-                                               "expires_at", "set_at", "lifted_at", "lift_reason"), gags)
+                                               "expires_at", "set_at", "lifted_at", "lift_reason", "process_type"),
+                                gags)
         counts["notices"] += _bulk(conn, "notices", (
             "id", "demand_id", "customer_id", "kind", "state", "held_by", "gag_held", "delayed", "due_at",
             "created_at", "attempts", "next_attempt_at", "sent_at", "message_id"), notices)

@@ -21,7 +21,8 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 def add_gag(session, demand: Demand, *, lifted_at=None, expires_at=None, issued_at=None,
             set_at: datetime | None = None) -> Gag:
     gag = Gag(order_ref=f"ORDER-{len(demand.gags) + 1}", issued_by="District Court", issued_at=issued_at,
-              expires_at=expires_at, lifted_at=lifted_at, set_at=set_at or NOW - timedelta(days=30))
+              expires_at=expires_at, lifted_at=lifted_at, set_at=set_at or NOW - timedelta(days=30),
+              process_type=demand.process_type)
     demand.gags.append(gag)
     session.flush()
     return gag
