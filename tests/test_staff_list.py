@@ -497,13 +497,20 @@ def test_what_users_typed_is_escaped_in_the_rows(client, session, staff):
     make_demand(session, staff, requester=requester, legal_reference="<i>REF</i>", targets=["acct-xss"],
                 requested=[{"target": "acct-xss", "data_set": "subscriber_info", "from": "2026-01-01",
                             "to": "2026-01-02"}],
-                gag={"order_ref": "<u>NDO</u>", "issued_by": "Court", "expires_at": None})
+                gag={"order_ref": "<u>NDO</u>", "issued_by": "<em>Court</em>", "expires_at": None})
     html = client.get("/desk/demands").get_data(as_text=True)
     for raw in ("<b>Bad", "<i>REF", "<u>NDO", "<s>Cust", '& "Co"'):
         assert raw not in html
     for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "&lt;i&gt;REF&lt;/i&gt;", "Gag order &lt;u&gt;NDO&lt;/u&gt;",
                     "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
         assert escaped in html
+    # The staff home's rows too: its work lists and its gag list (order and issuer).
+    home = client.get("/desk/?scope=all").get_data(as_text=True)
+    for raw in ("<b>Bad", "<u>NDO", "<em>Court", "<s>Cust", '& "Co"'):
+        assert raw not in home
+    for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "<td>&lt;u&gt;NDO&lt;/u&gt;</td>", "<td>&lt;em&gt;Court&lt;/em&gt;</td>",
+                    "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
+        assert escaped in home
 
 
 def test_what_users_typed_is_escaped_in_the_case_pages_tables_and_timeline(client, session, staff):

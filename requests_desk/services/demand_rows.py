@@ -52,6 +52,7 @@ class DemandRow:
     received_text: str = ""
     due_title: str = ""
     due_text: str = ""
+    extra_texts: tuple = ()  # the staff home's words for ``extra`` (staff/filters.py: queue_texts)
 
     @property
     def is_open(self) -> bool:

@@ -79,6 +79,22 @@ def list_texts(rows: list, now: datetime) -> None:
         r.due_text = due_words(r.due_at, now)
 
 
+def queue_texts(lists: list, now: datetime) -> None:
+    """The staff home's date words of each list's rows, once per page (``list_texts``;
+    a hold's end, a gag's start and end in ``extra_texts``): the template only prints them."""
+    for q in lists:
+        list_texts(q.rows, now)
+        if q.key == "holds":
+            for r in q.rows:
+                ends = r.extra[0]
+                r.extra_texts = (fmt_dt(ends), fmt_date(ends), relative(ends, now))
+        elif q.key in ("gags_expiring", "gags_review"):
+            for r in q.rows:
+                set_at, expires = r.extra[2], r.extra[3]
+                r.extra_texts = (fmt_date(set_at), relative(set_at, now),
+                                 fmt_date(expires) if expires else "", relative(expires, now) if expires else "")
+
+
 @bp.app_template_filter("printable")
 def printable_filter(value: Any) -> str:
     """A query value as a page may echo it (in a field's value): its control characters

@@ -38,7 +38,7 @@ from .blueprint import bp
 from .check_panel import check_panel
 from .case_read import CaseRead, read_case
 from .document_panel import document_panel
-from .filters import list_texts
+from .filters import list_texts, queue_texts
 from .timeline import describe
 
 # ---------------------------------------------------------------- loaders
@@ -84,8 +84,10 @@ def list_args(args: MultiDict | dict, **changes: Any) -> dict:
 def home():
     user = g.user
     scope = request.args.get("scope", "mine")
-    q = queue_service.build_queue(get_session(), user, scope=scope, acts_on=workflow.states_acted_on(user))
-    return render_template("staff/home.html", queue=q, now=utcnow(), count_cap=COUNT_CAP)
+    now = utcnow()
+    q = queue_service.build_queue(get_session(), user, scope=scope, now=now, acts_on=workflow.states_acted_on(user))
+    queue_texts(q.lists, now)
+    return render_template("staff/home.html", queue=q, count_cap=COUNT_CAP)
 
 
 # ---------------------------------------------------------------- the case list
