@@ -197,3 +197,29 @@ def test_admin_cannot_lock_themselves_out(client, session, admin):
     assert "cannot change your own roles" in field_error(r.get_data(as_text=True), "roles")
     session.expire_all()
     assert session.get(User, admin.id).roles == {"admin"}
+
+
+def test_the_customers_page_counts_each_ones_demands_up_to_the_cap(client, session, admin, monkeypatch):
+    """Each customer's demands, a demand with two of its accounts once, none of a
+    compartment the admin lacks; past the lists' cap "N+", read no further."""
+    from requests_desk.staff import admin as admin_views
+
+    monkeypatch.setattr(admin_views, "COUNT_CAP", 2)
+    make_customer(session, "Contoso", accounts=("c-1", "c-2"))
+    make_customer(session, "Fabrikam", accounts=("f-1",))
+    make_customer(session, "Idle Co", accounts=("i-1",))
+    asked = [{"target": "c-1", "data_set": "subscriber_info", "from": "2026-01-01", "to": "2026-01-02"}]
+    make_demand(session, None, targets=["c-1", "c-2"], requested=asked)  # one demand, two accounts
+    make_demand(session, None, targets=["c-1", "f-1"], requested=asked)
+    make_demand(session, None, targets=["c-2"], process_type="national_security",
+                requested=[{**asked[0], "target": "c-2"}])  # hidden from this admin
+    make_demand(session, None, targets=["f-1"], requested=[{**asked[0], "target": "f-1"}])
+
+    def shown() -> dict[str, str]:
+        html = client.get("/desk/admin/customers").get_data(as_text=True)
+        return dict(re.findall(r'/customers/\d+">([^<]+)</a></td>.*?customer=\d+">([\d,+]+)</a>',
+                               html, re.S))
+
+    assert shown() == {"Contoso": "2", "Fabrikam": "2", "Idle Co": "0"}
+    make_demand(session, None, targets=["c-2"], requested=[{**asked[0], "target": "c-2"}])
+    assert shown() == {"Contoso": "2+", "Fabrikam": "2", "Idle Co": "0"}

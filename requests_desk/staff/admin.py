@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
+from ..access import hidden_process_types
 from ..account import notify, send_sign_in_link
 from ..audit import record as audit_record
 from ..auth import requires
 from ..db_session import get_session
 from ..errors import DeskError, NotFound, ValidationError
-from ..models import Customer, Demand, DemandTarget, RoleProposal, User, parse_id, row_by_id
+from ..models import Customer, DemandTarget, RoleProposal, User, parse_id, row_by_id
 from ..services import customers as customer_service
 from ..services import role_changes, two_factor
-from ..services.case import visible_to
+from ..search_terms import fixed
+from ..services.case import visible_by_id
+from ..services.keyset import COUNT_CAP
 from ..services import users as user_service
 from . import forms
 from .blueprint import bp
@@ -41,11 +44,7 @@ def _line_errors(errors: dict, key: str, field) -> None:
 @requires("customer.manage")
 def customers():
     session = get_session()
-    demand_counts = dict(session.execute(
-        select(DemandTarget.customer_id, func.count(func.distinct(DemandTarget.demand_id)))
-        .join(Demand, Demand.id == DemandTarget.demand_id)
-        .where(DemandTarget.customer_id.is_not(None), *visible_to(g.user)).group_by(DemandTarget.customer_id)
-    ).all())
+    demand_counts = _demand_counts(session, g.user)
     user_counts = dict(session.execute(
         select(User.customer_id, func.count()).where(User.customer_id.is_not(None)).group_by(User.customer_id)
     ).all())
@@ -54,7 +53,23 @@ def customers():
         .options(selectinload(Customer.domains), selectinload(Customer.accounts), selectinload(Customer.contacts))
     ).all()
     return render_template("staff/admin_customers.html", rows=rows, demand_counts=demand_counts,
-                           user_counts=user_counts)
+                           user_counts=user_counts, count_cap=COUNT_CAP)
+
+
+def _demand_counts(session, viewer) -> dict[int, int]:
+    """How many demands the viewer may know of concern each customer (one of its targets
+    is the customer's), each counted up to the lists' cap (``COUNT_CAP`` + 1, shown as
+    "1,000+", as the case list filtered by that customer says): a range of the targets'
+    (customer_id, demand_id) index, read as far as that many distinct demands, the few
+    demands of compartments the viewer lacks left out by id. Counted whole, every
+    customer's target was joined to its demand: 86 ms of CPU at 100,000 demands on
+    SQLite, ten times that at a million."""
+    t = aliased(DemandTarget)
+    first = (select(t.demand_id).where(t.customer_id == Customer.id,
+                                       *visible_by_id(t.demand_id, hidden_process_types(viewer)))
+             .distinct().limit(fixed(COUNT_CAP + 1)).correlate(Customer).subquery())
+    counted = select(func.count()).select_from(first).scalar_subquery()
+    return {cid: n for cid, n in session.execute(select(Customer.id, counted)).all() if n}
 
 
 def _customer_body(form: forms.CustomerForm) -> tuple[dict, list[int]]:
