@@ -151,6 +151,27 @@ def test_notice_counts_stop_at_the_lists_cap(app, desk, contoso, staff_client, r
     assert re.search(r"\b2\+ Held\b", cards) and re.search(r"\b0 Failed\b", cards), cards
 
 
+def test_the_held_lists_show_the_newest_notices_first_as_far_as_their_page(app, desk, contoso, staff_client,
+                                                                             run_dispatch, monkeypatch):
+    """Both held lists (awaiting counsel; held by a gag) are read newest first, as far as
+    the page's limit, from the notices' (state, id) index: the newest notices of each,
+    in order, and the other list's never among them."""
+    gagged = [desk.log([f"gagged{i}@contoso.com"], gag={"order_ref": f"NDO-{i}", "issued_by": "Court",
+                                                        "expires_at": None}) for i in range(3)]
+    waiting = [desk.log([f"waiting{i}@contoso.com"], release=False) for i in range(3)]
+    run_dispatch()
+    monkeypatch.setattr("requests_desk.staff.notices.LIMIT", 2)
+    html = staff_client.get("/desk/notices").get_data(as_text=True)
+
+    def listed(key: str) -> list[str]:
+        return re.findall(r"LD-\d{4}-\d+", html.split(f'aria-labelledby="q-{key}"')[1].split("</section>")[0])
+
+    held, counsel = listed("held"), listed("counsel")
+    assert held == [d["reference"] for d in gagged[:0:-1]]
+    assert counsel == [d["reference"] for d in waiting[:0:-1]]
+    assert "Each list shows at most 2 notices." in html
+
+
 # ---------------------------------------------------------------- the SMTP server stops mid-run
 
 

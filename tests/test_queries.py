@@ -174,3 +174,24 @@ def test_every_list_filter_and_sort_has_an_index(app, session, people, args):
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
             plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
             assert not any("Seq Scan on demands" in p or "Seq Scan on demand_targets" in p for p in plan), plan
+
+
+@pytest.mark.parametrize("awaiting_counsel", [True, False])
+def test_the_held_notices_are_read_in_their_index_order(app, session, people, awaiting_counsel):
+    """The notices page's held lists walk the notices' (state, id) index newest first
+    and stop at their page: neither database sorts the held notices (they grow with the
+    desk)."""
+    from requests_desk.staff.notices import rows_statement
+
+    add_demands(session, people, 3, targets=2)
+    conn = session.connection()
+    sql = str(rows_statement("held", SYSTEM, awaiting_counsel=awaiting_counsel)
+              .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    if conn.dialect.name == "sqlite":
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        assert any("ix_notices_state_id" in p for p in plan) and not any("TEMP B-TREE" in p for p in plan), plan
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
+        assert any("ix_notices_state_id" in p for p in plan) and not any("Sort" in p for p in plan), plan

@@ -35,6 +35,9 @@ class Notice(Base):
         UniqueConstraint("demand_id", "customer_id", "kind", name="uq_notices_demand_customer_kind"),
         Index("ix_notices_state_next", "state", "next_attempt_at"),
         Index("ix_notices_customer_state", "customer_id", "state"),
+        # The notices page's held lists, newest first, each read only as far as its page
+        # (staff/notices.py; migration 0014).
+        Index("ix_notices_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
