@@ -2,6 +2,8 @@
 held ones, never while a gag is active; everything else answers 404."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from requests_desk.models import Demand
@@ -134,3 +136,31 @@ def test_portal_answers_a_delayed_notice_with_the_gag_period(app, session, desk,
     html = portal.get(f"/portal/notices/{notice_id(desk, demand, contoso)}").get_data(as_text=True)
     assert "Why this notice is late" in html and "from 5 January 2026 until" in html
     assert "Delayed" in portal.get("/portal/").get_data(as_text=True)
+
+
+def test_the_portal_pages_newest_first_counting_up_to_the_cap(app, session, desk, orgs, monkeypatch):
+    """The list reads a page newest first, with "Older" while more follow; its count
+    stops at the lists' cap (then "Page N" without "of"); a demand's outcome shows on
+    its row once its notice of outcome is visible (looked up for the page's demands)."""
+    from requests_desk.portal import views as portal_views
+
+    contoso, _fabrikam = orgs
+    monkeypatch.setattr(portal_views, "PER_PAGE", 2)
+    demands = [desk.log([f"user{i}@contoso.com"]) for i in range(5)]
+    desk.must(demands[0]["id"], "start-review", {"reason": "direct review"})
+    desk.must(demands[0]["id"], "reject", {"reason": "Overbroad"})
+    portal = signed_in(app, session, contoso, "reader@contoso.com")
+
+    def page(n: int) -> tuple[list[str], str]:
+        html = portal.get(f"/portal/?page={n}").get_data(as_text=True)
+        return re.findall(r"LD-\d{4}-\d+", html), page_text(html.split('aria-label="Pages">')[1])
+
+    refs = [d["reference"] for d in demands]
+    # Six notices: the first demand's notice of outcome is the newest.
+    assert page(1) == ([refs[0], refs[4]], "Page 1 of 3 Older")
+    assert page(2) == ([refs[3], refs[2]], "Newer Page 2 of 3 Older")
+    assert page(3) == ([refs[1], refs[0]], "Newer Page 3 of 3")
+    monkeypatch.setattr(portal_views, "COUNT_CAP", 3)
+    assert page(2) == ([refs[3], refs[2]], "Newer Page 2 Older")
+    html = portal.get("/portal/?page=3").get_data(as_text=True)
+    assert html.count("Rejected") == 1 and html.count("In progress") == 1

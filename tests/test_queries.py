@@ -195,3 +195,30 @@ def test_the_held_notices_are_read_in_their_index_order(app, session, people, aw
         conn.exec_driver_sql("SET LOCAL enable_sort = off")
         plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
         assert any("ix_notices_state_id" in p for p in plan) and not any("Sort" in p for p in plan), plan
+
+
+def test_the_portal_reads_a_page_of_notices_in_its_index_order(app, session, people):
+    """The customer portal's list walks the notices' (customer_id, created_at, id) index
+    newest first and stops at its page: neither database sorts an organisation's
+    notices (they grow with the desk)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from requests_desk.models import Notice, gag_active_clause
+    from requests_desk.portal.views import newest_first
+
+    add_demands(session, people, 3, targets=2)
+    conn = session.connection()
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    visible = select(Notice).where(Notice.customer_id == 1, Notice.state != "held",
+                                   ~gag_active_clause(Notice.demand_id, now))  # as portal/scope.py says it
+    sql = str(newest_first(visible).limit(51).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    if conn.dialect.name == "sqlite":
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        assert any("ix_notices_customer_created" in p for p in plan) and not any("TEMP B-TREE" in p for p in plan), plan
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
+        assert any("ix_notices_customer_created" in p for p in plan) and not any("Sort" in p for p in plan), plan

@@ -38,6 +38,8 @@ class Notice(Base):
         # The notices page's held lists, newest first, each read only as far as its page
         # (staff/notices.py; migration 0014).
         Index("ix_notices_state_id", "state", "id"),
+        # A customer's notices in the portal, newest first (portal/views.py; migration 0015).
+        Index("ix_notices_customer_created", "customer_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
