@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from requests_desk.models import Demand, Gag
 from requests_desk.models.demands import OPEN_SQL
+from requests_desk.models.gags import LONG_GAG_SQL
 from requests_desk.services import gags as gag_service
 from requests_desk.services import queue as queue_service
 from requests_desk.services import queue_gags
@@ -132,3 +133,24 @@ def test_the_gag_counts_read_the_gags_alone(session, busy):
             for part, _order in queue_gags.gag_parts(dialect.name, name, busy["now"], busy["now"]):
                 sql = str(queue_gags.gag_count(part, visible, CAP).compile(dialect=dialect))
                 assert "demands" not in sql and ("gags.process_type NOT IN" in sql) == hidden, sql
+
+
+def test_the_long_gags_are_read_from_their_own_partial_index(session, busy):
+    """"Gags to review"'s long gags (in force over 365 days) are counted and listed from
+    the partial index of the long gags not lifted (migration 0016): the statements say its
+    condition as the index does, its number written in, which lets either database prove
+    it. Read in the index of every gag not lifted, most entries were passed over."""
+    conn = session.connection()
+    dialect = conn.dialect
+    (_none, _), (long_part, _) = queue_gags.gag_parts(dialect.name, "gags_review", busy["now"], busy["now"])
+    condition = LONG_GAG_SQL[dialect.name].replace("expires_at", "gags.expires_at").replace("set_at", "gags.set_at")
+    for stmt in (queue_gags.gag_count(long_part, queue_gags.gag_visible(busy["viewer"]), CAP),
+                 queue_gags.gag_rows(dialect.name, "gags_review", busy["now"], busy["now"], [], 8)):
+        assert condition in str(stmt.compile(dialect=dialect))  # written in, not a parameter
+        sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        if dialect.name == "sqlite":
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
+        assert any("ix_gags_unlifted_long" in p for p in plan), plan

@@ -30,6 +30,14 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
 
+# A gag in force for over this many days is listed to review for a challenge (the staff
+# queue's "Gags to review"); said in SQL as its partial index says it, on each database.
+LONG_GAG_DAYS = 365
+LONG_GAG_SQL = {
+    "sqlite": f"julianday(expires_at) - julianday(set_at) > {LONG_GAG_DAYS}",
+    "postgresql": f"expires_at - set_at > interval '{LONG_GAG_DAYS} days'",
+}
+
 
 class Gag(Base):
     """A non-disclosure order. Active when not lifted and expires_at is null or future."""
@@ -42,6 +50,12 @@ class Gag(Base):
         # 0011), with the compartment each gag's demand is in (migration 0013).
         Index("ix_gags_unlifted_end", "expires_at", "set_at", "demand_id", "id", "process_type",
               sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL")),
+        # The long ones alone ("Gags to review": in force over LONG_GAG_DAYS), by their end:
+        # read in the other index, most entries were tested and passed over (4.1 of the
+        # home's 5.8 ms of counting at a million demands on SQLite; migration 0016).
+        Index("ix_gags_unlifted_long", "expires_at", "set_at", "demand_id", "id", "process_type",
+              sqlite_where=text(f"lifted_at IS NULL AND {LONG_GAG_SQL['sqlite']}"),
+              postgresql_where=text(f"lifted_at IS NULL AND {LONG_GAG_SQL['postgresql']}")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
