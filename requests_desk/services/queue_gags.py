@@ -1,7 +1,8 @@
 """The staff queue's two gag lists (``services/queue.py``): "Gags expiring within 30
 days" and "Gags to review for challenge" (no end, or in force over 365 days), each read
-from the partial index of the gags not lifted (``ix_gags_unlifted_end``) in its own
-order, as far as a page, and counted there up to the cap.
+from the partial index of the gags not lifted (``ix_gags_unlifted_end``; the long ones
+from their own, ``ix_gags_unlifted_long``) in its own order, as far as a page, and
+counted there up to the cap.
 
 Each gag carries its demand's process type (migration 0013): a reader's hidden
 compartments are left out by the gag's own column, from the index alone."""
