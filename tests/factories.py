@@ -114,6 +114,20 @@ def counted(app) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", before)
 
 
+def query_plan(conn, stmt, *, no_sort: bool = False) -> list[str]:
+    """The database's plan for ``stmt`` (its values written in), a line each: SQLite's
+    EXPLAIN QUERY PLAN; PostgreSQL's EXPLAIN with sequential scans (and, ``no_sort``,
+    sorts) priced out, so that the planner takes an index that serves the statement
+    whatever few rows a test's tables hold."""
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    if conn.dialect.name == "sqlite":
+        return [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    if no_sort:
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+    return [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql)]
+
+
 @contextmanager
 def checkouts(app) -> Iterator[list[int]]:
     """Each connection the app's pool hands out inside the block (one entry per checkout)."""

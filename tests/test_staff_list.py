@@ -498,19 +498,19 @@ def test_what_users_typed_is_escaped_in_the_rows(client, session, staff):
                 requested=[{"target": "acct-xss", "data_set": "subscriber_info", "from": "2026-01-01",
                             "to": "2026-01-02"}],
                 gag={"order_ref": "<u>NDO</u>", "issued_by": "<em>Court</em>", "expires_at": None})
-    html = client.get("/desk/demands").get_data(as_text=True)
-    for raw in ("<b>Bad", "<i>REF", "<u>NDO", "<s>Cust", '& "Co"'):
-        assert raw not in html
-    for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "&lt;i&gt;REF&lt;/i&gt;", "Gag order &lt;u&gt;NDO&lt;/u&gt;",
-                    "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
-        assert escaped in html
-    # The staff home's rows too: its work lists and its gag list (order and issuer).
-    home = client.get("/desk/?scope=all").get_data(as_text=True)
-    for raw in ("<b>Bad", "<u>NDO", "<em>Court", "<s>Cust", '& "Co"'):
-        assert raw not in home
-    for escaped in ("&lt;b&gt;Bad Agency&lt;/b&gt;", "<td>&lt;u&gt;NDO&lt;/u&gt;</td>", "<td>&lt;em&gt;Court&lt;/em&gt;</td>",
-                    "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"):
-        assert escaped in home
+    agency, customer = "&lt;b&gt;Bad Agency&lt;/b&gt;", "&lt;s&gt;Cust&lt;/s&gt; &amp; &#34;Co&#34;"
+    pages = {  # the case list; the staff home's work lists and its gag list (order and issuer)
+        "/desk/demands": (("<b>Bad", "<i>REF", "<u>NDO", "<s>Cust", '& "Co"'),
+                          (agency, "&lt;i&gt;REF&lt;/i&gt;", "Gag order &lt;u&gt;NDO&lt;/u&gt;", customer)),
+        "/desk/?scope=all": (("<b>Bad", "<u>NDO", "<em>Court", "<s>Cust", '& "Co"'),
+                             (agency, "<td>&lt;u&gt;NDO&lt;/u&gt;</td>", "<td>&lt;em&gt;Court&lt;/em&gt;</td>", customer)),
+    }
+    for path, (raws, escapes) in pages.items():
+        html = client.get(path).get_data(as_text=True)
+        for raw in raws:
+            assert raw not in html, path
+        for escaped in escapes:
+            assert escaped in html, path
 
 
 def test_what_users_typed_is_escaped_in_the_case_pages_tables_and_timeline(client, session, staff):

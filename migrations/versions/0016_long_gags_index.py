@@ -5,7 +5,7 @@ set_at, demand_id, id, process_type) (issue 15): the staff queue's "Gags to revi
 counts and lists its long gags from it. Read in the index of every gag not lifted, most
 entries were tested and passed over: 4.1 of the home's 5.8 ms of counting at a million
 demands on SQLite. The condition is said as requests_desk/models/gags.py says it
-(LONG_GAG_SQL), and the queue's statements say the same.
+(long_gag_sql), and the queue's statements say the same.
 
 Revision ID: 0016
 Revises: 0015
@@ -19,7 +19,7 @@ down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-# As migration 0016 made it (requests_desk/models/gags.py: LONG_GAG_SQL).
+# As migration 0016 made it (requests_desk/models/gags.py: long_gag_sql).
 LONG = {
     "sqlite": "julianday(expires_at) - julianday(set_at) > 365",
     "postgresql": "expires_at - set_at > interval '365 days'",

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, TextClause, func, literal_column, 
 from .. import search_terms
 from ..access import HasRoles, hidden_process_types
 from ..models import Demand, Gag, Requester
-from ..models.gags import LONG_GAG_SQL
+from ..models.gags import long_gag_sql
 from .case import fixed_codes
 from .demand_rows import N_COLUMNS, row_columns
 
@@ -26,9 +26,9 @@ GAG_EXPIRY = timedelta(days=30)
 def _long(dialect: str) -> TextClause:
     """A gag in force for over LONG_GAG_DAYS (``expires_at - set_at``), said as the
     partial index of the long gags not lifted says it (``ix_gags_unlifted_long``,
-    ``models.gags.LONG_GAG_SQL``), its number written in: neither database uses a partial
+    ``models.gags.long_gag_sql``), its number written in: neither database uses a partial
     index whose WHERE it cannot prove from the statement."""
-    return text(LONG_GAG_SQL[dialect].replace("expires_at", "gags.expires_at").replace("set_at", "gags.set_at"))
+    return text(long_gag_sql(dialect, "gags"))
 
 
 def gag_parts(dialect: str, name: str, now: Any, gag_end: Any) -> list[tuple[list[Any], tuple]]:
