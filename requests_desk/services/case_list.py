@@ -121,10 +121,17 @@ def filtered_query(session: Session, f: DemandFilters, viewer: HasRoles | None,
 
 def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
                now: datetime | None = None, *, search: bool = True,
-               visibility: bool = True) -> list[ColumnElement[bool]]:
+               visibility: bool = True, matches_first: bool | None = None) -> list[ColumnElement[bool]]:
     """The WHERE clauses over ``Demand`` of the filters ``f`` for ``viewer`` (``search``:
     with the clause of ``q``, when there is one; ``visibility``: with the viewer's
-    compartments). Each filter's value is a parameter named as ``filter_values`` names it."""
+    compartments). Each filter's value is a parameter named as ``filter_values`` names it.
+
+    ``matches_first`` says how ``q`` and ``customer`` are read. True: the matching
+    demands' ids first, from the search index and the targets' (customer_id, demand_id)
+    index, so that reading every match costs what the matches cost (an exact count, an
+    export). False: each demand tested as a walk in the list's order reaches it, which
+    stops at its page. None, the case list's choice: ``customer`` by the walk, ``q`` by
+    how many terms it matches (``search_terms.matches``)."""
     now = now or utcnow()
     where: list[ColumnElement[bool]] = list(visible_to(viewer)) if visibility else []
     if f.status == "open":
@@ -136,14 +143,16 @@ def conditions(session: Session, f: DemandFilters, viewer: HasRoles | None,
     if f.process_type:
         where.append(Demand.process_type == bindparam("f_process_type", f.process_type))
     if f.customer:
-        where.append(exists().where(DemandTarget.demand_id == Demand.id,
-                                    DemandTarget.customer_id == bindparam("f_customer", f.customer)))
+        customer = DemandTarget.customer_id == bindparam("f_customer", f.customer)
+        where.append(Demand.id.in_(select(DemandTarget.demand_id).where(customer)) if matches_first
+                     else exists().where(DemandTarget.demand_id == Demand.id, customer))
     if f.overdue:
         where += [Demand.status.in_(OPEN_STATES), Demand.due_at < bindparam("f_now", now, type_=Demand.due_at.type)]
     if f.q and search:
         # The start of a reference, a legal reference or a target identifier, any case:
         # a range of the search index (requests_desk/search_terms.py), on either database.
-        where.append(search_terms.matches(session, f.q.strip()))
+        where.append(search_terms.matches(session, f.q.strip()) if matches_first is None
+                     else search_terms.matching(f.q.strip(), few=matches_first))
     return where
 
 
