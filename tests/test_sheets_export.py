@@ -81,6 +81,45 @@ def test_csv_gives_the_case_lists_rows_on_every_page_in_its_order(client, sessio
     assert dict(zip(HEADER, found[1]))["Accounts"] == "b@example.org, c@contoso.com"
 
 
+@pytest.mark.parametrize("query", ["q=c@contoso", "customer={contoso}"])
+def test_an_export_of_a_search_or_a_customer_reads_its_matches_first(app, client, session, world, monkeypatch,
+                                                                      query):
+    """The export's statement looks its demands up by id from the search index or the
+    targets by customer, and never scans the demands table, even for a search of many
+    terms (``FEW`` 0: every search has many). Tested on each demand as a walk in the
+    list's order reached it, an export of a search read the whole desk."""
+    from sqlalchemy import event
+
+    from requests_desk import search_terms
+
+    monkeypatch.setattr(search_terms, "FEW", 0)
+    login(client, "counsel@desk.example")
+    engine = app.extensions["desk"]["engine"]
+    seen = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        rows = csv_rows(client.get(f"/desk/demands.csv?{query.format(contoso=world['contoso'].id)}"))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert [r[0] for r in rows[1:]] == [world["us"].reference] + (
+        [world["de_old"].reference] if query.startswith("customer") else [])
+    statement, parameters = next((s, p) for s, p in seen if "requesters.agency" in s and "ORDER BY" in s)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+        assert "SEARCH demands USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert not any(re.search(r"\bSCAN demands\b", p) for p in plan), plan
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters)]
+        scans = [i for i, p in enumerate(plan) if re.search(r"Scan.* on demands\b", p)]
+        assert scans and all("pk_demands" in plan[i] and "Index Cond: (id = " in plan[i + 1] for i in scans), plan
+
+
 def test_formula_cells_are_neutralised(client, session, world):
     make_demand(session, legal_reference="+1-555", targets=["d@example.org"], requester={"agency": "-2+3", "name": "N", "email": "n@police.example",
                                                   "type": "law_enforcement"})
