@@ -295,6 +295,11 @@ def _probe_substr(element: _Probe, compiler, **kw) -> str:
     return compiler.process(func.substr(term, literal_column("1"), func.length(low)) == low, **kw)
 
 
+def term_demands(q: str, hidden: tuple[str, ...]) -> Select:
+    """The demand id of each term ``q`` begins, outside the compartments ``hidden``."""
+    return select(DemandSearchTerm.demand_id).where(*_range(q), *_visible(hidden))
+
+
 def _visible(hidden: tuple[str, ...]) -> list[ColumnElement[bool]]:
     """The terms of demands outside the compartments ``hidden``, by the process type each
     term carries. Before migration 0010 the terms left them out by demand id, against a
