@@ -81,8 +81,9 @@ def test_the_total_reads_the_matches_not_the_desk(app, client, session, desk, mo
         scans = [i for i, p in enumerate(plan) if re.search(r"Scan.* on demands\b", p)
                  and "Backward using pk_demands" not in p]  # (the last id)
         assert all("Index Cond: " in plan[i + 1] for i in scans), plan
-        if search_only:
-            assert not scans and any("Index Cond: ((term >= " in p for p in plan), plan
+        if search_only:  # (which of the terms' indexes serves the range depends on the
+            # statistics earlier tests left: not asserted here, as it is on SQLite)
+            assert not scans and any("on demand_search_terms" in p for p in plan), "\n".join(plan)
 
 
 @pytest.mark.parametrize("query,expected", [
