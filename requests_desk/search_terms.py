@@ -295,9 +295,11 @@ def _probe_substr(element: _Probe, compiler, **kw) -> str:
     return compiler.process(func.substr(term, literal_column("1"), func.length(low)) == low, **kw)
 
 
-def term_demands(q: str, hidden: tuple[str, ...]) -> Select:
-    """The demand id of each term ``q`` begins, outside the compartments ``hidden``."""
-    return select(DemandSearchTerm.demand_id).where(*_range(q), *_visible(hidden))
+def term_demands(q: str, hidden: tuple[str, ...], conditions: Sequence[ColumnElement[bool]] = ()) -> Select:
+    """The demand id of each term ``q`` begins, outside the compartments ``hidden``; its
+    demand looked up only when ``conditions`` (over ``Demand``) ask about it."""
+    stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *_visible(hidden))
+    return stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions) if conditions else stmt
 
 
 def _visible(hidden: tuple[str, ...]) -> list[ColumnElement[bool]]:
@@ -369,10 +371,7 @@ def tally(session: Session, q: str, conditions: Callable[[], Sequence[ColumnElem
     filtered = plan[2] if plan is not None else bool(conditions())
 
     def matching_terms() -> Select:
-        stmt = select(DemandSearchTerm.demand_id).where(*_range(q), *_visible(hidden))
-        if filtered:
-            stmt = stmt.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*conditions())
-        return stmt
+        return term_demands(q, hidden, conditions() if filtered else ())
 
     db = session.connection()
     most = 0 if filtered else TERMS_FIRST.get(db.dialect.name, 0)  # the terms' count serves only unfiltered

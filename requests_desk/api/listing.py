@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .. import search_terms
 from ..access import HasRoles, hidden_process_types
 from ..db import iso
-from ..models import Customer, Demand, DemandItem, DemandSearchTerm, DemandTarget, Document, Gag, Requester, User
+from ..models import Customer, Demand, DemandItem, DemandTarget, Document, Gag, Requester, User
 from ..services import case_list, fraud_flags
 from ..services.case import flags
 
@@ -124,10 +124,7 @@ def _count(session: Session, f: case_list.DemandFilters, viewer: HasRoles | None
     if not f.q:
         return select(func.count(), last_id).select_from(Demand).where(*first)
     others = case_list.conditions(session, f, viewer, now, search=False, visibility=False, matches_first=True)
-    terms = search_terms.term_demands(f.q.strip(), hidden_process_types(viewer))
-    if others:
-        terms = terms.join(Demand, Demand.id == DemandSearchTerm.demand_id).where(*others)
-    ids = terms.subquery()
+    ids = search_terms.term_demands(f.q.strip(), hidden_process_types(viewer), others).subquery()
     return select(func.count(distinct(ids.c.demand_id)), last_id)
 
 
